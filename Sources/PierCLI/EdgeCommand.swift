@@ -1,0 +1,48 @@
+import ArgumentParser
+import Logging
+import NIOPosix
+import PierCore
+import PierEdge
+import ServiceLifecycle
+import UnixSignals
+
+/// `pier edge`: runs the front door from a configuration file.
+struct EdgeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "edge",
+        abstract: "Run the edge: static hosting, routing and CORS from a YAML configuration file.",
+        discussion: "SIGTERM or SIGINT stops accepting connections and lets in-flight requests finish (shutdown_timeout)."
+    )
+
+    @Option(name: [.short, .long], help: "The edge configuration file (YAML).")
+    var config: String
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let edgeConfig = try ConfigCheckCommand.loadOrExit(config)
+        _ = Bootstrap.observability(global)
+        let logger = Logger(label: "pier.edge")
+        let accessLog: AccessLogWriter?
+        do {
+            accessLog = try AccessLogWriter.open(edgeConfig.accessLog)
+        } catch {
+            printError("pier: \(error)")
+            throw ExitCode(1)
+        }
+        let runtime = EdgeRuntime(config: edgeConfig, files: StaticFileStore(), accessLog: accessLog, logger: logger)
+        let server = EdgeServer(runtime: runtime, logger: logger)
+        // The access log starts first and stops last, so the final lines are flushed.
+        var services: [any Service] = []
+        if let accessLog { services.append(accessLog) }
+        services.append(server)
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await group.run()
+    }
+}

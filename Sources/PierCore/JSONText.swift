@@ -1,0 +1,35 @@
+/// Minimal JSON string escaping for hand-written JSON on hot or early paths (logs, access logs, problem bodies),
+/// where building a `Codable` value and running an encoder would cost more than the line itself.
+public enum JSONText {
+    /// Returns `text` as a quoted JSON string literal.
+    public static func quoted(_ text: String) -> String {
+        var output = ""
+        output.reserveCapacity(text.utf8.count + 2)
+        appendQuoted(text, to: &output)
+        return output
+    }
+
+    /// Appends `text` as a quoted JSON string literal.
+    public static func appendQuoted(_ text: String, to output: inout String) {
+        output.append("\"")
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": output.append("\\\"")
+            case "\\": output.append("\\\\")
+            case "\n": output.append("\\n")
+            case "\r": output.append("\\r")
+            case "\t": output.append("\\t")
+            case "\u{2028}": output.append("\\u2028")
+            case "\u{2029}": output.append("\\u2029")
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    output.append("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
+                } else {
+                    output.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        output.append("\"")
+    }
+}

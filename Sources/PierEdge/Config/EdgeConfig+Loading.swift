@@ -1,0 +1,323 @@
+import Foundation
+import PierCore
+
+extension EdgeConfig {
+    /// Reads and validates a configuration file; throws every problem found, each with file, line and field.
+    public static func load(path: String) throws(ConfigError) -> EdgeConfig {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(diagnostics: [
+                ConfigDiagnostic(file: path, line: nil, field: "", message: "cannot read the file: \(error.localizedDescription)")
+            ])
+        }
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        return try parse(text, file: path, baseDirectory: directory)
+    }
+
+    /// Parses configuration text; relative paths are resolved against `baseDirectory`.
+    public static func parse(_ text: String, file: String, baseDirectory: String) throws(ConfigError) -> EdgeConfig {
+        let reader = ConfigReader(file: file)
+        let config = reader.parse(text).flatMap { EdgeConfigParser(baseDirectory: baseDirectory).parse($0) }
+        try reader.throwIfNeeded()
+        guard let config else {
+            throw ConfigError(diagnostics: [ConfigDiagnostic(file: file, line: nil, field: "", message: "invalid configuration")])
+        }
+        return config
+    }
+}
+
+/// Turns a YAML tree into an ``EdgeConfig``, reporting every problem through the tree's reader.
+struct EdgeConfigParser {
+    let baseDirectory: String
+
+    func parse(_ root: ConfigValue) -> EdgeConfig? {
+        guard let document = root.mapping(allowedKeys: ["listen", "access_log", "limits", "shutdown_timeout", "routes"])
+        else { return nil }
+        var config = EdgeConfig(routes: [])
+        var valid = true
+
+        if let listen = document["listen"]?.list() {
+            let parsed = listen.map(parseListen)
+            if parsed.contains(where: { $0 == nil }) { valid = false }
+            config.listen = parsed.compactMap { $0 }
+            if listen.isEmpty {
+                document["listen"]?.report("needs at least one address")
+                valid = false
+            }
+        } else if document.has("listen") {
+            valid = false
+        }
+        if let value = document["access_log"] {
+            if let accessLog = parseAccessLog(value) { config.accessLog = accessLog } else { valid = false }
+        }
+        if let value = document["limits"] {
+            if let limits = parseLimits(value) { config.limits = limits } else { valid = false }
+        }
+        if let value = document["shutdown_timeout"] {
+            if let timeout = value.duration() { config.shutdownTimeout = timeout } else { valid = false }
+        }
+        if let routes = document.required("routes")?.list() {
+            if routes.isEmpty {
+                document["routes"]?.report("needs at least one route")
+                valid = false
+            }
+            let parsed = routes.map(parseRoute)
+            if parsed.contains(where: { $0 == nil }) { valid = false }
+            config.routes = parsed.compactMap { $0 }
+        } else {
+            valid = false
+        }
+        return valid ? config : nil
+    }
+
+    func parseListen(_ value: ConfigValue) -> ListenConfig? {
+        guard let mapping = value.mapping(allowedKeys: ["address"]), let address = mapping.required("address") else {
+            return nil
+        }
+        guard let text = address.string() else { return nil }
+        guard let spec = SocketAddressSpec(parsing: text) else {
+            address.report("\"\(text)\" is not host:port (for example 127.0.0.1:8080 or [::1]:8443)")
+            return nil
+        }
+        return ListenConfig(address: spec)
+    }
+
+    func parseAccessLog(_ value: ConfigValue) -> AccessLogConfig? {
+        if let text = value.scalarText, text == "off" || text == "false" {
+            return AccessLogConfig(destination: .off)
+        }
+        guard let mapping = value.mapping(allowedKeys: ["format", "path"]) else { return nil }
+        var config = AccessLogConfig()
+        var valid = true
+        if let format = mapping["format"] {
+            if let text = format.oneOf(AccessLogConfig.Format.allCases.map(\.rawValue)) {
+                config.format = AccessLogConfig.Format(rawValue: text)!
+            } else {
+                valid = false
+            }
+        }
+        if let path = mapping["path"] {
+            switch path.scalarText {
+            case "stdout": config.destination = .standardOutput
+            case "stderr": config.destination = .standardError
+            case "off", "false": config.destination = .off
+            default:
+                if let text = path.nonEmptyString() {
+                    config.destination = .file(resolve(text))
+                } else {
+                    valid = false
+                }
+            }
+        }
+        return valid ? config : nil
+    }
+
+    func parseLimits(_ value: ConfigValue) -> LimitsConfig? {
+        guard
+            let mapping = value.mapping(allowedKeys: [
+                "max_header_bytes", "max_uri_bytes", "max_body_bytes", "header_timeout", "idle_timeout", "max_connections",
+            ])
+        else { return nil }
+        var limits = LimitsConfig()
+        var valid = true
+        func int(_ key: String, _ range: ClosedRange<Int>, _ assign: (Int) -> Void) {
+            guard let field = mapping[key] else { return }
+            if let number = field.int(in: range) { assign(number) } else { valid = false }
+        }
+        func duration(_ key: String, _ assign: (Duration) -> Void) {
+            guard let field = mapping[key] else { return }
+            if let time = field.duration(minimum: .milliseconds(1)) { assign(time) } else { valid = false }
+        }
+        int("max_header_bytes", 1024...1_048_576) { limits.maxHeaderBytes = $0 }
+        int("max_uri_bytes", 256...1_048_576) { limits.maxURIBytes = $0 }
+        int("max_body_bytes", 0...Int(Int64.max)) { limits.maxBodyBytes = $0 }
+        int("max_connections", 1...10_000_000) { limits.maxConnections = $0 }
+        duration("header_timeout") { limits.headerTimeout = $0 }
+        duration("idle_timeout") { limits.idleTimeout = $0 }
+        if valid, limits.maxURIBytes > limits.maxHeaderBytes {
+            mapping["max_uri_bytes"]?.report("cannot exceed max_header_bytes (\(limits.maxHeaderBytes))")
+            valid = false
+        }
+        return valid ? limits : nil
+    }
+
+    func parseRoute(_ value: ConfigValue) -> RouteConfig? {
+        guard let mapping = value.mapping(allowedKeys: ["match", "static", "cors"]) else { return nil }
+        var valid = true
+        var match = RouteMatch()
+        if let matchValue = mapping["match"] {
+            if let parsed = parseMatch(matchValue) { match = parsed } else { valid = false }
+        }
+        var action: RouteAction?
+        if let staticValue = mapping["static"] {
+            if let config = parseStatic(staticValue) { action = .static(config) } else { valid = false }
+        } else {
+            mapping.owner.report("needs an action: static")
+            valid = false
+        }
+        var cors: CORSConfig?
+        if let corsValue = mapping["cors"] {
+            cors = parseCORS(corsValue)
+            if cors == nil { valid = false }
+        }
+        guard valid, let action else { return nil }
+        return RouteConfig(match: match, action: action, cors: cors, line: value.line)
+    }
+
+    func parseMatch(_ value: ConfigValue) -> RouteMatch? {
+        guard let mapping = value.mapping(allowedKeys: ["host", "path_prefix", "methods"]) else { return nil }
+        var match = RouteMatch()
+        var valid = true
+        if let host = mapping["host"], let text = host.string() {
+            if let pattern = HostPattern(text) {
+                match.host = pattern
+            } else {
+                host.report("\"\(text)\" is not a host name or a *.domain pattern (no port, no other wildcards)")
+                valid = false
+            }
+        } else if mapping.has("host") {
+            valid = false
+        }
+        if let prefix = mapping["path_prefix"], let text = prefix.string() {
+            if text.hasPrefix("/"), !text.contains("?"), !text.contains("#"), !text.contains("//") {
+                match.pathPrefix = text
+            } else {
+                prefix.report("\"\(text)\" must start with / and contain no query, fragment or empty segment")
+                valid = false
+            }
+        } else if mapping.has("path_prefix") {
+            valid = false
+        }
+        if let methods = mapping["methods"], let items = methods.list() {
+            for item in items {
+                guard let text = item.string() else {
+                    valid = false
+                    continue
+                }
+                if HTTPToken.isToken(text), text == text.uppercased() {
+                    match.methods.insert(text)
+                } else {
+                    item.report("\"\(text)\" is not an HTTP method (methods are upper case, such as GET)")
+                    valid = false
+                }
+            }
+        } else if mapping.has("methods") {
+            valid = false
+        }
+        return valid ? match : nil
+    }
+
+    func parseStatic(_ value: ConfigValue) -> StaticConfig? {
+        guard let mapping = value.mapping(allowedKeys: ["root", "spa_fallback", "index", "dotfiles"]),
+            let rootValue = mapping.required("root"), let rootText = rootValue.nonEmptyString()
+        else { return nil }
+        var valid = true
+        let root = resolve(rootText)
+        var isDirectory: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory) {
+            rootValue.report("the directory \(root) does not exist")
+            valid = false
+        } else if !isDirectory.boolValue {
+            rootValue.report("\(root) is not a directory")
+            valid = false
+        }
+        var config = StaticConfig(root: URL(fileURLWithPath: root).standardizedFileURL.path)
+        func fileName(_ key: String) -> String? {
+            guard let field = mapping[key], let text = field.nonEmptyString() else {
+                if mapping.has(key) { valid = false }
+                return nil
+            }
+            let trimmed = text.hasPrefix("/") ? String(text.dropFirst()) : text
+            let segments = trimmed.split(separator: "/", omittingEmptySubsequences: false)
+            guard !trimmed.isEmpty, !segments.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else {
+                field.report("\"\(text)\" must be a file path inside the root")
+                valid = false
+                return nil
+            }
+            return trimmed
+        }
+        config.spaFallback = fileName("spa_fallback")
+        if let index = fileName("index") { config.index = index }
+        if let dotfiles = mapping["dotfiles"] {
+            switch dotfiles.oneOf(["deny", "allow"]) {
+            case "allow": config.allowDotfiles = true
+            case "deny": config.allowDotfiles = false
+            default: valid = false
+            }
+        }
+        return valid ? config : nil
+    }
+
+    func parseCORS(_ value: ConfigValue) -> CORSConfig? {
+        guard
+            let mapping = value.mapping(allowedKeys: [
+                "allow_origins", "allow_credentials", "allow_methods", "allow_headers", "expose_headers", "max_age",
+            ]),
+            let originsValue = mapping.required("allow_origins"), let origins = originsValue.list()
+        else { return nil }
+        var valid = true
+        var config = CORSConfig(allowOrigins: [])
+        for origin in origins {
+            guard let text = origin.string() else {
+                valid = false
+                continue
+            }
+            if let problem = OriginPattern.problem(with: text) {
+                origin.report(problem)
+                valid = false
+            } else {
+                config.allowOrigins.append(text)
+            }
+        }
+        if origins.isEmpty {
+            originsValue.report("needs at least one origin")
+            valid = false
+        }
+        if let credentials = mapping["allow_credentials"] {
+            if let flag = credentials.bool() { config.allowCredentials = flag } else { valid = false }
+        }
+        if config.allowCredentials, config.allowOrigins.contains("*") {
+            mapping.owner.report("allow_origins \"*\" cannot be combined with allow_credentials")
+            valid = false
+        }
+        func tokens(_ key: String, uppercase: Bool) -> [String]? {
+            guard let field = mapping[key] else { return nil }
+            guard let items = field.list() else {
+                valid = false
+                return nil
+            }
+            var result: [String] = []
+            for item in items {
+                guard let text = item.string() else {
+                    valid = false
+                    continue
+                }
+                if text == "*" || HTTPToken.isToken(text) {
+                    result.append(uppercase ? text.uppercased() : text)
+                } else {
+                    item.report("\"\(text)\" is not a valid HTTP token")
+                    valid = false
+                }
+            }
+            return result
+        }
+        if let methods = tokens("allow_methods", uppercase: true) { config.allowMethods = methods }
+        if let headers = tokens("allow_headers", uppercase: false) { config.allowHeaders = headers }
+        if let headers = tokens("expose_headers", uppercase: false) { config.exposeHeaders = headers }
+        if config.allowCredentials, config.allowMethods.contains("*") || config.allowHeaders.contains("*") {
+            mapping.owner.report("\"*\" in allow_methods or allow_headers cannot be combined with allow_credentials")
+            valid = false
+        }
+        if let maxAge = mapping["max_age"] {
+            if let seconds = maxAge.int(in: 0...86400) { config.maxAge = seconds } else { valid = false }
+        }
+        return valid ? config : nil
+    }
+
+    func resolve(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        return URL(fileURLWithPath: baseDirectory).appendingPathComponent(path).standardizedFileURL.path
+    }
+}

@@ -1,0 +1,210 @@
+import PierCore
+
+/// The edge's whole configuration, as read from its YAML file.
+///
+/// Every field has a default except `routes`; see the README's configuration reference for each one.
+public struct EdgeConfig: Sendable, Hashable {
+    /// Addresses to accept connections on.
+    public var listen: [ListenConfig]
+    /// Where and how each request is logged.
+    public var accessLog: AccessLogConfig
+    /// Protective limits on connections and requests.
+    public var limits: LimitsConfig
+    /// How long in-flight requests may finish after a shutdown signal.
+    public var shutdownTimeout: Duration
+    /// The routes, tried in order; the first match wins.
+    public var routes: [RouteConfig]
+
+    public init(
+        listen: [ListenConfig] = [ListenConfig(address: SocketAddressSpec(host: "127.0.0.1", port: 8080))],
+        accessLog: AccessLogConfig = AccessLogConfig(),
+        limits: LimitsConfig = LimitsConfig(),
+        shutdownTimeout: Duration = .seconds(30),
+        routes: [RouteConfig]
+    ) {
+        self.listen = listen
+        self.accessLog = accessLog
+        self.limits = limits
+        self.shutdownTimeout = shutdownTimeout
+        self.routes = routes
+    }
+}
+
+/// A host and port to listen on or connect to.
+public struct SocketAddressSpec: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `host:port`, `[v6]:port`.
+    public init?(parsing text: String) {
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            let host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":"), let port = Int(rest.dropFirst()), (0...65535).contains(port), !host.isEmpty
+            else { return nil }
+            self.init(host: host, port: port)
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            let host = String(text[..<colon])
+            guard !host.isEmpty, !host.contains(":"), let port = Int(text[text.index(after: colon)...]),
+                (0...65535).contains(port)
+            else { return nil }
+            self.init(host: host, port: port)
+        }
+    }
+
+    public var description: String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+}
+
+/// One listening socket.
+public struct ListenConfig: Sendable, Hashable {
+    public var address: SocketAddressSpec
+
+    public init(address: SocketAddressSpec) {
+        self.address = address
+    }
+}
+
+/// The access log: one line per response.
+public struct AccessLogConfig: Sendable, Hashable {
+    /// Line format.
+    public enum Format: String, Sendable, Hashable, CaseIterable {
+        /// The nginx/Apache combined format, followed by the request id and duration.
+        case combined
+        /// One JSON object per line.
+        case json
+    }
+
+    /// Destination.
+    public enum Destination: Sendable, Hashable, CustomStringConvertible {
+        case standardOutput
+        case standardError
+        case file(String)
+        case off
+
+        public var description: String {
+            switch self {
+            case .standardOutput: "stdout"
+            case .standardError: "stderr"
+            case .file(let path): path
+            case .off: "off"
+            }
+        }
+    }
+
+    public var format: Format
+    public var destination: Destination
+
+    public init(format: Format = .combined, destination: Destination = .standardOutput) {
+        self.format = format
+        self.destination = destination
+    }
+}
+
+/// Limits that protect the edge from oversized or slow requests and connection floods.
+public struct LimitsConfig: Sendable, Hashable {
+    /// Largest request line plus header section, in bytes (431 beyond).
+    public var maxHeaderBytes: Int
+    /// Longest request target, in bytes (414 beyond).
+    public var maxURIBytes: Int
+    /// Largest request body, in bytes (413 beyond).
+    public var maxBodyBytes: Int
+    /// Time allowed to receive a complete request head (408 and close beyond).
+    public var headerTimeout: Duration
+    /// Time a keep-alive connection may stay idle between requests.
+    public var idleTimeout: Duration
+    /// Most connections open at once over all listeners; further ones are closed on accept.
+    public var maxConnections: Int
+
+    public init(
+        maxHeaderBytes: Int = 16384,
+        maxURIBytes: Int = 8192,
+        maxBodyBytes: Int = 10_485_760,
+        headerTimeout: Duration = .seconds(10),
+        idleTimeout: Duration = .seconds(75),
+        maxConnections: Int = 10000
+    ) {
+        self.maxHeaderBytes = maxHeaderBytes
+        self.maxURIBytes = maxURIBytes
+        self.maxBodyBytes = maxBodyBytes
+        self.headerTimeout = headerTimeout
+        self.idleTimeout = idleTimeout
+        self.maxConnections = maxConnections
+    }
+}
+
+/// One route: what requests it matches and what answers them.
+public struct RouteConfig: Sendable, Hashable {
+    public var match: RouteMatch
+    public var action: RouteAction
+    public var cors: CORSConfig?
+    /// The 1-based line of the route in its file, for logs and `pier config check`.
+    public var line: Int?
+
+    public init(match: RouteMatch, action: RouteAction, cors: CORSConfig? = nil, line: Int? = nil) {
+        self.match = match
+        self.action = action
+        self.cors = cors
+        self.line = line
+    }
+}
+
+/// What answers a route's requests.
+public enum RouteAction: Sendable, Hashable {
+    case `static`(StaticConfig)
+}
+
+/// Static file hosting from a directory.
+public struct StaticConfig: Sendable, Hashable {
+    /// The directory served, absolute after loading.
+    public var root: String
+    /// Served (200) for navigation requests that match no file, for single-page apps.
+    public var spaFallback: String?
+    /// The file served for a directory request.
+    public var index: String
+    /// Whether names starting with a dot may be served.
+    public var allowDotfiles: Bool
+
+    public init(root: String, spaFallback: String? = nil, index: String = "index.html", allowDotfiles: Bool = false) {
+        self.root = root
+        self.spaFallback = spaFallback
+        self.index = index
+        self.allowDotfiles = allowDotfiles
+    }
+}
+
+/// Cross-origin resource sharing for a route.
+public struct CORSConfig: Sendable, Hashable {
+    /// Exact origins (`https://app.example.com`), subdomain patterns (`https://*.example.org`) or `*`.
+    public var allowOrigins: [String]
+    public var allowCredentials: Bool
+    public var allowMethods: [String]
+    public var allowHeaders: [String]
+    public var exposeHeaders: [String]
+    /// How long a browser may cache a preflight answer.
+    public var maxAge: Int?
+
+    public init(
+        allowOrigins: [String],
+        allowCredentials: Bool = false,
+        allowMethods: [String] = ["GET", "HEAD", "POST"],
+        allowHeaders: [String] = [],
+        exposeHeaders: [String] = [],
+        maxAge: Int? = nil
+    ) {
+        self.allowOrigins = allowOrigins
+        self.allowCredentials = allowCredentials
+        self.allowMethods = allowMethods
+        self.allowHeaders = allowHeaders
+        self.exposeHeaders = exposeHeaders
+        self.maxAge = maxAge
+    }
+}

@@ -1,0 +1,111 @@
+import NIOCore
+
+/// A parsed HTTP/1.x request head. Header fields stay as byte ranges in the received bytes, so parsing allocates
+/// little and a proxy can forward them without re-encoding.
+public struct HTTPRequestHead: Sendable {
+    /// The request method, such as `GET`.
+    public var method: String
+    /// The request target exactly as received.
+    public var target: String
+    /// The minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
+    public var minorVersion: Int
+    /// The header fields.
+    public var headers: HTTPHeaderFields
+    /// The body's framing.
+    public var framing: BodyFraming
+
+    /// Whether the client asked to keep the connection open after this exchange.
+    public var keepAlive: Bool {
+        if let connection = headers.first("connection") {
+            for option in HTTPToken.list(connection) {
+                if option.lowercased() == "close" { return false }
+                if option.lowercased() == "keep-alive" { return true }
+            }
+        }
+        return minorVersion >= 1
+    }
+}
+
+/// How a request body is delimited (RFC 9112 §6.3).
+public enum BodyFraming: Sendable, Hashable {
+    case none
+    case contentLength(Int)
+    case chunked
+}
+
+/// Header fields as ranges into the bytes they were parsed from.
+public struct HTTPHeaderFields: Sendable, Sequence {
+    struct Field: Sendable {
+        var nameStart: UInt32
+        var nameEnd: UInt32
+        var valueStart: UInt32
+        var valueEnd: UInt32
+    }
+
+    let storage: ByteBuffer
+    var fields: [Field]
+
+    /// The number of fields.
+    public var count: Int { fields.count }
+
+    /// The value of the first field with this name (given in lower case), or `nil`.
+    public func first(_ lowercasedName: String) -> String? {
+        guard let index = firstIndex(lowercasedName) else { return nil }
+        return value(at: index)
+    }
+
+    /// Every value of fields with this name (given in lower case), in order.
+    public func values(_ lowercasedName: String) -> [String] {
+        var result: [String] = []
+        for index in fields.indices where nameEquals(index, lowercasedName) {
+            result.append(value(at: index))
+        }
+        return result
+    }
+
+    /// Whether a field with this name (given in lower case) is present.
+    public func contains(_ lowercasedName: String) -> Bool {
+        firstIndex(lowercasedName) != nil
+    }
+
+    func firstIndex(_ lowercasedName: String) -> Int? {
+        fields.indices.first { nameEquals($0, lowercasedName) }
+    }
+
+    func nameEquals(_ index: Int, _ lowercasedName: String) -> Bool {
+        let field = fields[index]
+        let length = Int(field.nameEnd - field.nameStart)
+        guard length == lowercasedName.utf8.count else { return false }
+        return storage.withUnsafeReadableBytes { bytes in
+            var position = Int(field.nameStart)
+            for expected in lowercasedName.utf8 {
+                var byte = bytes[position]
+                if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { byte |= 0x20 }
+                if byte != expected { return false }
+                position += 1
+            }
+            return true
+        }
+    }
+
+    /// The name of the field at `index`, as sent.
+    public func name(at index: Int) -> String {
+        let field = fields[index]
+        return storage.getString(at: storage.readerIndex + Int(field.nameStart), length: Int(field.nameEnd - field.nameStart)) ?? ""
+    }
+
+    /// The value of the field at `index`, without surrounding whitespace.
+    public func value(at index: Int) -> String {
+        let field = fields[index]
+        return storage.getString(at: storage.readerIndex + Int(field.valueStart), length: Int(field.valueEnd - field.valueStart)) ?? ""
+    }
+
+    public func makeIterator() -> AnyIterator<(name: String, value: String)> {
+        var index = 0
+        return AnyIterator {
+            guard index < self.fields.count else { return nil }
+            defer { index += 1 }
+            return (self.name(at: index), self.value(at: index))
+        }
+    }
+}

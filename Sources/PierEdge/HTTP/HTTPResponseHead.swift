@@ -1,0 +1,143 @@
+import NIOCore
+
+/// Writes HTTP/1.1 response heads straight into a `ByteBuffer`.
+struct HTTPResponseHead {
+    var status: Int
+    var headers: [(String, String)] = []
+    var vary: [String] = []
+
+    init(status: Int) {
+        self.status = status
+    }
+
+    mutating func add(_ name: String, _ value: String) {
+        headers.append((name, value))
+    }
+
+    mutating func add(_ pairs: [(String, String)]) {
+        for (name, value) in pairs {
+            if name == "Vary" {
+                for item in value.split(separator: ",") {
+                    let trimmed = String(item.trimmingASCIISpaces())
+                    if !vary.contains(trimmed) { vary.append(trimmed) }
+                }
+            } else {
+                headers.append((name, value))
+            }
+        }
+    }
+
+    mutating func addVary(_ value: String) {
+        if !vary.contains(value) { vary.append(value) }
+    }
+
+    func write(into buffer: inout ByteBuffer) {
+        buffer.writeString(Self.statusLine(status))
+        for (name, value) in headers {
+            buffer.writeString(name)
+            buffer.writeStaticString(": ")
+            buffer.writeString(value)
+            buffer.writeStaticString("\r\n")
+        }
+        if !vary.isEmpty {
+            buffer.writeStaticString("Vary: ")
+            buffer.writeString(vary.joined(separator: ", "))
+            buffer.writeStaticString("\r\n")
+        }
+        buffer.writeStaticString("\r\n")
+    }
+
+    static func statusLine(_ status: Int) -> String {
+        switch status {
+        case 200: "HTTP/1.1 200 OK\r\n"
+        case 204: "HTTP/1.1 204 No Content\r\n"
+        case 206: "HTTP/1.1 206 Partial Content\r\n"
+        case 304: "HTTP/1.1 304 Not Modified\r\n"
+        case 404: "HTTP/1.1 404 Not Found\r\n"
+        default: "HTTP/1.1 \(status) \(reasonPhrase(status))\r\n"
+        }
+    }
+
+    static func reasonPhrase(_ status: Int) -> String {
+        switch status {
+        case 200: "OK"
+        case 204: "No Content"
+        case 206: "Partial Content"
+        case 301: "Moved Permanently"
+        case 304: "Not Modified"
+        case 308: "Permanent Redirect"
+        case 400: "Bad Request"
+        case 403: "Forbidden"
+        case 404: "Not Found"
+        case 405: "Method Not Allowed"
+        case 408: "Request Timeout"
+        case 413: "Content Too Large"
+        case 414: "URI Too Long"
+        case 416: "Range Not Satisfiable"
+        case 421: "Misdirected Request"
+        case 429: "Too Many Requests"
+        case 431: "Request Header Fields Too Large"
+        case 500: "Internal Server Error"
+        case 501: "Not Implemented"
+        case 502: "Bad Gateway"
+        case 503: "Service Unavailable"
+        case 504: "Gateway Timeout"
+        case 505: "HTTP Version Not Supported"
+        default: "Status \(status)"
+        }
+    }
+}
+
+/// Request ids: an incoming `X-Request-ID` is kept when it is short and plain, otherwise a random one is made.
+struct RequestIDGenerator {
+    private var state: UInt64
+
+    init() {
+        var system = SystemRandomNumberGenerator()
+        state = system.next()
+    }
+
+    /// SplitMix64: fast, well-distributed, seeded from the system generator once per connection. Request ids are
+    /// correlation handles, not secrets.
+    mutating func next() -> String {
+        func step() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        let high = step()
+        let low = step()
+        return hex(high) + hex(low)
+    }
+
+    private func hex(_ value: UInt64) -> String {
+        let text = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - text.utf8.count) + text
+    }
+
+    static func isAcceptable(_ value: String) -> Bool {
+        let count = value.utf8.count
+        return count >= 1 && count <= 128
+            && value.utf8.allSatisfy { byte in
+                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                    || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".")
+                    || byte == UInt8(ascii: ":")
+            }
+    }
+}
+
+/// The `Date` header value, formatted at most once per second.
+final class DateHeaderCache {
+    private var second = -1
+    private var value = ""
+
+    func current(epochSeconds: Int) -> String {
+        if epochSeconds != second {
+            second = epochSeconds
+            value = HTTPDate.format(epochSeconds: epochSeconds)
+        }
+        return value
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+
+/// A request target's path, percent-decoded and checked so it can be matched against routes and mapped onto a
+/// directory without ever leaving it.
+///
+/// Refused outright (the caller answers 400): `.` and `..` segments, encoded `/`, `\` or NUL, raw backslashes,
+/// control characters, malformed percent-escapes, and bytes that are not UTF-8. Repeated slashes are merged.
+public struct RequestPath: Sendable, Hashable {
+    /// The decoded path, always starting with `/`.
+    public let path: String
+    /// The query, without `?`, exactly as received.
+    public let query: Substring?
+
+    /// Why a target was refused.
+    public enum Problem: Error, Sendable, Hashable {
+        case notOriginForm
+        case invalidEncoding
+        case forbiddenSegment
+        case forbiddenCharacter
+    }
+
+    /// Parses an origin-form (`/path?query`) or absolute-form (`http://host/path`) target.
+    public init(target: String) throws(Problem) {
+        var raw = Substring(target)
+        if !raw.hasPrefix("/") {
+            // absolute-form: skip scheme and authority.
+            guard let schemeEnd = raw.range(of: "://"), raw[..<schemeEnd.lowerBound].allSatisfy(\.isLetter) else {
+                throw .notOriginForm
+            }
+            let afterAuthority = raw[schemeEnd.upperBound...]
+            if let slash = afterAuthority.firstIndex(where: { $0 == "/" || $0 == "?" }) {
+                raw = afterAuthority[slash...]
+                if raw.hasPrefix("?") { raw = "/" + raw }
+            } else {
+                raw = "/"
+            }
+        }
+        if raw.utf8.contains(UInt8(ascii: "#")) { throw .forbiddenCharacter }
+        var pathPart = raw
+        if let questionMark = raw.utf8.firstIndex(of: UInt8(ascii: "?")) {
+            pathPart = raw[..<questionMark]
+            query = raw[raw.utf8.index(after: questionMark)...]
+        } else {
+            query = nil
+        }
+        path = try Self.normalize(pathPart)
+    }
+
+    static func normalize(_ raw: Substring) throws(Problem) -> String {
+        var needsWork = false
+        var previous: UInt8 = 0
+        for byte in raw.utf8 {
+            if byte == UInt8(ascii: "%") || byte == UInt8(ascii: "\\") || byte < 0x21 || byte == 0x7F
+                || (previous == UInt8(ascii: "/") && (byte == UInt8(ascii: "/") || byte == UInt8(ascii: ".")))
+            {
+                needsWork = true
+                break
+            }
+            previous = byte
+        }
+        if !needsWork { return String(raw) }
+
+        var output: [UInt8] = [UInt8(ascii: "/")]
+        output.reserveCapacity(raw.utf8.count)
+        for rawSegment in raw.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true) {
+            var segment: [UInt8] = []
+            segment.reserveCapacity(rawSegment.count)
+            var iterator = rawSegment.makeIterator()
+            while let byte = iterator.next() {
+                if byte == UInt8(ascii: "%") {
+                    guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
+                        throw .invalidEncoding
+                    }
+                    let decoded = high << 4 | low
+                    if decoded == UInt8(ascii: "/") || decoded == UInt8(ascii: "\\") || decoded < 0x20 || decoded == 0x7F {
+                        throw .forbiddenCharacter
+                    }
+                    segment.append(decoded)
+                } else {
+                    if byte == UInt8(ascii: "\\") || byte < 0x21 || byte == 0x7F { throw .forbiddenCharacter }
+                    segment.append(byte)
+                }
+            }
+            if segment == [UInt8(ascii: ".")] || segment == [UInt8(ascii: "."), UInt8(ascii: ".")] {
+                throw .forbiddenSegment
+            }
+            if output.count > 1 { output.append(UInt8(ascii: "/")) }
+            output.append(contentsOf: segment)
+        }
+        if raw.utf8.count > 1, raw.utf8.last == UInt8(ascii: "/"), output.count > 1 {
+            output.append(UInt8(ascii: "/"))
+        }
+        guard let text = String(validating: output, as: UTF8.self) else { throw .invalidEncoding }
+        return text
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
+    /// Whether any segment starts with a dot, other than `.well-known`.
+    public var hasDotSegment: Bool {
+        path.utf8.split(separator: UInt8(ascii: "/")).contains { segment in
+            segment.first == UInt8(ascii: ".") && !segment.elementsEqual(".well-known".utf8)
+        }
+    }
+
+    /// Whether the path ends with `/`.
+    public var hasTrailingSlash: Bool { path.utf8.last == UInt8(ascii: "/") }
+
+    /// The last segment, empty for `/`.
+    public var lastSegment: Substring {
+        let trimmed = path.hasSuffix("/") ? path.dropLast() : Substring(path)
+        guard let slash = trimmed.lastIndex(of: "/") else { return trimmed }
+        return trimmed[trimmed.index(after: slash)...]
+    }
+}

@@ -1,0 +1,234 @@
+import NIOCore
+
+extension EdgeHTTPHandler {
+    /// Answers a request on a static route: file, directory index, SPA fallback, or a problem.
+    func serveStatic(
+        context: ChannelHandlerContext,
+        head: HTTPRequestHead,
+        path: RequestPath,
+        config: StaticConfig,
+        extra: [(String, String)]
+    ) {
+        guard head.method == "GET" || head.method == "HEAD" else {
+            if head.method == "OPTIONS" {
+                var response = HTTPResponseHead(status: 204)
+                response.add("Allow", "GET, HEAD, OPTIONS")
+                response.add(extra)
+                respond(context: context, response, body: nil)
+            } else {
+                respondProblem(
+                    context: context,
+                    status: 405,
+                    code: "method_not_allowed",
+                    detail: "static files answer GET and HEAD",
+                    head: head,
+                    extra: [("Allow", "GET, HEAD, OPTIONS")] + extra
+                )
+            }
+            return
+        }
+        if !config.allowDotfiles && path.hasDotSegment {
+            respondProblem(context: context, status: 404, code: "not_found", detail: nil, head: head, extra: extra)
+            return
+        }
+        lookup(context: context, root: config.root, relativePath: path.path) { lookup in
+            switch lookup {
+            case .file(let file):
+                self.serveFile(context: context, head: head, file: file, status: 200, extra: extra)
+            case .directory:
+                if path.hasTrailingSlash {
+                    let indexPath = path.path + config.index
+                    self.lookup(context: context, root: config.root, relativePath: indexPath) { index in
+                        if case .file(let file) = index {
+                            self.serveFile(context: context, head: head, file: file, status: 200, extra: extra)
+                        } else {
+                            self.serveFallbackOrNotFound(context: context, head: head, path: path, config: config, extra: extra)
+                        }
+                    }
+                } else {
+                    var response = HTTPResponseHead(status: 301)
+                    let query = path.query.map { "?" + $0 } ?? ""
+                    response.add("Location", Self.encodePath(path.path) + "/" + query)
+                    response.add("Cache-Control", "no-cache")
+                    response.add(extra)
+                    self.respond(context: context, response, body: nil)
+                }
+            case .notFound:
+                self.serveFallbackOrNotFound(context: context, head: head, path: path, config: config, extra: extra)
+            }
+        }
+    }
+
+    /// Serves the SPA fallback for navigations, a 404 problem for everything else.
+    func serveFallbackOrNotFound(
+        context: ChannelHandlerContext,
+        head: HTTPRequestHead,
+        path: RequestPath,
+        config: StaticConfig,
+        extra: [(String, String)]
+    ) {
+        guard let fallback = config.spaFallback, Self.isNavigation(head: head, path: path) else {
+            respondProblem(context: context, status: 404, code: "not_found", detail: nil, head: head, extra: extra)
+            return
+        }
+        lookup(context: context, root: config.root, relativePath: "/" + fallback) { lookup in
+            if case .file(var file) = lookup {
+                file.cacheControl = "no-cache"
+                self.serveFile(context: context, head: head, file: file, status: 200, extra: extra)
+            } else {
+                self.respondProblem(context: context, status: 404, code: "not_found", detail: nil, head: head, extra: extra)
+            }
+        }
+    }
+
+    /// A browser navigation: GET or HEAD, accepting HTML, to a path whose last segment has no extension.
+    static func isNavigation(head: HTTPRequestHead, path: RequestPath) -> Bool {
+        guard head.method == "GET" || head.method == "HEAD" else { return false }
+        guard let accept = head.headers.first("accept"), accept.contains("text/html") else { return false }
+        return !path.lastSegment.contains(".")
+    }
+
+    /// Answers from the cache when it can, otherwise resolves on the thread pool and continues on this loop.
+    func lookup(
+        context: ChannelHandlerContext,
+        root: String,
+        relativePath: String,
+        _ body: @escaping (StaticLookup) -> Void
+    ) {
+        if let cached = runtime.files.cached(root: root, relativePath: relativePath, now: NIODeadline.now()) {
+            body(cached)
+            return
+        }
+        beginAsyncResponse()
+        runtime.files.resolve(root: root, relativePath: relativePath, eventLoop: context.eventLoop).assumeIsolated()
+            .whenComplete { result in
+                guard !self.closing else { return }
+                // Every path from here ends in `complete`, which resumes parsing, or in another async step.
+                switch result {
+                case .success(let lookup): body(lookup)
+                case .failure: body(.notFound)
+                }
+            }
+    }
+
+    /// Chooses the representation, evaluates conditionals and ranges, and sends the file.
+    func serveFile(context: ChannelHandlerContext, head: HTTPRequestHead, file: StaticFile, status: Int, extra: [(String, String)]) {
+        let rangeHeader = head.method == "GET" ? head.headers.first("range") : nil
+        var representation = file.identity
+        if rangeHeader == nil, !file.encoded.isEmpty, let acceptEncoding = head.headers.first("accept-encoding") {
+            let accepted = ContentCoding.accepted(acceptEncoding)
+            if let chosen = file.encoded.first(where: { accepted.contains($0.contentEncoding ?? "") }) {
+                representation = chosen
+            }
+        }
+        var response = HTTPResponseHead(status: status)
+        response.add("Content-Type", file.contentType)
+        response.add("Last-Modified", file.lastModified)
+        response.add("ETag", representation.etag)
+        response.add("Cache-Control", file.cacheControl)
+        if let encoding = representation.contentEncoding { response.add("Content-Encoding", encoding) }
+        if !file.encoded.isEmpty { response.addVary("Accept-Encoding") }
+        response.add(extra)
+
+        if let ifNoneMatch = head.headers.first("if-none-match") {
+            if EntityTag.noneMatchHits(ifNoneMatch, etag: representation.etag) {
+                response.status = 304
+                respond(context: context, response, body: nil)
+                return
+            }
+        } else if let ifModifiedSince = head.headers.first("if-modified-since"), let since = HTTPDate.parse(ifModifiedSince),
+            file.lastModifiedSeconds <= since
+        {
+            response.status = 304
+            respond(context: context, response, body: nil)
+            return
+        }
+
+        response.add("Accept-Ranges", "bytes")
+        var ranges = [0..<representation.size]
+        var multipart: MultipartRanges?
+        if let rangeHeader,
+            head.headers.first("if-range").map({ EntityTag.ifRangeHolds($0, etag: representation.etag, lastModified: file.lastModified) })
+                ?? true
+        {
+            switch ByteRangeRequest.parse(rangeHeader, size: representation.size) {
+            case .full:
+                break
+            case .unsatisfiable:
+                var refused = HTTPResponseHead(status: 416)
+                refused.add("Content-Range", "bytes */\(representation.size)")
+                refused.add(extra)
+                respond(context: context, refused, body: nil)
+                return
+            case .single(let range):
+                response.status = 206
+                response.add("Content-Range", "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(representation.size)")
+                ranges = [range]
+            case .multiple(let requested):
+                let boundary = "pier-" + String(UInt64.random(in: .min ... .max), radix: 36)
+                var parts: [ByteBuffer] = []
+                for (index, range) in requested.enumerated() {
+                    var part = context.channel.allocator.buffer(capacity: 128)
+                    part.writeString(index == 0 ? "--" : "\r\n--")
+                    part.writeString("\(boundary)\r\nContent-Type: \(file.contentType)\r\n")
+                    part.writeString("Content-Range: bytes \(range.lowerBound)-\(range.upperBound - 1)/\(representation.size)\r\n\r\n")
+                    parts.append(part)
+                }
+                var closing = context.channel.allocator.buffer(capacity: 64)
+                closing.writeString("\r\n--\(boundary)--\r\n")
+                multipart = MultipartRanges(partHeads: parts, closing: closing)
+                response.status = 206
+                response.headers.removeAll { $0.0 == "Content-Type" }
+                response.add("Content-Type", "multipart/byteranges; boundary=\(boundary)")
+                ranges = requested
+            }
+        }
+        respond(context: context, response, body: .file(representation, ranges, multipart: multipart))
+    }
+
+    /// Percent-encodes a decoded path for a `Location` header.
+    static func encodePath(_ path: String) -> String {
+        var output = ""
+        for byte in path.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "/"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                output.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                let hex = String(byte, radix: 16, uppercase: true)
+                output += "%" + (hex.count == 1 ? "0" + hex : hex)
+            }
+        }
+        return output
+    }
+}
+
+/// `Accept-Encoding` negotiation for precompressed files.
+enum ContentCoding {
+    /// The codings the client accepts with a non-zero quality, lowercased.
+    static func accepted(_ header: String) -> Set<String> {
+        var result: Set<String> = []
+        var refused: Set<String> = []
+        var wildcard = false
+        for element in HTTPToken.list(header) {
+            let parts = element.split(separator: ";")
+            let coding = parts[0].trimmingASCIISpaces().lowercased()
+            var quality = 1.0
+            for parameter in parts.dropFirst() {
+                let pair = parameter.trimmingASCIISpaces()
+                if pair.lowercased().hasPrefix("q=") { quality = Double(pair.dropFirst(2)) ?? 0 }
+            }
+            if coding == "*" {
+                wildcard = quality > 0
+            } else if quality > 0 {
+                result.insert(coding)
+            } else {
+                refused.insert(coding)
+            }
+        }
+        if wildcard {
+            for coding in ["br", "gzip"] where !refused.contains(coding) { result.insert(coding) }
+        }
+        return result
+    }
+}

@@ -1,0 +1,519 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import NIOCore
+import PierCore
+
+/// Sent down a connection's pipeline when the server shuts down: finish the current exchange, then close.
+struct EdgeShouldCloseEvent: Sendable {}
+
+/// Serves one HTTP/1.1 connection entirely on its event loop: parses requests with ``HTTP1RequestParser``, routes
+/// them, and answers static requests from the file cache (or with `sendfile` for large files).
+///
+/// Requests are answered strictly in order. While a response waits for the thread pool, parsing stops and reads
+/// from the socket are held back, so a pipelining client cannot make the edge buffer without bound.
+final class EdgeHTTPHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = IOData
+    typealias OutboundOut = IOData
+
+    /// The request being answered.
+    struct Exchange {
+        var method: String
+        var target: String
+        var minorVersion: Int
+        var keepAlive: Bool
+        var host: String?
+        var userAgent: String?
+        var referer: String?
+        var requestID: String
+        var start: NIODeadline
+        var epochSeconds: Int
+        var status = 0
+        var bodyBytes = 0
+        var responded = false
+        var ended = false
+    }
+
+    let runtime: EdgeRuntime
+    var parser: HTTP1RequestParser
+    var pending: ByteBuffer?
+    var exchange: Exchange?
+    var awaitingResponse = false
+    var heldRead = false
+    var closing = false
+    var shouldClose = false
+    var needsFlush = false
+    var requestIDs = RequestIDGenerator()
+    let dates = DateHeaderCache()
+    var remoteAddress = "-"
+    var deadline = NIODeadline.distantFuture
+    var timer: Scheduled<Void>?
+    var timerDeadline = NIODeadline.distantFuture
+
+    init(runtime: EdgeRuntime) {
+        self.runtime = runtime
+        self.parser = HTTP1RequestParser(limits: runtime.parserLimits)
+    }
+
+    // MARK: - Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { connectionStarted(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        connectionStarted(context: context)
+        context.fireChannelActive()
+    }
+
+    private func connectionStarted(context: ChannelHandlerContext) {
+        if let address = context.remoteAddress?.ipAddress { remoteAddress = address }
+        arm(context: context, NIODeadline.now() + runtime.headerTimeout)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closing = true
+        timer?.cancel()
+        timer = nil
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        guard !closing else { return }
+        if var buffered = pending, buffered.readableBytes > 0 {
+            buffered.writeBuffer(&bytes)
+            pending = buffered
+        } else {
+            pending = bytes
+        }
+        drain(context: context)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if needsFlush {
+            needsFlush = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if awaitingResponse {
+            heldRead = true
+        } else {
+            context.read()
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is EdgeShouldCloseEvent {
+            shouldClose = true
+            if exchange == nil && parser.isIdle && (pending?.readableBytes ?? 0) == 0 {
+                closeNow(context: context)
+            }
+            return
+        }
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            // The client finished sending; answer what is in flight, then close.
+            shouldClose = true
+            if exchange == nil { closeNow(context: context) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Connection resets and the like: nothing to answer, just close.
+        closeNow(context: context)
+    }
+
+    // MARK: - Parsing loop
+
+    func drain(context: ChannelHandlerContext) {
+        while !awaitingResponse && !closing, var buffer = pending {
+            let event: HTTP1RequestParser.Event?
+            do {
+                event = try parser.next(&buffer)
+            } catch {
+                pending = nil
+                respondToParseError(context: context, error)
+                return
+            }
+            pending = buffer.readableBytes > 0 ? buffer : nil
+            guard let event else { break }
+            switch event {
+            case .head(let head):
+                handleHead(context: context, head)
+            case .body:
+                break  // static routes answer before the body; the connection closes after them
+            case .end:
+                exchange?.ended = true
+                if exchange?.responded == true { finishExchange(context: context) }
+            }
+        }
+        if !closing && !awaitingResponse && exchange == nil && !parser.isIdle {
+            // A partial request head: it must complete within header_timeout.
+            armIfEarlier(context: context, NIODeadline.now() + runtime.headerTimeout)
+        }
+    }
+
+    func handleHead(context: ChannelHandlerContext, _ head: HTTPRequestHead) {
+        let now = NIODeadline.now()
+        var requestID = head.headers.first("x-request-id") ?? ""
+        if !RequestIDGenerator.isAcceptable(requestID) { requestID = requestIDs.next() }
+        var host = head.headers.first("host")
+        if let value = host {
+            host = Self.hostWithoutPort(value)
+        }
+        exchange = Exchange(
+            method: head.method,
+            target: head.target,
+            minorVersion: head.minorVersion,
+            keepAlive: head.keepAlive && !shouldClose,
+            host: host,
+            userAgent: head.headers.first("user-agent"),
+            referer: head.headers.first("referer"),
+            requestID: requestID,
+            start: now,
+            epochSeconds: time(nil)
+        )
+        // Bodies sent to the edge itself are not read; the connection is closed after the answer instead.
+        if head.framing != .none { exchange?.keepAlive = false }
+        arm(context: context, now + runtime.idleTimeout)
+
+        let path: RequestPath
+        do {
+            path = try RequestPath(target: head.target)
+        } catch {
+            if head.target == "*" && head.method == "OPTIONS" {
+                var response = HTTPResponseHead(status: 204)
+                response.add("Allow", "GET, HEAD, OPTIONS")
+                respond(context: context, response, body: nil)
+                return
+            }
+            respondProblem(context: context, status: 400, code: "invalid_path", detail: "the request target is not an acceptable path", head: head)
+            return
+        }
+        guard let route = runtime.route(host: host, path: path.path, method: head.method) else {
+            respondProblem(context: context, status: 404, code: "no_route", detail: "no route matches this request", head: head)
+            return
+        }
+        var extra: [(String, String)] = []
+        if let cors = route.cors {
+            let origin = head.headers.first("origin")
+            if let origin, head.method == "OPTIONS", let requestedMethod = head.headers.first("access-control-request-method") {
+                var response = HTTPResponseHead(status: 204)
+                response.add(
+                    cors.preflightHeaders(
+                        origin: origin,
+                        requestMethod: requestedMethod,
+                        requestHeaders: head.headers.first("access-control-request-headers")
+                    )
+                )
+                respond(context: context, response, body: nil)
+                return
+            }
+            extra = cors.responseHeaders(origin: origin)
+        }
+        switch route.action {
+        case .static(let config):
+            serveStatic(context: context, head: head, path: path, config: config, extra: extra)
+        }
+    }
+
+    static func hostWithoutPort(_ value: String) -> String {
+        var host = Substring(value)
+        if host.hasPrefix("[") {
+            if let close = host.firstIndex(of: "]") { host = host[...close] }
+        } else if let colon = host.lastIndex(of: ":") {
+            host = host[..<colon]
+        }
+        if host.hasSuffix(".") { host = host.dropLast() }
+        return host.lowercased()
+    }
+
+    // MARK: - Responses
+
+    enum Body {
+        case buffer(ByteBuffer)
+        case file(StaticRepresentation, [Range<Int>], multipart: MultipartRanges?)
+    }
+
+    /// The framing of a multipart/byteranges body around the file ranges.
+    struct MultipartRanges {
+        var partHeads: [ByteBuffer]
+        var closing: ByteBuffer
+    }
+
+    /// Adds the headers every response carries, writes head and body, and records the exchange's status.
+    func respond(
+        context: ChannelHandlerContext,
+        _ head: HTTPResponseHead,
+        body: Body?,
+        contentLength: Int? = nil,
+        omitBody: Bool = false
+    ) {
+        var head = head
+        let length: Int
+        switch body {
+        case .none: length = contentLength ?? 0
+        case .buffer(let buffer): length = contentLength ?? buffer.readableBytes
+        case .file(_, let ranges, let multipart):
+            length =
+                contentLength ?? ranges.reduce(0) { $0 + $1.count }
+                + (multipart.map { $0.partHeads.reduce($0.closing.readableBytes) { $0 + $1.readableBytes } } ?? 0)
+        }
+        let keepAlive = (exchange?.keepAlive ?? false) && !shouldClose
+        if !keepAlive { exchange?.keepAlive = false }
+        if head.status != 304 && head.status != 204 || contentLength != nil {
+            head.add("Content-Length", String(length))
+        }
+        head.add("Date", dates.current(epochSeconds: exchange?.epochSeconds ?? time(nil)))
+        if let requestID = exchange?.requestID { head.add("X-Request-ID", requestID) }
+        if !keepAlive {
+            head.add("Connection", "close")
+        } else if exchange?.minorVersion == 0 {
+            head.add("Connection", "keep-alive")
+        }
+        let sendBody = !omitBody && exchange?.method != "HEAD" && head.status != 304 && head.status != 204
+        exchange?.status = head.status
+        exchange?.bodyBytes = sendBody ? length : 0
+
+        var out = context.channel.allocator.buffer(capacity: 320 + (sendBody ? bodyBufferSize(body) : 0))
+        head.write(into: &out)
+        switch body {
+        case .buffer(var buffer) where sendBody:
+            out.writeBuffer(&buffer)
+            complete(context: context, writing: out)
+        case .file(let representation, let ranges, let multipart) where sendBody:
+            if let contents = representation.contents {
+                for (index, range) in ranges.enumerated() {
+                    if var partHead = multipart?.partHeads[index] { out.writeBuffer(&partHead) }
+                    var slice = contents.getSlice(at: contents.readerIndex + range.lowerBound, length: range.count)!
+                    out.writeBuffer(&slice)
+                }
+                if var closing = multipart?.closing { out.writeBuffer(&closing) }
+                complete(context: context, writing: out)
+            } else {
+                sendFromDisk(context: context, head: out, representation: representation, ranges: ranges, multipart: multipart)
+            }
+        default:
+            complete(context: context, writing: out)
+        }
+    }
+
+    private func bodyBufferSize(_ body: Body?) -> Int {
+        switch body {
+        case .buffer(let buffer): buffer.readableBytes
+        case .file(let representation, let ranges, _): representation.contents == nil ? 0 : ranges.reduce(0) { $0 + $1.count } + 256
+        case .none: 0
+        }
+    }
+
+    /// Writes a fully built response and moves on.
+    private func complete(context: ChannelHandlerContext, writing buffer: ByteBuffer) {
+        exchange?.responded = true
+        if awaitingResponse {
+            context.writeAndFlush(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
+        } else {
+            context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
+            needsFlush = true
+        }
+        finishIfComplete(context: context)
+        resumeAfterAsyncResponse(context: context)
+    }
+
+    private func sendFromDisk(
+        context: ChannelHandlerContext,
+        head: ByteBuffer,
+        representation: StaticRepresentation,
+        ranges: [Range<Int>],
+        multipart: MultipartRanges?
+    ) {
+        beginAsyncResponse()
+        runtime.files.open(representation, eventLoop: context.eventLoop).assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let handle):
+                guard !self.closing else {
+                    try? handle.close()
+                    return
+                }
+                context.write(self.wrapOutboundOut(.byteBuffer(head)), promise: nil)
+                for (index, range) in ranges.enumerated() {
+                    if let partHead = multipart?.partHeads[index] {
+                        context.write(self.wrapOutboundOut(.byteBuffer(partHead)), promise: nil)
+                    }
+                    let region = FileRegion(fileHandle: handle, readerIndex: range.lowerBound, endIndex: range.upperBound)
+                    context.write(self.wrapOutboundOut(.fileRegion(region)), promise: nil)
+                }
+                if let closing = multipart?.closing {
+                    context.write(self.wrapOutboundOut(.byteBuffer(closing)), promise: nil)
+                }
+                let done = context.eventLoop.makePromise(of: Void.self)
+                context.writeAndFlush(self.wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0))), promise: done)
+                done.futureResult.whenComplete { _ in try? handle.close() }
+                self.exchange?.responded = true
+                self.finishIfComplete(context: context)
+                self.resumeAfterAsyncResponse(context: context)
+            case .failure:
+                // The file vanished between lookup and open: the head is not sent yet, so answer cleanly.
+                self.exchange?.keepAlive = false
+                self.respondProblem(context: context, status: 404, code: "not_found", detail: nil, head: nil)
+            }
+        }
+    }
+
+    func beginAsyncResponse() {
+        awaitingResponse = true
+    }
+
+    func resumeAfterAsyncResponse(context: ChannelHandlerContext) {
+        guard awaitingResponse else { return }
+        awaitingResponse = false
+        if heldRead {
+            heldRead = false
+            context.read()
+        }
+        if !closing { drain(context: context) }
+    }
+
+    /// Finishes the answered exchange now when its request was fully read or the connection is closing anyway;
+    /// otherwise the parser's `.end` finishes it.
+    func finishIfComplete(context: ChannelHandlerContext) {
+        if exchange?.ended == true || exchange?.keepAlive == false { finishExchange(context: context) }
+    }
+
+    /// Logs the exchange and either readies the connection for the next request or closes it.
+    func finishExchange(context: ChannelHandlerContext) {
+        guard let done = exchange else { return }
+        exchange = nil
+        if let accessLog = runtime.accessLog {
+            accessLog.record(
+                AccessLogEntry(
+                    remoteAddress: remoteAddress,
+                    method: done.method,
+                    target: done.target,
+                    minorVersion: done.minorVersion,
+                    status: done.status,
+                    bodyBytes: done.bodyBytes,
+                    referer: done.referer,
+                    userAgent: done.userAgent,
+                    requestID: done.requestID,
+                    host: done.host,
+                    durationSeconds: Double((NIODeadline.now() - done.start).nanoseconds) / 1e9,
+                    epochSeconds: done.epochSeconds
+                )
+            )
+        }
+        if !done.keepAlive || shouldClose {
+            closeAfterWrites(context: context)
+        } else {
+            arm(context: context, NIODeadline.now() + runtime.idleTimeout)
+        }
+    }
+
+    func closeAfterWrites(context: ChannelHandlerContext) {
+        guard !closing else { return }
+        closing = true
+        pending = nil
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0))), promise: promise)
+        promise.futureResult.assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    func closeNow(context: ChannelHandlerContext) {
+        guard !closing else { return }
+        closing = true
+        pending = nil
+        context.close(promise: nil)
+    }
+
+    // MARK: - Errors
+
+    func respondProblem(context: ChannelHandlerContext, status: Int, code: String, detail: String?, head: HTTPRequestHead?, extra: [(String, String)] = []) {
+        var problem = ProblemDetails(status: status, title: HTTPResponseHead.reasonPhrase(status), code: code, detail: detail)
+        if let requestID = exchange?.requestID {
+            problem.extensions.append((name: "request_id", json: JSONText.quoted(requestID)))
+        }
+        var response = HTTPResponseHead(status: status)
+        response.add("Content-Type", ProblemDetails.contentType)
+        response.add("Cache-Control", "no-store")
+        response.add(extra)
+        var body = context.channel.allocator.buffer(capacity: 256)
+        body.writeString(problem.json)
+        respond(context: context, response, body: .buffer(body))
+    }
+
+    func respondToParseError(context: ChannelHandlerContext, _ error: HTTPParseError) {
+        if exchange == nil {
+            exchange = Exchange(
+                method: "-",
+                target: "-",
+                minorVersion: 1,
+                keepAlive: false,
+                requestID: requestIDs.next(),
+                start: NIODeadline.now(),
+                epochSeconds: time(nil)
+            )
+        }
+        exchange?.keepAlive = false
+        exchange?.ended = true
+        if exchange?.responded == true {
+            // The answer already went out (a static route answered before the body): just close.
+            finishExchange(context: context)
+            return
+        }
+        runtime.logger.debug(
+            "refused a malformed request",
+            metadata: ["pier.remote": "\(remoteAddress)", "pier.problem": "\(error.code)"]
+        )
+        respondProblem(context: context, status: error.status, code: error.code, detail: error.reason, head: nil)
+    }
+
+    // MARK: - Timeouts
+
+    /// Sets the connection's deadline; the timer fires at the earliest deadline and re-arms itself when the
+    /// deadline moved later, so keep-alive traffic does not schedule a timer per request.
+    func arm(context: ChannelHandlerContext, _ newDeadline: NIODeadline) {
+        deadline = newDeadline
+        if timer == nil || newDeadline < timerDeadline { schedule(context: context, at: newDeadline) }
+    }
+
+    func armIfEarlier(context: ChannelHandlerContext, _ newDeadline: NIODeadline) {
+        if newDeadline < deadline { arm(context: context, newDeadline) }
+    }
+
+    private func schedule(context: ChannelHandlerContext, at when: NIODeadline) {
+        timer?.cancel()
+        timerDeadline = when
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: when) {
+            self.timer = nil
+            self.timerFired(context: context)
+        }
+    }
+
+    private func timerFired(context: ChannelHandlerContext) {
+        guard !closing else { return }
+        let now = NIODeadline.now()
+        if now < deadline {
+            schedule(context: context, at: deadline)
+            return
+        }
+        if exchange == nil && !parser.isIdle {
+            // Part of a request head arrived, the rest did not.
+            respondToParseError(context: context, HTTPParseError(status: 408, code: "header_timeout", reason: "the request head did not arrive in time"))
+        } else {
+            closeNow(context: context)
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import Logging
+import NIOCore
+import PierCore
+
+/// A configuration compiled for serving: route table, CORS policies, parser limits and shared caches.
+///
+/// Immutable; a reload builds a new one and swaps it in, so requests in flight keep the one they started with.
+public final class EdgeRuntime: Sendable {
+    /// One route, ready to match.
+    struct Route: Sendable {
+        var index: Int
+        var match: RouteMatch
+        var action: RouteAction
+        var cors: CORSPolicy?
+    }
+
+    public let config: EdgeConfig
+    let routes: [Route]
+    let parserLimits: HTTP1RequestParser.Limits
+    let headerTimeout: TimeAmount
+    let idleTimeout: TimeAmount
+    let files: StaticFileStore
+    let accessLog: AccessLogWriter?
+    let logger: Logger
+
+    public init(config: EdgeConfig, files: StaticFileStore, accessLog: AccessLogWriter?, logger: Logger) {
+        self.config = config
+        self.routes = config.routes.enumerated().map { index, route in
+            Route(index: index, match: route.match, action: route.action, cors: route.cors.map(CORSPolicy.init))
+        }
+        self.parserLimits = HTTP1RequestParser.Limits(
+            maxHeaderBytes: config.limits.maxHeaderBytes,
+            maxURIBytes: config.limits.maxURIBytes,
+            maxBodyBytes: config.limits.maxBodyBytes
+        )
+        self.headerTimeout = TimeAmount(config.limits.headerTimeout)
+        self.idleTimeout = TimeAmount(config.limits.idleTimeout)
+        self.files = files
+        self.accessLog = accessLog
+        self.logger = logger
+    }
+
+    /// The first route matching the request, if any.
+    func route(host: String?, path: String, method: String) -> Route? {
+        routes.first { $0.match.matches(host: host, path: path, method: method) }
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

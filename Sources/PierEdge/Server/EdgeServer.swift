@@ -1,0 +1,159 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import PierCore
+import ServiceLifecycle
+import Synchronization
+
+/// The edge server: accepts connections on every configured address and serves them with ``EdgeHTTPHandler``.
+///
+/// A `Service`: `run()` binds, serves until graceful shutdown, then stops accepting, lets in-flight exchanges finish
+/// for up to `shutdown_timeout`, and closes what is left.
+public final class EdgeServer: Service, Sendable {
+    public let runtime: EdgeRuntime
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let connections: ConnectionRegistry
+    private let listening: EventLoopPromise<[SocketAddress]>
+
+    public init(runtime: EdgeRuntime, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
+        self.runtime = runtime
+        self.group = group
+        self.logger = logger
+        self.connections = ConnectionRegistry(limit: runtime.config.limits.maxConnections)
+        self.listening = group.next().makePromise(of: [SocketAddress].self)
+    }
+
+    /// The addresses actually bound (useful with port 0), once listening.
+    public func boundAddresses() async throws -> [SocketAddress] {
+        try await listening.futureResult.get()
+    }
+
+    /// The number of open client connections.
+    public var openConnections: Int { connections.count }
+
+    public func run() async throws {
+        var channels: [any Channel] = []
+        do {
+            for listen in runtime.config.listen {
+                channels.append(try await bind(listen.address))
+            }
+        } catch {
+            for channel in channels { try? await channel.close() }
+            listening.fail(error)
+            throw error
+        }
+        let addresses = channels.compactMap(\.localAddress)
+        listening.succeed(addresses)
+        logger.info(
+            "edge listening",
+            metadata: ["pier.addresses": "\(addresses.map { "\($0)" }.joined(separator: ", "))", "pier.routes": "\(runtime.config.routes.count)"]
+        )
+
+        // Serve until a graceful shutdown (or cancellation) is requested.
+        try? await gracefulShutdown()
+
+        logger.info("edge shutting down", metadata: ["pier.connections": "\(connections.count)"])
+        for channel in channels { try? await channel.close() }
+        let drained = connections.closeGracefully()
+        let timeout = TimeAmount(runtime.config.shutdownTimeout)
+        let deadline = group.next().scheduleTask(in: timeout) {}
+        let finished = await withTaskGroup(of: Bool.self) { tasks in
+            tasks.addTask { (try? await drained.get()) != nil }
+            tasks.addTask {
+                _ = try? await deadline.futureResult.get()
+                return false
+            }
+            let first = await tasks.next() ?? false
+            tasks.cancelAll()
+            deadline.cancel()
+            return first
+        }
+        if !finished {
+            logger.warning("closing connections still open after shutdown_timeout", metadata: ["pier.connections": "\(connections.count)"])
+            await connections.closeAll()
+        }
+        runtime.accessLog?.flush()
+        logger.info("edge stopped")
+    }
+
+    private func bind(_ address: SocketAddressSpec) async throws -> any Channel {
+        let runtime = self.runtime
+        let connections = self.connections
+        return try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelOption(.maxMessagesPerRead, value: 4)
+            .childChannelInitializer { channel in
+                guard connections.admit(channel) else {
+                    return channel.close()
+                }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(EdgeHTTPHandler(runtime: runtime))
+                }
+            }
+            .bind(host: address.host, port: address.port)
+            .get()
+    }
+}
+
+/// Tracks open client connections to enforce `max_connections` and to close them on shutdown.
+final class ConnectionRegistry: Sendable {
+    private struct State {
+        var channels: [ObjectIdentifier: any Channel] = [:]
+        var drained: EventLoopPromise<Void>?
+    }
+
+    private let limit: Int
+    private let state = NIOLockedValueBox(State())
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    var count: Int { state.withLockedValue { $0.channels.count } }
+
+    /// Registers a new connection, or refuses it when the limit is reached.
+    func admit(_ channel: any Channel) -> Bool {
+        let id = ObjectIdentifier(channel)
+        let admitted = state.withLockedValue { state in
+            guard state.channels.count < limit else { return false }
+            state.channels[id] = channel
+            return true
+        }
+        guard admitted else { return false }
+        channel.closeFuture.whenComplete { [self] _ in
+            let drained: EventLoopPromise<Void>? = state.withLockedValue { state in
+                state.channels[id] = nil
+                return state.channels.isEmpty ? state.drained : nil
+            }
+            drained?.succeed()
+        }
+        return true
+    }
+
+    /// Asks every connection to close after its current exchange; the future completes when all are closed.
+    func closeGracefully() -> EventLoopFuture<Void> {
+        let promise = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: Void.self)
+        let channels = state.withLockedValue { state in
+            state.drained = promise
+            return Array(state.channels.values)
+        }
+        if channels.isEmpty {
+            promise.succeed()
+        }
+        for channel in channels {
+            channel.pipeline.fireUserInboundEventTriggered(EdgeShouldCloseEvent())
+        }
+        return promise.futureResult
+    }
+
+    /// Closes every connection now.
+    func closeAll() async {
+        let channels = state.withLockedValue { Array($0.channels.values) }
+        for channel in channels { try? await channel.close() }
+    }
+}

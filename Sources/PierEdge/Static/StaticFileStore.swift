@@ -1,0 +1,247 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// One servable representation of a file: the file itself, or a precompressed sibling (`.br`, `.gz`).
+public struct StaticRepresentation: Sendable {
+    /// The absolute path of the bytes on disk.
+    public var path: String
+    public var size: Int
+    /// A strong entity-tag derived from size, modification time and encoding.
+    public var etag: String
+    /// `Content-Encoding`, or `nil` for the identity representation.
+    public var contentEncoding: String?
+    /// The bytes, for files small enough to keep in memory; `nil` means send from disk.
+    public var contents: ByteBuffer?
+}
+
+/// A regular file in a static root, with everything needed to answer for it without touching the disk again.
+public struct StaticFile: Sendable {
+    public var identity: StaticRepresentation
+    /// Precompressed siblings, best first (Brotli before gzip).
+    public var encoded: [StaticRepresentation]
+    public var lastModified: String
+    public var lastModifiedSeconds: Int
+    public var contentType: String
+    public var cacheControl: String
+}
+
+/// What a path inside a static root turned out to be.
+public enum StaticLookup: Sendable {
+    case file(StaticFile)
+    case directory
+    case notFound
+}
+
+/// Resolves paths inside static roots and caches the results: metadata for every file, contents for small ones.
+///
+/// Lookups that hit a fresh entry are answered on the calling event loop with no system call; misses and stale
+/// entries are resolved on the thread pool (`stat`, `realpath`, reads), so the event loop never blocks on disk.
+/// Entries are revalidated after `revalidateAfter`, so a deploy is visible within that time.
+public final class StaticFileStore: Sendable {
+    struct Entry: Sendable {
+        var lookup: StaticLookup
+        var checkedAt: NIODeadline
+        var bytes: Int
+    }
+
+    struct State: Sendable {
+        var entries: [String: Entry] = [:]
+        var cachedBytes = 0
+        var realRoots: [String: String] = [:]
+    }
+
+    private let state = NIOLockedValueBox(State())
+    private let threadPool: NIOThreadPool
+    /// Largest file kept in memory.
+    public let maxCachedFileBytes: Int
+    /// Memory budget for cached contents over all files.
+    public let maxCachedBytes: Int
+    /// Most entries kept (metadata and not-found answers included).
+    public let maxEntries: Int
+    public let revalidateAfter: TimeAmount
+
+    public init(
+        threadPool: NIOThreadPool = .singleton,
+        maxCachedFileBytes: Int = 256 * 1024,
+        maxCachedBytes: Int = 64 * 1024 * 1024,
+        maxEntries: Int = 10000,
+        revalidateAfter: TimeAmount = .seconds(1)
+    ) {
+        self.threadPool = threadPool
+        self.maxCachedFileBytes = maxCachedFileBytes
+        self.maxCachedBytes = maxCachedBytes
+        self.maxEntries = maxEntries
+        self.revalidateAfter = revalidateAfter
+    }
+
+    /// A fresh cached answer for `relativePath` (starting with `/`) under `root`, or `nil` when it must be resolved.
+    @inlinable
+    public func cached(root: String, relativePath: String, now: NIODeadline) -> StaticLookup? {
+        cachedEntry(key: root + relativePath, now: now)
+    }
+
+    @usableFromInline
+    func cachedEntry(key: String, now: NIODeadline) -> StaticLookup? {
+        state.withLockedValue { state in
+            guard let entry = state.entries[key], now - entry.checkedAt < revalidateAfter else { return nil }
+            return entry.lookup
+        }
+    }
+
+    /// Resolves `relativePath` under `root` on the thread pool and caches the answer.
+    public func resolve(root: String, relativePath: String, eventLoop: any EventLoop) -> EventLoopFuture<StaticLookup> {
+        threadPool.runIfActive(eventLoop: eventLoop) { [self] in
+            let realRoot = self.realRoot(root)
+            let lookup = Self.resolveBlocking(
+                root: root,
+                realRoot: realRoot,
+                relativePath: relativePath,
+                maxContentBytes: self.maxCachedFileBytes
+            )
+            self.store(key: root + relativePath, lookup: lookup)
+            return lookup
+        }
+    }
+
+    /// Opens a representation's file for sending with `sendfile`, on the thread pool.
+    public func open(_ representation: StaticRepresentation, eventLoop: any EventLoop) -> EventLoopFuture<NIOFileHandle> {
+        threadPool.runIfActive(eventLoop: eventLoop) {
+            try NIOFileHandle(_deprecatedPath: representation.path)
+        }
+    }
+
+    /// Forgets every cached answer.
+    public func removeAll() {
+        state.withLockedValue { $0 = State(realRoots: $0.realRoots) }
+    }
+
+    private func realRoot(_ root: String) -> String {
+        if let known = state.withLockedValue({ $0.realRoots[root] }) { return known }
+        let resolved = Self.realPath(root) ?? root
+        state.withLockedValue { $0.realRoots[root] = resolved }
+        return resolved
+    }
+
+    private func store(key: String, lookup: StaticLookup) {
+        var bytes = 0
+        if case .file(let file) = lookup {
+            bytes = file.identity.contents?.readableBytes ?? 0
+            bytes += file.encoded.reduce(0) { $0 + ($1.contents?.readableBytes ?? 0) }
+        }
+        let now = NIODeadline.now()
+        state.withLockedValue { state in
+            if let old = state.entries[key] { state.cachedBytes -= old.bytes }
+            if state.entries.count >= maxEntries || state.cachedBytes + bytes > maxCachedBytes {
+                // Over budget: drop everything that is stale, then, if still needed, everything. Simple and bounded;
+                // a working set that fits is rebuilt within one revalidation period.
+                state.entries = state.entries.filter { now - $0.value.checkedAt < revalidateAfter }
+                state.cachedBytes = state.entries.values.reduce(0) { $0 + $1.bytes }
+                if state.entries.count >= maxEntries || state.cachedBytes + bytes > maxCachedBytes {
+                    state.entries.removeAll(keepingCapacity: true)
+                    state.cachedBytes = 0
+                }
+            }
+            guard state.cachedBytes + bytes <= maxCachedBytes else { return }
+            state.entries[key] = Entry(lookup: lookup, checkedAt: now, bytes: bytes)
+            state.cachedBytes += bytes
+        }
+    }
+
+    // MARK: - Blocking work, thread pool only
+
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    static func isInside(_ path: String, realRoot: String) -> Bool {
+        guard let real = realPath(path) else { return false }
+        return real == realRoot || real.hasPrefix(realRoot.hasSuffix("/") ? realRoot : realRoot + "/")
+    }
+
+    static func resolveBlocking(root: String, realRoot: String, relativePath: String, maxContentBytes: Int) -> StaticLookup {
+        let path = root + relativePath
+        var info = stat()
+        guard stat(path, &info) == 0 else { return .notFound }
+        let type = info.st_mode & S_IFMT
+        if type == S_IFDIR {
+            return isInside(path, realRoot: realRoot) ? .directory : .notFound
+        }
+        guard type == S_IFREG, isInside(path, realRoot: realRoot) else { return .notFound }
+
+        let name = relativePath.split(separator: "/").last ?? Substring(relativePath)
+        let contentType = MediaTypes.contentType(forFileName: name)
+        let mtime = Int(info.st_mtim.tv_sec)
+        let size = Int(info.st_size)
+        let tag = String(mtime, radix: 16) + "-" + String(size, radix: 16)
+        let cacheControl: String
+        if Fingerprint.isFingerprinted(name) {
+            cacheControl = "public, max-age=31536000, immutable"
+        } else {
+            cacheControl = "no-cache"
+        }
+        let identity = StaticRepresentation(
+            path: path,
+            size: size,
+            etag: "\"\(tag)\"",
+            contentEncoding: nil,
+            contents: size <= maxContentBytes ? readContents(path, size: size) : nil
+        )
+        var encoded: [StaticRepresentation] = []
+        for (suffix, encoding) in [(".br", "br"), (".gz", "gzip")] {
+            var sibling = stat()
+            let siblingPath = path + suffix
+            guard stat(siblingPath, &sibling) == 0, sibling.st_mode & S_IFMT == S_IFREG,
+                isInside(siblingPath, realRoot: realRoot)
+            else { continue }
+            let siblingSize = Int(sibling.st_size)
+            encoded.append(
+                StaticRepresentation(
+                    path: siblingPath,
+                    size: siblingSize,
+                    etag: "\"\(tag)-\(String(Int(sibling.st_mtim.tv_sec), radix: 16))-\(encoding)\"",
+                    contentEncoding: encoding,
+                    contents: siblingSize <= maxContentBytes ? readContents(siblingPath, size: siblingSize) : nil
+                )
+            )
+        }
+        return .file(
+            StaticFile(
+                identity: identity,
+                encoded: encoded,
+                lastModified: HTTPDate.format(epochSeconds: mtime),
+                lastModifiedSeconds: mtime,
+                contentType: contentType,
+                cacheControl: cacheControl
+            )
+        )
+    }
+
+    static func readContents(_ path: String, size: Int) -> ByteBuffer? {
+        let descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var buffer = ByteBufferAllocator().buffer(capacity: size)
+        let complete = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { pointer in
+            var offset = 0
+            while offset < size {
+                let count = read(descriptor, pointer.baseAddress! + offset, size - offset)
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { break }
+                offset += count
+            }
+            return offset
+        }
+        // A file that changed size while being read is not cached; it is served from disk instead.
+        return complete == size ? buffer : nil
+    }
+}
