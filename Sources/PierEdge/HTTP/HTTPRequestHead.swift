@@ -16,13 +16,14 @@ public struct HTTPRequestHead: Sendable {
 
     /// Whether the client asked to keep the connection open after this exchange.
     public var keepAlive: Bool {
-        if let connection = headers.first("connection") {
+        var keepAlive = minorVersion >= 1
+        for connection in headers.values("connection") {
             for option in HTTPToken.list(connection) {
                 if option.lowercased() == "close" { return false }
-                if option.lowercased() == "keep-alive" { return true }
+                if option.lowercased() == "keep-alive" { keepAlive = true }
             }
         }
-        return minorVersion >= 1
+        return keepAlive
     }
 }
 

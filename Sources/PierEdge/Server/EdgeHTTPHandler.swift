@@ -40,6 +40,8 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     var parser: HTTP1RequestParser
     var pending: ByteBuffer?
     var exchange: Exchange?
+    /// A request whose body is still being read; it is answered at its end.
+    var deferredHead: HTTPRequestHead?
     var awaitingResponse = false
     var heldRead = false
     var closing = false
@@ -153,10 +155,15 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
             case .head(let head):
                 handleHead(context: context, head)
             case .body:
-                break  // static routes answer before the body; the connection closes after them
+                break  // bodies sent to static routes are read and dropped
             case .end:
                 exchange?.ended = true
-                if exchange?.responded == true { finishExchange(context: context) }
+                if let head = deferredHead {
+                    deferredHead = nil
+                    dispatch(context: context, head)
+                } else if exchange?.responded == true {
+                    finishExchange(context: context)
+                }
             }
         }
         if !closing && !awaitingResponse && exchange == nil && !parser.isIdle {
@@ -185,10 +192,19 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
             start: now,
             epochSeconds: time(nil)
         )
-        // Bodies sent to the edge itself are not read; the connection is closed after the answer instead.
-        if head.framing != .none { exchange?.keepAlive = false }
         arm(context: context, now + runtime.idleTimeout)
+        if head.framing != .none {
+            // The edge answers only after reading (and discarding, within max_body_bytes) the body, so malformed
+            // chunked framing is refused and the connection stays usable.
+            deferredHead = head
+            return
+        }
+        dispatch(context: context, head)
+    }
 
+    /// Routes a request and answers it.
+    func dispatch(context: ChannelHandlerContext, _ head: HTTPRequestHead) {
+        let host = exchange?.host
         let path: RequestPath
         do {
             path = try RequestPath(target: head.target)
@@ -468,6 +484,7 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
         }
         exchange?.keepAlive = false
         exchange?.ended = true
+        deferredHead = nil
         if exchange?.responded == true {
             // The answer already went out (a static route answered before the body): just close.
             finishExchange(context: context)

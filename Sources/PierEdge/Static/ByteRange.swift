@@ -35,7 +35,7 @@ public enum ByteRangeRequest: Sendable, Hashable {
                 if size > 0 { ranges.append(max(0, size - length)..<size) }
             } else {
                 let start = Int(first)!
-                let end = last.isEmpty ? size - 1 : Int(last)!
+                let end = last.isEmpty ? Int.max - 1 : Int(last)!
                 guard end >= start else { return .full }
                 if start < size { ranges.append(start..<min(end, size - 1) + 1) }
             }

@@ -1,0 +1,66 @@
+import Foundation
+import Logging
+import NIOCore
+import PierEdge
+import PierTesting
+import ServiceLifecycle
+
+/// A live edge server on a free loopback port, serving a temporary directory, for wire-level tests.
+struct EdgeFixture: Sendable {
+    let port: Int
+    /// The temporary directory; configuration paths are relative to it.
+    let directory: String
+    let server: EdgeServer
+
+    /// Writes `files` (paths relative to the directory), starts an edge from `yaml` with `listen` forced to
+    /// 127.0.0.1:0, runs `body`, then shuts the server down gracefully.
+    static func run(
+        _ yaml: String,
+        files: [String: String] = [:],
+        prepare: @Sendable (String) throws -> Void = { _ in },
+        _ body: @Sendable (EdgeFixture) async throws -> Void
+    ) async throws {
+        try await TemporaryDirectory.with { directory in
+            for (path, contents) in files {
+                try TemporaryDirectory.write(contents, to: path, under: directory)
+            }
+            try prepare(directory)
+            var config = try EdgeConfig.parse(yaml, file: "edge.yaml", baseDirectory: directory)
+            config.listen = [ListenConfig(address: SocketAddressSpec(host: "127.0.0.1", port: 0))]
+            let logger = Logger(label: "pier.test.edge", factory: { _ in SwiftLogNoOpLogHandler() })
+            let accessLog = try AccessLogWriter.open(config.accessLog)
+            let runtime = EdgeRuntime(
+                config: config,
+                files: StaticFileStore(revalidateAfter: .milliseconds(50)),
+                accessLog: accessLog,
+                logger: logger
+            )
+            let server = EdgeServer(runtime: runtime, logger: logger)
+            let group = ServiceGroup(services: [server], logger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                let result: Result<Void, any Error>
+                do {
+                    let port = try await server.boundAddresses().first?.port ?? 0
+                    try await body(EdgeFixture(port: port, directory: directory, server: server))
+                    result = .success(())
+                } catch {
+                    result = .failure(error)
+                }
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+                try result.get()
+            }
+        }
+    }
+
+    /// Sends one request and returns the response.
+    func get(_ target: String, headers: [(String, String)] = [], method: String = "GET") async throws -> RawHTTPResponse {
+        try await RawHTTPClient.request(port: port, method, target, headers: headers)
+    }
+
+    /// Sends raw bytes and returns what came back.
+    func raw(_ text: String, expecting: Int = 1, closeWait: Duration = .milliseconds(300)) async throws -> RawHTTPExchange {
+        try await RawHTTPClient.exchange(port: port, send: Array(text.utf8), expecting: expecting, closeWait: closeWait)
+    }
+}
