@@ -21,8 +21,7 @@ public enum DatabaseURL: Sendable, Hashable, CustomStringConvertible {
         /// `require` when `sslmode=require` (or `verify-full`) was given; otherwise plain TCP.
         public var requireTLS: Bool
 
-        public init(host: String, port: Int, username: String, password: String?, database: String, requireTLS: Bool)
-        {
+        public init(host: String, port: Int, username: String, password: String?, database: String, requireTLS: Bool) {
             self.host = host
             self.port = port
             self.username = username
@@ -42,7 +41,8 @@ public enum DatabaseURL: Sendable, Hashable, CustomStringConvertible {
         if text.hasPrefix("sqlite://") {
             let path = String(text.dropFirst("sqlite://".count))
             guard !path.isEmpty, path != "/" else {
-                throw ParseError(description: "\(text): a sqlite URL needs a file path, like sqlite://./pier-data/pier.sqlite")
+                throw ParseError(
+                    description: "\(text): a sqlite URL needs a file path, like sqlite://./pier-data/pier.sqlite")
             }
             guard !path.contains("\0") else { throw ParseError(description: "the sqlite path contains a NUL byte") }
             self = .sqlite(path: path)

@@ -43,13 +43,16 @@ struct ConfigCheckCommand: ParsableCommand {
         text += "listen: \(config.listen.map(\.address.description).joined(separator: ", "))\n"
         text += "access log: \(config.accessLog.format.rawValue) to \(config.accessLog.destination)\n"
         let limits = config.limits
-        text += "limits: header \(limits.maxHeaderBytes) B, uri \(limits.maxURIBytes) B, body \(limits.maxBodyBytes) B, "
-        text += "header timeout \(ConfigDuration.format(limits.headerTimeout)), idle \(ConfigDuration.format(limits.idleTimeout)), "
+        text +=
+            "limits: header \(limits.maxHeaderBytes) B, uri \(limits.maxURIBytes) B, body \(limits.maxBodyBytes) B, "
+        text +=
+            "header timeout \(ConfigDuration.format(limits.headerTimeout)), idle \(ConfigDuration.format(limits.idleTimeout)), "
         text += "\(limits.maxConnections) connections\n"
         text += "routes (first match wins):\n"
         for (index, route) in config.routes.enumerated() {
             var match = "host \(route.match.host?.description ?? "any"), path \(route.match.pathPrefix)"
-            match += ", methods \(route.match.methods.isEmpty ? "any" : route.match.methods.sorted().joined(separator: " "))"
+            match +=
+                ", methods \(route.match.methods.isEmpty ? "any" : route.match.methods.sorted().joined(separator: " "))"
             var action: String
             switch route.action {
             case .static(let config):

@@ -11,7 +11,8 @@ struct EdgeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "edge",
         abstract: "Run the edge: static hosting, routing and CORS from a YAML configuration file.",
-        discussion: "SIGTERM or SIGINT stops accepting connections and lets in-flight requests finish (shutdown_timeout)."
+        discussion:
+            "SIGTERM or SIGINT stops accepting connections and lets in-flight requests finish (shutdown_timeout)."
     )
 
     @Option(name: [.short, .long], help: "The edge configuration file (YAML).")

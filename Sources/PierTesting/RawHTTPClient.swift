@@ -68,13 +68,16 @@ public enum RawHTTPClient {
                 var iterator = inbound.makeAsyncIterator()
                 var closed = false
                 while responses.count < expecting {
-                    if let parsed = try parse(&received, isHead: headRequests.contains(responses.count), closed: false) {
+                    if let parsed = try parse(&received, isHead: headRequests.contains(responses.count), closed: false)
+                    {
                         responses.append(parsed)
                         continue
                     }
                     guard let chunk = try await iterator.next() else {
                         closed = true
-                        if let parsed = try parse(&received, isHead: headRequests.contains(responses.count), closed: true) {
+                        if let parsed = try parse(
+                            &received, isHead: headRequests.contains(responses.count), closed: true)
+                        {
                             responses.append(parsed)
                         }
                         break
@@ -84,7 +87,12 @@ public enum RawHTTPClient {
                 if !closed {
                     // Wait a little for the server to close; if it does not, close from this side.
                     let gaveUp = Flag()
-                    let timer = channel.channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(closeWait.components.seconds * 1_000_000_000 + closeWait.components.attoseconds / 1_000_000_000))) {
+                    let timer = channel.channel.eventLoop.scheduleTask(
+                        in: .nanoseconds(
+                            Int64(
+                                closeWait.components.seconds * 1_000_000_000 + closeWait.components.attoseconds
+                                    / 1_000_000_000))
+                    ) {
                         gaveUp.set()
                         channel.channel.close(promise: nil)
                     }
@@ -114,7 +122,8 @@ public enum RawHTTPClient {
         for (name, value) in headers { text += "\(name): \(value)\r\n" }
         if !body.isEmpty { text += "Content-Length: \(body.count)\r\n" }
         text += "Connection: close\r\n\r\n"
-        let exchange = try await self.exchange(port: port, send: Array(text.utf8) + body, headRequests: method == "HEAD" ? [0] : [])
+        let exchange = try await self.exchange(
+            port: port, send: Array(text.utf8) + body, headRequests: method == "HEAD" ? [0] : [])
         guard let response = exchange.responses.first else { throw Failure(description: "no response") }
         return response
     }

@@ -5,8 +5,11 @@ import Testing
 struct DatabaseURLTests {
     @Test("sqlite URLs keep absolute and relative paths")
     func sqlite() throws {
-        #expect(try DatabaseURL(parsing: "sqlite:///var/lib/pier/pier.sqlite") == .sqlite(path: "/var/lib/pier/pier.sqlite"))
-        #expect(try DatabaseURL(parsing: "sqlite://./pier-data/pier.sqlite") == .sqlite(path: "./pier-data/pier.sqlite"))
+        #expect(
+            try DatabaseURL(parsing: "sqlite:///var/lib/pier/pier.sqlite") == .sqlite(path: "/var/lib/pier/pier.sqlite")
+        )
+        #expect(
+            try DatabaseURL(parsing: "sqlite://./pier-data/pier.sqlite") == .sqlite(path: "./pier-data/pier.sqlite"))
     }
 
     @Test("postgres URLs are split into their parts and the password is masked when printed")
@@ -28,7 +31,10 @@ struct DatabaseURLTests {
 
     @Test(
         "refuses malformed URLs",
-        arguments: ["mysql://x@y/z", "sqlite://", "postgres://host/db", "postgres://u@host", "postgres://u@h/db?sslmode=bogus", ""]
+        arguments: [
+            "mysql://x@y/z", "sqlite://", "postgres://host/db", "postgres://u@host", "postgres://u@h/db?sslmode=bogus",
+            "",
+        ]
     )
     func refuses(text: String) {
         #expect(throws: DatabaseURL.ParseError.self) { try DatabaseURL(parsing: text) }

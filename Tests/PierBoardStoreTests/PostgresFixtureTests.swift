@@ -9,10 +9,13 @@ struct PostgresFixtureTests {
     func roundTrip() async throws {
         let table = PostgresFixture.uniqueName("fixture")
         let rows = try await PostgresFixture.withClient { client in
-            try await client.query(PostgresQuery(unsafeSQL: "CREATE TABLE \(table) (id integer PRIMARY KEY, name text NOT NULL)"))
+            try await client.query(
+                PostgresQuery(unsafeSQL: "CREATE TABLE \(table) (id integer PRIMARY KEY, name text NOT NULL)"))
             try await client.query("INSERT INTO \(unescaped: table) (id, name) VALUES (\(1), \("부두 pier"))")
             var names: [String] = []
-            for try await (id, name) in try await client.query("SELECT id, name FROM \(unescaped: table)").decode((Int, String).self) {
+            for try await (id, name) in try await client.query("SELECT id, name FROM \(unescaped: table)").decode(
+                (Int, String).self)
+            {
                 names.append("\(id):\(name)")
             }
             let version = try await client.query("SHOW server_version").collect().first?.decode(String.self)

@@ -57,7 +57,9 @@ struct PASETOVectorTests {
         #expect(vectors.filter { $0.name.hasPrefix("4-F-") }.count == 5)
     }
 
-    @Test("every 4-S vector verifies and signs to the exact token", arguments: PASETOVector.all.filter { $0.name.hasPrefix("4-S-") })
+    @Test(
+        "every 4-S vector verifies and signs to the exact token",
+        arguments: PASETOVector.all.filter { $0.name.hasPrefix("4-S-") })
     func signAndVerify(vector: PASETOVector) throws {
         let secret = hexBytes(try #require(vector.secretKey))
         let privateKey = try Curve25519.Signing.PrivateKey(rawRepresentation: secret.prefix(32))

@@ -9,9 +9,10 @@ struct ConfigReaderTests {
         let root = try #require(reader.parse("listen:\n  - address: 127.0.0.1:8080\nacess_log: off\n"))
         let mapping = try #require(root.mapping(allowedKeys: ["listen", "access_log", "routes"]))
         #expect(mapping["listen"] != nil)
-        #expect(reader.diagnostics.map(\.description) == [
-            "edge.yaml:3: unknown field \"acess_log\" (did you mean \"access_log\"?)"
-        ])
+        #expect(
+            reader.diagnostics.map(\.description) == [
+                "edge.yaml:3: unknown field \"acess_log\" (did you mean \"access_log\"?)"
+            ])
     }
 
     @Test("collects every error in one pass, sorted by line")

@@ -27,9 +27,10 @@ struct ProblemAndLogTests {
     @Test("JSON escaping handles control characters and line separators")
     func escaping() throws {
         let text = "a\u{01}b\u{2028}\"\\"
-        let decoded = try JSONSerialization.jsonObject(
-            with: Data("[\(JSONText.quoted(text))]".utf8)
-        ) as? [String]
+        let decoded =
+            try JSONSerialization.jsonObject(
+                with: Data("[\(JSONText.quoted(text))]".utf8)
+            ) as? [String]
         #expect(decoded == [text])
         #expect(JSONText.quoted("\u{01}") == "\"\\u0001\"")
     }

@@ -11,6 +11,8 @@ struct EdgeFixture: Sendable {
     /// The temporary directory; configuration paths are relative to it.
     let directory: String
     let server: EdgeServer
+    /// Starts the server's graceful shutdown (the fixture also does this when the body returns).
+    let shutdown: @Sendable () async -> Void
 
     /// Writes `files` (paths relative to the directory), starts an edge from `yaml` with `listen` forced to
     /// 127.0.0.1:0, runs `body`, then shuts the server down gracefully.
@@ -42,7 +44,11 @@ struct EdgeFixture: Sendable {
                 let result: Result<Void, any Error>
                 do {
                     let port = try await server.boundAddresses().first?.port ?? 0
-                    try await body(EdgeFixture(port: port, directory: directory, server: server))
+                    try await body(
+                        EdgeFixture(
+                            port: port, directory: directory, server: server,
+                            shutdown: { await group.triggerGracefulShutdown() })
+                    )
                     result = .success(())
                 } catch {
                     result = .failure(error)
@@ -55,12 +61,15 @@ struct EdgeFixture: Sendable {
     }
 
     /// Sends one request and returns the response.
-    func get(_ target: String, headers: [(String, String)] = [], method: String = "GET") async throws -> RawHTTPResponse {
+    func get(_ target: String, headers: [(String, String)] = [], method: String = "GET") async throws -> RawHTTPResponse
+    {
         try await RawHTTPClient.request(port: port, method, target, headers: headers)
     }
 
     /// Sends raw bytes and returns what came back.
-    func raw(_ text: String, expecting: Int = 1, closeWait: Duration = .milliseconds(300)) async throws -> RawHTTPExchange {
+    func raw(_ text: String, expecting: Int = 1, closeWait: Duration = .milliseconds(300)) async throws
+        -> RawHTTPExchange
+    {
         try await RawHTTPClient.exchange(port: port, send: Array(text.utf8), expecting: expecting, closeWait: closeWait)
     }
 }

@@ -69,7 +69,8 @@ struct EdgeStaticTests {
             #expect(byDate.status == 304)
             let stale = try await edge.get("/hello.txt", headers: [("If-None-Match", "\"other\"")])
             #expect(stale.status == 200)
-            let old = try await edge.get("/hello.txt", headers: [("If-Modified-Since", "Sun, 06 Nov 1994 08:49:37 GMT")])
+            let old = try await edge.get(
+                "/hello.txt", headers: [("If-Modified-Since", "Sun, 06 Nov 1994 08:49:37 GMT")])
             #expect(old.status == 200)
         }
     }
@@ -154,19 +155,21 @@ struct EdgeStaticTests {
     func confinement() async throws {
         let attempts = [
             "/../secret.txt", "/%2e%2e/secret.txt", "/%2E%2E/secret.txt", "/..%2fsecret.txt", "/%2e%2e%2fsecret.txt",
-            "/%252e%252e/secret.txt", "/..\\secret.txt", "/%5c..%5csecret.txt", "/a/../../secret.txt", "/.%2e/secret.txt",
-            "/hello.txt%00.html", "/escape", "/escape-dir/secret.txt", "/.env", "/.git/config", "/%2eenv", "//../secret.txt",
+            "/%252e%252e/secret.txt", "/..\\secret.txt", "/%5c..%5csecret.txt", "/a/../../secret.txt",
+            "/.%2e/secret.txt",
+            "/hello.txt%00.html", "/escape", "/escape-dir/secret.txt", "/.env", "/.git/config", "/%2eenv",
+            "//../secret.txt",
         ]
-        try await EdgeFixture.run(
-            Self.config,
-            files: Self.files,
-            prepare: { directory in
-                try FileManager.default.createSymbolicLink(atPath: directory + "/site/escape", withDestinationPath: directory + "/secret.txt")
-                try FileManager.default.createSymbolicLink(atPath: directory + "/site/escape-dir", withDestinationPath: directory)
-            }
-        ) { edge in
+        let links: @Sendable (String) throws -> Void = { directory in
+            try FileManager.default.createSymbolicLink(
+                atPath: directory + "/site/escape", withDestinationPath: directory + "/secret.txt")
+            try FileManager.default.createSymbolicLink(
+                atPath: directory + "/site/escape-dir", withDestinationPath: directory)
+        }
+        try await EdgeFixture.run(Self.config, files: Self.files, prepare: links) { edge in
             for target in attempts {
-                let exchange = try await edge.raw("GET \(target) HTTP/1.1\r\nHost: x\r\nAccept: text/plain\r\nConnection: close\r\n\r\n")
+                let exchange = try await edge.raw(
+                    "GET \(target) HTTP/1.1\r\nHost: x\r\nAccept: text/plain\r\nConnection: close\r\n\r\n")
                 let response = try #require(exchange.responses.first, "\(target)")
                 #expect([400, 404].contains(response.status), "\(target) answered \(response.status)")
                 #expect(!response.text.contains("SECRET"), "\(target) leaked")
@@ -191,11 +194,10 @@ struct EdgeStaticTests {
     func largeFile() async throws {
         let size = 3 * 1024 * 1024 + 17
         let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ ($0 >> 8)) }
-        try await EdgeFixture.run(
-            Self.config,
-            files: Self.files,
-            prepare: { directory in try TemporaryDirectory.write(bytes, to: "site/big.bin", under: directory) }
-        ) { edge in
+        let write: @Sendable (String) throws -> Void = { directory in
+            try TemporaryDirectory.write(bytes, to: "site/big.bin", under: directory)
+        }
+        try await EdgeFixture.run(Self.config, files: Self.files, prepare: write) { edge in
             let whole = try await edge.get("/big.bin")
             #expect(whole.status == 200)
             #expect(whole.body.count == size)

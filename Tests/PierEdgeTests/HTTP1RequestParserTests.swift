@@ -23,7 +23,8 @@ struct HTTP1RequestParserTests {
                 }
                 while let event = try parser.next(&buffer) {
                     switch event {
-                    case .head(let head): events.append("head \(head.method) \(head.target) 1.\(head.minorVersion) \(head.framing)")
+                    case .head(let head):
+                        events.append("head \(head.method) \(head.target) 1.\(head.minorVersion) \(head.framing)")
                     case .body(let body): events.append("body \(String(buffer: body))")
                     case .end: events.append("end")
                     }
@@ -62,9 +63,11 @@ struct HTTP1RequestParserTests {
 
     @Test("fixed-length and chunked bodies, and pipelined requests")
     func bodies() {
-        let fixed = Self.parse("POST /u HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        let fixed = Self.parse(
+            "POST /u HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.1\r\nHost: x\r\n\r\n")
         #expect(fixed.error == nil)
-        #expect(fixed.events == ["head POST /u 1.1 contentLength(5)", "body hello", "end", "head GET / 1.1 none", "end"])
+        #expect(
+            fixed.events == ["head POST /u 1.1 contentLength(5)", "body hello", "end", "head GET / 1.1 none", "end"])
         let chunked = Self.parse(
             "POST /u HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n0\r\nTrailer: x\r\n\r\n",
             split: 2
@@ -78,14 +81,26 @@ struct HTTP1RequestParserTests {
     @Test(
         "refuses what request smuggling relies on",
         arguments: [
-            ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400, "conflicting_framing"),
-            ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", 400, "conflicting_content_length"),
+            (
+                "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400,
+                "conflicting_framing"
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", 400,
+                "conflicting_content_length"
+            ),
             ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 4\r\n\r\n", 400, "conflicting_content_length"),
             ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\n", 400, "invalid_content_length"),
             ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, "invalid_chunk"),
             ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX", 400, "invalid_chunk"),
-            ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n", 400, "invalid_transfer_encoding"),
-            ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501, "unsupported_transfer_coding"),
+            (
+                "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n", 400,
+                "invalid_transfer_encoding"
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501,
+                "unsupported_transfer_coding"
+            ),
             ("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400, "invalid_transfer_encoding"),
             ("GET / HTTP/1.1\r\nHost: x\r\nX-Long: a\r\n b\r\n\r\n", 400, "obsolete_line_folding"),
             ("GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400, "invalid_header"),
@@ -114,7 +129,8 @@ struct HTTP1RequestParserTests {
         #expect(Self.parse("GET / HTTP/1.1\r\nHost: x\r\n\(bigHeader)\r\n\r\n").error?.status == 431)
         #expect(Self.parse("GET / HTTP/1.1\r\nHost: x\r\n\(bigHeader)").error?.status == 431)
         #expect(Self.parse("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n").error?.status == 413)
-        let chunks = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n40\r\n" + String(repeating: "x", count: 64)
+        let chunks =
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n40\r\n" + String(repeating: "x", count: 64)
             + "\r\n40\r\n" + String(repeating: "x", count: 64) + "\r\n0\r\n\r\n"
         #expect(Self.parse(chunks).error?.status == 413)
         let many = (0..<200).map { "X-\($0): 1\r\n" }.joined()

@@ -107,7 +107,9 @@ struct CORSPolicyTests {
     @Test("an allowed preflight gets methods, headers, credentials and max-age")
     func preflight() {
         let headers = Self.dictionary(
-            policy.preflightHeaders(origin: "https://app.example.com", requestMethod: "PATCH", requestHeaders: "content-type, authorization")
+            policy.preflightHeaders(
+                origin: "https://app.example.com", requestMethod: "PATCH", requestHeaders: "content-type, authorization"
+            )
         )
         #expect(headers["Access-Control-Allow-Origin"] == "https://app.example.com")
         #expect(headers["Access-Control-Allow-Credentials"] == "true")
@@ -121,7 +123,8 @@ struct CORSPolicyTests {
         for headers in [
             policy.preflightHeaders(origin: "https://evil.net", requestMethod: "GET", requestHeaders: nil),
             policy.preflightHeaders(origin: "https://app.example.com", requestMethod: "PUT", requestHeaders: nil),
-            policy.preflightHeaders(origin: "https://app.example.com", requestMethod: "GET", requestHeaders: "X-Secret"),
+            policy.preflightHeaders(
+                origin: "https://app.example.com", requestMethod: "GET", requestHeaders: "X-Secret"),
             policy.responseHeaders(origin: "https://evil.net"),
             policy.responseHeaders(origin: nil),
         ] {
@@ -165,7 +168,9 @@ struct StaticHelpersTests {
         #expect(!EntityTag.noneMatchHits("\"a\"", etag: "\"b\""))
         #expect(EntityTag.ifRangeHolds("\"b\"", etag: "\"b\"", lastModified: "x"))
         #expect(!EntityTag.ifRangeHolds("W/\"b\"", etag: "\"b\"", lastModified: "x"))
-        #expect(EntityTag.ifRangeHolds("Sun, 06 Nov 1994 08:49:37 GMT", etag: "\"b\"", lastModified: "Sun, 06 Nov 1994 08:49:37 GMT"))
+        #expect(
+            EntityTag.ifRangeHolds(
+                "Sun, 06 Nov 1994 08:49:37 GMT", etag: "\"b\"", lastModified: "Sun, 06 Nov 1994 08:49:37 GMT"))
     }
 
     @Test("HTTP dates round-trip")

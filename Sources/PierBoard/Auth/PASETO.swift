@@ -1,5 +1,5 @@
-import Foundation
 import Crypto
+import Foundation
 
 /// PASETO version 4, `public` purpose: Ed25519-signed tokens, implemented from the specification
 /// (https://github.com/paseto-standard/paseto-spec, `docs/01-Protocol-Versions/Version4.md`).

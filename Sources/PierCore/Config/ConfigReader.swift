@@ -66,15 +66,18 @@ public struct ConfigValue {
     /// The dotted field path, such as `routes[1].cors.max_age`.
     public let field: String
     let reader: ConfigReader
+    /// The line of the key this value belongs to, so problems with a whole block point at its name.
+    let keyLine: Int?
 
-    init(node: Node, field: String, reader: ConfigReader) {
+    init(node: Node, field: String, reader: ConfigReader, keyLine: Int? = nil) {
         self.node = node
         self.field = field
         self.reader = reader
+        self.keyLine = keyLine
     }
 
-    /// The 1-based line of this node.
-    public var line: Int? { node.mark?.line }
+    /// The 1-based line of this value: its key's line inside a mapping, otherwise the node's own.
+    public var line: Int? { keyLine ?? node.mark?.line }
 
     /// Records a problem located at this value.
     public func report(_ message: String) {
@@ -83,7 +86,9 @@ public struct ConfigValue {
 
     /// Whether the node is an explicit YAML null (`~`, `null` or empty).
     public var isNull: Bool {
-        if case .scalar(let scalar) = node, scalar.style == .plain, ["", "~", "null", "Null", "NULL"].contains(scalar.string) {
+        if case .scalar(let scalar) = node, scalar.style == .plain,
+            ["", "~", "null", "Null", "NULL"].contains(scalar.string)
+        {
             return true
         }
         return false
@@ -119,7 +124,7 @@ public struct ConfigValue {
                 reader.report(line: key.mark?.line, field: field, message)
                 continue
             }
-            values[name] = ConfigValue(node: value, field: childField, reader: reader)
+            values[name] = ConfigValue(node: value, field: childField, reader: reader, keyLine: key.mark?.line)
         }
         return ConfigMapping(values: values, owner: self)
     }

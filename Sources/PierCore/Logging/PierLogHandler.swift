@@ -82,7 +82,8 @@ public struct PierLogHandler: LogHandler {
         case .stringConvertible(let convertible): return convertible.description
         case .array(let values): return "[" + values.map(flatten).joined(separator: ",") + "]"
         case .dictionary(let dictionary):
-            return "{" + dictionary.keys.sorted().map { "\($0)=\(flatten(dictionary[$0]!))" }.joined(separator: ",") + "}"
+            return "{" + dictionary.keys.sorted().map { "\($0)=\(flatten(dictionary[$0]!))" }.joined(separator: ",")
+                + "}"
         }
     }
 }

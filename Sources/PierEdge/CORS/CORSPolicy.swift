@@ -58,7 +58,9 @@ public struct CORSPolicy: Sendable {
         let vary = ("Vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers")
         guard allows(origin: origin) else { return [vary] }
         let method = requestMethod.trimmingCharacters(in: .whitespaces)
-        guard allowAnyMethod || allowMethods.contains(method) || ["GET", "HEAD", "POST"].contains(method) && allowMethods.isEmpty
+        guard
+            allowAnyMethod || allowMethods.contains(method)
+                || ["GET", "HEAD", "POST"].contains(method) && allowMethods.isEmpty
         else { return [vary] }
         let requested = requestHeaders.map(HTTPToken.list) ?? []
         if !allowAnyHeader {

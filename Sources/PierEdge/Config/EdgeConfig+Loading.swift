@@ -9,7 +9,8 @@ extension EdgeConfig {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
             throw ConfigError(diagnostics: [
-                ConfigDiagnostic(file: path, line: nil, field: "", message: "cannot read the file: \(error.localizedDescription)")
+                ConfigDiagnostic(
+                    file: path, line: nil, field: "", message: "cannot read the file: \(error.localizedDescription)")
             ])
         }
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
@@ -22,7 +23,9 @@ extension EdgeConfig {
         let config = reader.parse(text).flatMap { EdgeConfigParser(baseDirectory: baseDirectory).parse($0) }
         try reader.throwIfNeeded()
         guard let config else {
-            throw ConfigError(diagnostics: [ConfigDiagnostic(file: file, line: nil, field: "", message: "invalid configuration")])
+            throw ConfigError(diagnostics: [
+                ConfigDiagnostic(file: file, line: nil, field: "", message: "invalid configuration")
+            ])
         }
         return config
     }
@@ -33,7 +36,8 @@ struct EdgeConfigParser {
     let baseDirectory: String
 
     func parse(_ root: ConfigValue) -> EdgeConfig? {
-        guard let document = root.mapping(allowedKeys: ["listen", "access_log", "limits", "shutdown_timeout", "routes"])
+        guard
+            let document = root.mapping(allowedKeys: ["listen", "access_log", "limits", "shutdown_timeout", "routes"])
         else { return nil }
         var config = EdgeConfig(routes: [])
         var valid = true
@@ -117,7 +121,8 @@ struct EdgeConfigParser {
     func parseLimits(_ value: ConfigValue) -> LimitsConfig? {
         guard
             let mapping = value.mapping(allowedKeys: [
-                "max_header_bytes", "max_uri_bytes", "max_body_bytes", "header_timeout", "idle_timeout", "max_connections",
+                "max_header_bytes", "max_uri_bytes", "max_body_bytes", "header_timeout", "idle_timeout",
+                "max_connections",
             ])
         else { return nil }
         var limits = LimitsConfig()

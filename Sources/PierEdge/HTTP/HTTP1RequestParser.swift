@@ -120,7 +120,9 @@ public struct HTTP1RequestParser: Sendable {
 
     private mutating func parseHead(_ buffer: inout ByteBuffer, scanned: Int) throws(HTTPParseError) -> Event? {
         // RFC 9112 §2.2: ignore empty lines before the request line.
-        while scanned == 0, buffer.readableBytes >= 2, buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) == 0x0D0A {
+        while scanned == 0, buffer.readableBytes >= 2,
+            buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) == 0x0D0A
+        {
             buffer.moveReaderIndex(forwardBy: 2)
         }
         let search = Self.findHeadEnd(buffer, from: max(0, scanned - 3))
@@ -128,16 +130,22 @@ public struct HTTP1RequestParser: Sendable {
             let available = buffer.readableBytes
             if available > limits.maxHeaderBytes {
                 if !search.sawLineEnd && available > limits.maxURIBytes + 32 {
-                    throw HTTPParseError(status: 414, code: "uri_too_long", reason: "the request target exceeds \(limits.maxURIBytes) bytes")
+                    throw HTTPParseError(
+                        status: 414, code: "uri_too_long",
+                        reason: "the request target exceeds \(limits.maxURIBytes) bytes")
                 }
-                throw HTTPParseError(status: 431, code: "header_too_large", reason: "the request head exceeds \(limits.maxHeaderBytes) bytes")
+                throw HTTPParseError(
+                    status: 431, code: "header_too_large",
+                    reason: "the request head exceeds \(limits.maxHeaderBytes) bytes")
             }
             if let problem = search.problem { throw problem }
             state = .head(scanned: available)
             return nil
         }
         if headLength > limits.maxHeaderBytes {
-            throw HTTPParseError(status: 431, code: "header_too_large", reason: "the request head exceeds \(limits.maxHeaderBytes) bytes")
+            throw HTTPParseError(
+                status: 431, code: "header_too_large", reason: "the request head exceeds \(limits.maxHeaderBytes) bytes"
+            )
         }
         let headBytes = buffer.readSlice(length: headLength)!
         let head = try parseHeadFields(headBytes)
@@ -147,7 +155,9 @@ public struct HTTP1RequestParser: Sendable {
             pendingEnd = true
         case .contentLength(let length):
             if length > limits.maxBodyBytes {
-                throw HTTPParseError(status: 413, code: "body_too_large", reason: "the request body exceeds \(limits.maxBodyBytes) bytes")
+                throw HTTPParseError(
+                    status: 413, code: "body_too_large", reason: "the request body exceeds \(limits.maxBodyBytes) bytes"
+                )
             }
             if length == 0 {
                 state = .head(scanned: 0)
@@ -176,10 +186,12 @@ public struct HTTP1RequestParser: Sendable {
             while index < bytes.count {
                 guard let newline = bytes[index...].firstIndex(of: UInt8(ascii: "\n")) else { break }
                 if newline == 0 || bytes[newline - 1] != UInt8(ascii: "\r") {
-                    return HeadSearch(end: nil, sawLineEnd: true, problem: .badRequest("bare_lf", "lines must end with CRLF"))
+                    return HeadSearch(
+                        end: nil, sawLineEnd: true, problem: .badRequest("bare_lf", "lines must end with CRLF"))
                 }
                 sawLineEnd = true
-                if newline >= 3 && bytes[newline - 2] == UInt8(ascii: "\n") && bytes[newline - 3] == UInt8(ascii: "\r") {
+                if newline >= 3 && bytes[newline - 2] == UInt8(ascii: "\n") && bytes[newline - 3] == UInt8(ascii: "\r")
+                {
                     return HeadSearch(end: newline + 1, sawLineEnd: true)
                 }
                 index = newline + 1
@@ -190,86 +202,107 @@ public struct HTTP1RequestParser: Sendable {
 
     private func parseHeadFields(_ head: ByteBuffer) throws(HTTPParseError) -> HTTPRequestHead {
         let limits = self.limits
-        let parsed: Result<(String, String, Int, [HTTPHeaderFields.Field]), HTTPParseError> = head.withUnsafeReadableBytes { bytes in
-            // Request line: method SP target SP HTTP/1.x CRLF
-            var index = 0
-            while index < bytes.count && HTTPToken.isTokenByte(bytes[index]) { index += 1 }
-            guard index > 0, index < bytes.count, bytes[index] == UInt8(ascii: " ") else {
-                return .failure(.badRequest("invalid_request_line", "the method is missing or malformed"))
-            }
-            let method = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<index]), as: UTF8.self)
-            index += 1
-            let targetStart = index
-            while index < bytes.count && bytes[index] > 0x20 && bytes[index] < 0x7F { index += 1 }
-            let targetLength = index - targetStart
-            if targetLength > limits.maxURIBytes {
-                return .failure(HTTPParseError(status: 414, code: "uri_too_long", reason: "the request target exceeds \(limits.maxURIBytes) bytes"))
-            }
-            guard targetLength > 0, index < bytes.count, bytes[index] == UInt8(ascii: " ") else {
-                return .failure(.badRequest("invalid_request_line", "the request target is missing or contains invalid characters"))
-            }
-            let target = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[targetStart..<index]), as: UTF8.self)
-            index += 1
-            // "HTTP/" DIGIT "." DIGIT CRLF
-            guard index + 10 <= bytes.count,
-                bytes[index] == UInt8(ascii: "H"), bytes[index + 1] == UInt8(ascii: "T"), bytes[index + 2] == UInt8(ascii: "T"),
-                bytes[index + 3] == UInt8(ascii: "P"), bytes[index + 4] == UInt8(ascii: "/"),
-                (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index + 5]), bytes[index + 6] == UInt8(ascii: "."),
-                (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index + 7]),
-                bytes[index + 8] == UInt8(ascii: "\r"), bytes[index + 9] == UInt8(ascii: "\n")
-            else {
-                return .failure(.badRequest("invalid_request_line", "the HTTP version is malformed"))
-            }
-            let major = Int(bytes[index + 5] - UInt8(ascii: "0"))
-            let minor = Int(bytes[index + 7] - UInt8(ascii: "0"))
-            guard major == 1 else {
-                return .failure(HTTPParseError(status: 505, code: "version_not_supported", reason: "only HTTP/1.0 and HTTP/1.1 are spoken here"))
-            }
-            index += 10
-
-            var fields: [HTTPHeaderFields.Field] = []
-            fields.reserveCapacity(12)
-            while index < bytes.count {
-                if bytes[index] == UInt8(ascii: "\r") { break }  // the empty line
-                if bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: "\t") {
-                    return .failure(.badRequest("obsolete_line_folding", "header line folding (obs-fold) is not allowed"))
-                }
-                let nameStart = index
+        let parsed: Result<(String, String, Int, [HTTPHeaderFields.Field]), HTTPParseError> =
+            head.withUnsafeReadableBytes { bytes in
+                // Request line: method SP target SP HTTP/1.x CRLF
+                var index = 0
                 while index < bytes.count && HTTPToken.isTokenByte(bytes[index]) { index += 1 }
-                guard index > nameStart, index < bytes.count, bytes[index] == UInt8(ascii: ":") else {
-                    return .failure(.badRequest("invalid_header", "a header name is malformed or followed by whitespace"))
+                guard index > 0, index < bytes.count, bytes[index] == UInt8(ascii: " ") else {
+                    return .failure(.badRequest("invalid_request_line", "the method is missing or malformed"))
                 }
-                let nameEnd = index
+                let method = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<index]), as: UTF8.self)
                 index += 1
-                while index < bytes.count && (bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: "\t")) { index += 1 }
-                let valueStart = index
-                var valueEnd = index
-                while index < bytes.count && bytes[index] != UInt8(ascii: "\r") {
-                    let byte = bytes[index]
-                    if byte == UInt8(ascii: "\t") || byte == UInt8(ascii: " ") {
-                        // trailing whitespace is not part of the value
-                    } else if byte > 0x20 && byte != 0x7F {
-                        valueEnd = index + 1
-                    } else {
-                        return .failure(.badRequest("invalid_header", "a header value contains a control character"))
+                let targetStart = index
+                while index < bytes.count && bytes[index] > 0x20 && bytes[index] < 0x7F { index += 1 }
+                let targetLength = index - targetStart
+                if targetLength > limits.maxURIBytes {
+                    return .failure(
+                        HTTPParseError(
+                            status: 414, code: "uri_too_long",
+                            reason: "the request target exceeds \(limits.maxURIBytes) bytes"))
+                }
+                guard targetLength > 0, index < bytes.count, bytes[index] == UInt8(ascii: " ") else {
+                    return .failure(
+                        .badRequest(
+                            "invalid_request_line", "the request target is missing or contains invalid characters"))
+                }
+                let target = String(
+                    decoding: UnsafeRawBufferPointer(rebasing: bytes[targetStart..<index]), as: UTF8.self)
+                index += 1
+                // "HTTP/" DIGIT "." DIGIT CRLF
+                guard index + 10 <= bytes.count,
+                    bytes[index] == UInt8(ascii: "H"), bytes[index + 1] == UInt8(ascii: "T"),
+                    bytes[index + 2] == UInt8(ascii: "T"),
+                    bytes[index + 3] == UInt8(ascii: "P"), bytes[index + 4] == UInt8(ascii: "/"),
+                    (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index + 5]),
+                    bytes[index + 6] == UInt8(ascii: "."),
+                    (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index + 7]),
+                    bytes[index + 8] == UInt8(ascii: "\r"), bytes[index + 9] == UInt8(ascii: "\n")
+                else {
+                    return .failure(.badRequest("invalid_request_line", "the HTTP version is malformed"))
+                }
+                let major = Int(bytes[index + 5] - UInt8(ascii: "0"))
+                let minor = Int(bytes[index + 7] - UInt8(ascii: "0"))
+                guard major == 1 else {
+                    return .failure(
+                        HTTPParseError(
+                            status: 505, code: "version_not_supported",
+                            reason: "only HTTP/1.0 and HTTP/1.1 are spoken here"))
+                }
+                index += 10
+
+                var fields: [HTTPHeaderFields.Field] = []
+                fields.reserveCapacity(12)
+                while index < bytes.count {
+                    if bytes[index] == UInt8(ascii: "\r") { break }  // the empty line
+                    if bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: "\t") {
+                        return .failure(
+                            .badRequest("obsolete_line_folding", "header line folding (obs-fold) is not allowed"))
                     }
+                    let nameStart = index
+                    while index < bytes.count && HTTPToken.isTokenByte(bytes[index]) { index += 1 }
+                    guard index > nameStart, index < bytes.count, bytes[index] == UInt8(ascii: ":") else {
+                        return .failure(
+                            .badRequest("invalid_header", "a header name is malformed or followed by whitespace"))
+                    }
+                    let nameEnd = index
                     index += 1
-                }
-                guard index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "\n") else {
-                    return .failure(.badRequest("invalid_header", "a header line does not end with CRLF"))
-                }
-                index += 2
-                fields.append(
-                    HTTPHeaderFields.Field(
-                        nameStart: UInt32(nameStart), nameEnd: UInt32(nameEnd), valueStart: UInt32(valueStart), valueEnd: UInt32(valueEnd)
+                    while index < bytes.count
+                        && (bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: "\t"))
+                    { index += 1 }
+                    let valueStart = index
+                    var valueEnd = index
+                    while index < bytes.count && bytes[index] != UInt8(ascii: "\r") {
+                        let byte = bytes[index]
+                        if byte == UInt8(ascii: "\t") || byte == UInt8(ascii: " ") {
+                            // trailing whitespace is not part of the value
+                        } else if byte > 0x20 && byte != 0x7F {
+                            valueEnd = index + 1
+                        } else {
+                            return .failure(
+                                .badRequest("invalid_header", "a header value contains a control character"))
+                        }
+                        index += 1
+                    }
+                    guard index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "\n") else {
+                        return .failure(.badRequest("invalid_header", "a header line does not end with CRLF"))
+                    }
+                    index += 2
+                    fields.append(
+                        HTTPHeaderFields.Field(
+                            nameStart: UInt32(nameStart), nameEnd: UInt32(nameEnd), valueStart: UInt32(valueStart),
+                            valueEnd: UInt32(valueEnd)
+                        )
                     )
-                )
-                if fields.count > limits.maxHeaderCount {
-                    return .failure(HTTPParseError(status: 431, code: "header_too_large", reason: "more than \(limits.maxHeaderCount) header fields"))
+                    if fields.count > limits.maxHeaderCount {
+                        return .failure(
+                            HTTPParseError(
+                                status: 431, code: "header_too_large",
+                                reason: "more than \(limits.maxHeaderCount) header fields"))
+                    }
                 }
+                return .success((method, target, minor, fields))
             }
-            return .success((method, target, minor, fields))
-        }
         let (method, target, minor, fields) = try parsed.get()
         let headers = HTTPHeaderFields(storage: head, fields: fields)
         let framing = try Self.framing(headers, minorVersion: minor, limits: limits)
@@ -277,7 +310,9 @@ public struct HTTP1RequestParser: Sendable {
     }
 
     /// Works out the body framing and checks the fields that smuggling attacks play with.
-    static func framing(_ headers: HTTPHeaderFields, minorVersion: Int, limits: Limits) throws(HTTPParseError) -> BodyFraming {
+    static func framing(_ headers: HTTPHeaderFields, minorVersion: Int, limits: Limits) throws(HTTPParseError)
+        -> BodyFraming
+    {
         var hostCount = 0
         var contentLength: Int?
         var transferCodings: [String] = []
@@ -291,7 +326,8 @@ public struct HTTP1RequestParser: Sendable {
             } else if headers.nameEquals(index, "content-length") {
                 for element in headers.value(at: index).split(separator: ",", omittingEmptySubsequences: false) {
                     let digits = element.trimmingASCIISpaces()
-                    guard !digits.isEmpty, digits.utf8.count <= 18, digits.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+                    guard !digits.isEmpty, digits.utf8.count <= 18,
+                        digits.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
                         let length = Int(digits)
                     else {
                         throw .badRequest("invalid_content_length", "Content-Length is not a number")
@@ -322,7 +358,9 @@ public struct HTTP1RequestParser: Sendable {
                 throw .badRequest("invalid_transfer_encoding", "chunked must be the final transfer coding, once")
             }
             guard transferCodings.count == 1 else {
-                throw HTTPParseError(status: 501, code: "unsupported_transfer_coding", reason: "only the chunked transfer coding is supported")
+                throw HTTPParseError(
+                    status: 501, code: "unsupported_transfer_coding",
+                    reason: "only the chunked transfer coding is supported")
             }
             return .chunked
         }
@@ -333,8 +371,10 @@ public struct HTTP1RequestParser: Sendable {
     @inline(__always)
     static func isHostByte(_ byte: UInt8) -> Bool {
         switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-            UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: ":"), UInt8(ascii: "["), UInt8(ascii: "]"), UInt8(ascii: "_"),
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: ":"), UInt8(ascii: "["), UInt8(ascii: "]"),
+            UInt8(ascii: "_"),
             UInt8(ascii: "~"), UInt8(ascii: "%"):
             return true
         default:
@@ -361,8 +401,10 @@ public struct HTTP1RequestParser: Sendable {
             // Optional chunk extensions, ignored; bounded so a client cannot stream an endless line.
             while index < bytes.count && bytes[index] != UInt8(ascii: "\r") {
                 let byte = bytes[index]
-                guard byte == UInt8(ascii: ";") || byte == UInt8(ascii: "=") || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: " ")
-                    || byte == UInt8(ascii: "\t") || HTTPToken.isTokenByte(byte)
+                guard
+                    byte == UInt8(ascii: ";") || byte == UInt8(ascii: "=") || byte == UInt8(ascii: "\"")
+                        || byte == UInt8(ascii: " ")
+                        || byte == UInt8(ascii: "\t") || HTTPToken.isTokenByte(byte)
                 else {
                     return .failure(.badRequest("invalid_chunk", "the chunk size line is malformed"))
                 }
@@ -386,7 +428,8 @@ public struct HTTP1RequestParser: Sendable {
         }
         bodyBytes += size
         if bodyBytes > limits.maxBodyBytes {
-            throw HTTPParseError(status: 413, code: "body_too_large", reason: "the request body exceeds \(limits.maxBodyBytes) bytes")
+            throw HTTPParseError(
+                status: 413, code: "body_too_large", reason: "the request body exceeds \(limits.maxBodyBytes) bytes")
         }
         state = .chunkData(remaining: size)
         return try next(&buffer)

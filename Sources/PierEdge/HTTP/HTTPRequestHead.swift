@@ -92,13 +92,15 @@ public struct HTTPHeaderFields: Sendable, Sequence {
     /// The name of the field at `index`, as sent.
     public func name(at index: Int) -> String {
         let field = fields[index]
-        return storage.getString(at: storage.readerIndex + Int(field.nameStart), length: Int(field.nameEnd - field.nameStart)) ?? ""
+        return storage.getString(
+            at: storage.readerIndex + Int(field.nameStart), length: Int(field.nameEnd - field.nameStart)) ?? ""
     }
 
     /// The value of the field at `index`, without surrounding whitespace.
     public func value(at index: Int) -> String {
         let field = fields[index]
-        return storage.getString(at: storage.readerIndex + Int(field.valueStart), length: Int(field.valueEnd - field.valueStart)) ?? ""
+        return storage.getString(
+            at: storage.readerIndex + Int(field.valueStart), length: Int(field.valueEnd - field.valueStart)) ?? ""
     }
 
     public func makeIterator() -> AnyIterator<(name: String, value: String)> {

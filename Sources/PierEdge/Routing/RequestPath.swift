@@ -68,11 +68,14 @@ public struct RequestPath: Sendable, Hashable {
             var iterator = rawSegment.makeIterator()
             while let byte = iterator.next() {
                 if byte == UInt8(ascii: "%") {
-                    guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
+                    guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue)
+                    else {
                         throw .invalidEncoding
                     }
                     let decoded = high << 4 | low
-                    if decoded == UInt8(ascii: "/") || decoded == UInt8(ascii: "\\") || decoded < 0x20 || decoded == 0x7F {
+                    if decoded == UInt8(ascii: "/") || decoded == UInt8(ascii: "\\") || decoded < 0x20
+                        || decoded == 0x7F
+                    {
                         throw .forbiddenCharacter
                     }
                     segment.append(decoded)

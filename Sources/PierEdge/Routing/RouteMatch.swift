@@ -63,7 +63,8 @@ public struct HostPattern: Sendable, Hashable, CustomStringConvertible {
     static func isValidName(_ name: String) -> Bool {
         !name.isEmpty && name.utf8.count <= 253
             && name.utf8.allSatisfy { byte in
-                (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+                (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+                    || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
                     || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
             } && !name.hasPrefix(".") && !name.hasSuffix(".") && !name.contains("..")
     }

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import NIOConcurrencyHelpers
 import PierCore
 import ServiceLifecycle
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// What the access log records about one exchange.
 public struct AccessLogEntry: Sendable {
@@ -118,7 +119,8 @@ public final class AccessLogWriter: Service, Sendable {
             return "\"" + escaped + "\""
         }
         let request = "\(entry.method) \(entry.target) HTTP/1.\(entry.minorVersion)"
-        return "\(entry.remoteAddress) - - [\(CommonLogTime.format(epochSeconds: entry.epochSeconds))] \(quoted(request)) "
+        return
+            "\(entry.remoteAddress) - - [\(CommonLogTime.format(epochSeconds: entry.epochSeconds))] \(quoted(request)) "
             + "\(entry.status) \(entry.bodyBytes) \(quoted(entry.referer)) \(quoted(entry.userAgent)) "
             + "\(entry.requestID) \(String(format: entry.durationSeconds))\n"
     }

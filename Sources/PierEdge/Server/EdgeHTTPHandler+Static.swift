@@ -42,7 +42,8 @@ extension EdgeHTTPHandler {
                         if case .file(let file) = index {
                             self.serveFile(context: context, head: head, file: file, status: 200, extra: extra)
                         } else {
-                            self.serveFallbackOrNotFound(context: context, head: head, path: path, config: config, extra: extra)
+                            self.serveFallbackOrNotFound(
+                                context: context, head: head, path: path, config: config, extra: extra)
                         }
                     }
                 } else {
@@ -76,7 +77,8 @@ extension EdgeHTTPHandler {
                 file.cacheControl = "no-cache"
                 self.serveFile(context: context, head: head, file: file, status: 200, extra: extra)
             } else {
-                self.respondProblem(context: context, status: 404, code: "not_found", detail: nil, head: head, extra: extra)
+                self.respondProblem(
+                    context: context, status: 404, code: "not_found", detail: nil, head: head, extra: extra)
             }
         }
     }
@@ -112,7 +114,9 @@ extension EdgeHTTPHandler {
     }
 
     /// Chooses the representation, evaluates conditionals and ranges, and sends the file.
-    func serveFile(context: ChannelHandlerContext, head: HTTPRequestHead, file: StaticFile, status: Int, extra: [(String, String)]) {
+    func serveFile(
+        context: ChannelHandlerContext, head: HTTPRequestHead, file: StaticFile, status: Int, extra: [(String, String)]
+    ) {
         let rangeHeader = head.method == "GET" ? head.headers.first("range") : nil
         var representation = file.identity
         if rangeHeader == nil, !file.encoded.isEmpty, let acceptEncoding = head.headers.first("accept-encoding") {
@@ -136,7 +140,8 @@ extension EdgeHTTPHandler {
                 respond(context: context, response, body: nil)
                 return
             }
-        } else if let ifModifiedSince = head.headers.first("if-modified-since"), let since = HTTPDate.parse(ifModifiedSince),
+        } else if let ifModifiedSince = head.headers.first("if-modified-since"),
+            let since = HTTPDate.parse(ifModifiedSince),
             file.lastModifiedSeconds <= since
         {
             response.status = 304
@@ -148,7 +153,9 @@ extension EdgeHTTPHandler {
         var ranges = [0..<representation.size]
         var multipart: MultipartRanges?
         if let rangeHeader,
-            head.headers.first("if-range").map({ EntityTag.ifRangeHolds($0, etag: representation.etag, lastModified: file.lastModified) })
+            head.headers.first("if-range").map({
+                EntityTag.ifRangeHolds($0, etag: representation.etag, lastModified: file.lastModified)
+            })
                 ?? true
         {
             switch ByteRangeRequest.parse(rangeHeader, size: representation.size) {
@@ -162,7 +169,8 @@ extension EdgeHTTPHandler {
                 return
             case .single(let range):
                 response.status = 206
-                response.add("Content-Range", "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(representation.size)")
+                response.add(
+                    "Content-Range", "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(representation.size)")
                 ranges = [range]
             case .multiple(let requested):
                 let boundary = "pier-" + String(UInt64.random(in: .min ... .max), radix: 36)
@@ -171,7 +179,9 @@ extension EdgeHTTPHandler {
                     var part = context.channel.allocator.buffer(capacity: 128)
                     part.writeString(index == 0 ? "--" : "\r\n--")
                     part.writeString("\(boundary)\r\nContent-Type: \(file.contentType)\r\n")
-                    part.writeString("Content-Range: bytes \(range.lowerBound)-\(range.upperBound - 1)/\(representation.size)\r\n\r\n")
+                    part.writeString(
+                        "Content-Range: bytes \(range.lowerBound)-\(range.upperBound - 1)/\(representation.size)\r\n\r\n"
+                    )
                     parts.append(part)
                 }
                 var closing = context.channel.allocator.buffer(capacity: 64)
@@ -191,7 +201,8 @@ extension EdgeHTTPHandler {
         var output = ""
         for byte in path.utf8 {
             switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"),
                 UInt8(ascii: "/"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
                 output.unicodeScalars.append(Unicode.Scalar(byte))
             default:

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import NIOCore
 import PierCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Sent down a connection's pipeline when the server shuts down: finish the current exchange, then close.
 struct EdgeShouldCloseEvent: Sendable {}
@@ -39,6 +40,7 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     let runtime: EdgeRuntime
     var parser: HTTP1RequestParser
     var pending: ByteBuffer?
+    let empty = ByteBuffer()
     var exchange: Exchange?
     /// A request whose body is still being read; it is answered at its end.
     var deferredHead: HTTPRequestHead?
@@ -140,7 +142,9 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     // MARK: - Parsing loop
 
     func drain(context: ChannelHandlerContext) {
-        while !awaitingResponse && !closing, var buffer = pending {
+        while !awaitingResponse && !closing {
+            // The parser is called even without new bytes: it may owe an `.end` for the request just read.
+            var buffer = pending ?? empty
             let event: HTTP1RequestParser.Event?
             do {
                 event = try parser.next(&buffer)
@@ -215,17 +219,22 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
                 respond(context: context, response, body: nil)
                 return
             }
-            respondProblem(context: context, status: 400, code: "invalid_path", detail: "the request target is not an acceptable path", head: head)
+            respondProblem(
+                context: context, status: 400, code: "invalid_path",
+                detail: "the request target is not an acceptable path", head: head)
             return
         }
         guard let route = runtime.route(host: host, path: path.path, method: head.method) else {
-            respondProblem(context: context, status: 404, code: "no_route", detail: "no route matches this request", head: head)
+            respondProblem(
+                context: context, status: 404, code: "no_route", detail: "no route matches this request", head: head)
             return
         }
         var extra: [(String, String)] = []
         if let cors = route.cors {
             let origin = head.headers.first("origin")
-            if let origin, head.method == "OPTIONS", let requestedMethod = head.headers.first("access-control-request-method") {
+            if let origin, head.method == "OPTIONS",
+                let requestedMethod = head.headers.first("access-control-request-method")
+            {
                 var response = HTTPResponseHead(status: 204)
                 response.add(
                     cors.preflightHeaders(
@@ -319,7 +328,8 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
                 if var closing = multipart?.closing { out.writeBuffer(&closing) }
                 complete(context: context, writing: out)
             } else {
-                sendFromDisk(context: context, head: out, representation: representation, ranges: ranges, multipart: multipart)
+                sendFromDisk(
+                    context: context, head: out, representation: representation, ranges: ranges, multipart: multipart)
             }
         default:
             complete(context: context, writing: out)
@@ -329,7 +339,8 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     private func bodyBufferSize(_ body: Body?) -> Int {
         switch body {
         case .buffer(let buffer): buffer.readableBytes
-        case .file(let representation, let ranges, _): representation.contents == nil ? 0 : ranges.reduce(0) { $0 + $1.count } + 256
+        case .file(let representation, let ranges, _):
+            representation.contents == nil ? 0 : ranges.reduce(0) { $0 + $1.count } + 256
         case .none: 0
         }
     }
@@ -367,14 +378,16 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
                     if let partHead = multipart?.partHeads[index] {
                         context.write(self.wrapOutboundOut(.byteBuffer(partHead)), promise: nil)
                     }
-                    let region = FileRegion(fileHandle: handle, readerIndex: range.lowerBound, endIndex: range.upperBound)
+                    let region = FileRegion(
+                        fileHandle: handle, readerIndex: range.lowerBound, endIndex: range.upperBound)
                     context.write(self.wrapOutboundOut(.fileRegion(region)), promise: nil)
                 }
                 if let closing = multipart?.closing {
                     context.write(self.wrapOutboundOut(.byteBuffer(closing)), promise: nil)
                 }
                 let done = context.eventLoop.makePromise(of: Void.self)
-                context.writeAndFlush(self.wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0))), promise: done)
+                context.writeAndFlush(
+                    self.wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0))), promise: done)
                 done.futureResult.whenComplete { _ in try? handle.close() }
                 self.exchange?.responded = true
                 self.finishIfComplete(context: context)
@@ -441,7 +454,8 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
         closing = true
         pending = nil
         let promise = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0))), promise: promise)
+        context.writeAndFlush(
+            wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0))), promise: promise)
         promise.futureResult.assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
         }
@@ -456,8 +470,12 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
 
     // MARK: - Errors
 
-    func respondProblem(context: ChannelHandlerContext, status: Int, code: String, detail: String?, head: HTTPRequestHead?, extra: [(String, String)] = []) {
-        var problem = ProblemDetails(status: status, title: HTTPResponseHead.reasonPhrase(status), code: code, detail: detail)
+    func respondProblem(
+        context: ChannelHandlerContext, status: Int, code: String, detail: String?, head: HTTPRequestHead?,
+        extra: [(String, String)] = []
+    ) {
+        var problem = ProblemDetails(
+            status: status, title: HTTPResponseHead.reasonPhrase(status), code: code, detail: detail)
         if let requestID = exchange?.requestID {
             problem.extensions.append((name: "request_id", json: JSONText.quoted(requestID)))
         }
@@ -528,7 +546,9 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
         }
         if exchange == nil && !parser.isIdle {
             // Part of a request head arrived, the rest did not.
-            respondToParseError(context: context, HTTPParseError(status: 408, code: "header_timeout", reason: "the request head did not arrive in time"))
+            respondToParseError(
+                context: context,
+                HTTPParseError(status: 408, code: "header_timeout", reason: "the request head did not arrive in time"))
         } else {
             closeNow(context: context)
         }

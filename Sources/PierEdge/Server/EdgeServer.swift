@@ -17,7 +17,8 @@ public final class EdgeServer: Service, Sendable {
     private let connections: ConnectionRegistry
     private let listening: EventLoopPromise<[SocketAddress]>
 
-    public init(runtime: EdgeRuntime, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
+    public init(runtime: EdgeRuntime, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger)
+    {
         self.runtime = runtime
         self.group = group
         self.logger = logger
@@ -48,7 +49,10 @@ public final class EdgeServer: Service, Sendable {
         listening.succeed(addresses)
         logger.info(
             "edge listening",
-            metadata: ["pier.addresses": "\(addresses.map { "\($0)" }.joined(separator: ", "))", "pier.routes": "\(runtime.config.routes.count)"]
+            metadata: [
+                "pier.addresses": "\(addresses.map { "\($0)" }.joined(separator: ", "))",
+                "pier.routes": "\(runtime.config.routes.count)",
+            ]
         )
 
         // Serve until a graceful shutdown (or cancellation) is requested.
@@ -57,25 +61,37 @@ public final class EdgeServer: Service, Sendable {
         logger.info("edge shutting down", metadata: ["pier.connections": "\(connections.count)"])
         for channel in channels { try? await channel.close() }
         let drained = connections.closeGracefully()
-        let timeout = TimeAmount(runtime.config.shutdownTimeout)
-        let deadline = group.next().scheduleTask(in: timeout) {}
-        let finished = await withTaskGroup(of: Bool.self) { tasks in
-            tasks.addTask { (try? await drained.get()) != nil }
-            tasks.addTask {
-                _ = try? await deadline.futureResult.get()
-                return false
-            }
-            let first = await tasks.next() ?? false
-            tasks.cancelAll()
-            deadline.cancel()
-            return first
-        }
+        let finished = await Self.wait(
+            for: drained, atMost: TimeAmount(runtime.config.shutdownTimeout), on: group.next())
         if !finished {
-            logger.warning("closing connections still open after shutdown_timeout", metadata: ["pier.connections": "\(connections.count)"])
+            logger.warning(
+                "closing connections still open after shutdown_timeout",
+                metadata: ["pier.connections": "\(connections.count)"])
             await connections.closeAll()
         }
         runtime.accessLog?.flush()
         logger.info("edge stopped")
+    }
+
+    /// Whether `future` completed within `timeout`; never waits longer, even if the future never completes.
+    static func wait(for future: EventLoopFuture<Void>, atMost timeout: TimeAmount, on loop: any EventLoop) async
+        -> Bool
+    {
+        let outcome = loop.makePromise(of: Bool.self)
+        let settled = NIOLockedValueBox(false)
+        @Sendable func settle(_ value: Bool) {
+            let first = settled.withLockedValue { done in
+                defer { done = true }
+                return !done
+            }
+            if first { outcome.succeed(value) }
+        }
+        let timer = loop.scheduleTask(in: timeout) { settle(false) }
+        future.whenComplete { _ in
+            timer.cancel()
+            settle(true)
+        }
+        return (try? await outcome.futureResult.get()) ?? false
     }
 
     private func bind(_ address: SocketAddressSpec) async throws -> any Channel {

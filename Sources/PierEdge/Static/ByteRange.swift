@@ -45,7 +45,8 @@ public enum ByteRangeRequest: Sendable, Hashable {
         var merged: [Range<Int>] = [ranges[0]]
         for range in ranges.dropFirst() {
             if range.lowerBound <= merged[merged.count - 1].upperBound {
-                merged[merged.count - 1] = merged[merged.count - 1].lowerBound..<max(merged[merged.count - 1].upperBound, range.upperBound)
+                merged[merged.count - 1] =
+                    merged[merged.count - 1].lowerBound..<max(merged[merged.count - 1].upperBound, range.upperBound)
             } else {
                 merged.append(range)
             }

@@ -1,13 +1,14 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// One servable representation of a file: the file itself, or a precompressed sibling (`.br`, `.gz`).
 public struct StaticRepresentation: Sendable {
@@ -112,7 +113,8 @@ public final class StaticFileStore: Sendable {
     }
 
     /// Opens a representation's file for sending with `sendfile`, on the thread pool.
-    public func open(_ representation: StaticRepresentation, eventLoop: any EventLoop) -> EventLoopFuture<NIOFileHandle> {
+    public func open(_ representation: StaticRepresentation, eventLoop: any EventLoop) -> EventLoopFuture<NIOFileHandle>
+    {
         threadPool.runIfActive(eventLoop: eventLoop) {
             try NIOFileHandle(_deprecatedPath: representation.path)
         }
@@ -168,7 +170,9 @@ public final class StaticFileStore: Sendable {
         return real == realRoot || real.hasPrefix(realRoot.hasSuffix("/") ? realRoot : realRoot + "/")
     }
 
-    static func resolveBlocking(root: String, realRoot: String, relativePath: String, maxContentBytes: Int) -> StaticLookup {
+    static func resolveBlocking(root: String, realRoot: String, relativePath: String, maxContentBytes: Int)
+        -> StaticLookup
+    {
         let path = root + relativePath
         var info = stat()
         guard stat(path, &info) == 0 else { return .notFound }
