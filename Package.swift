@@ -85,6 +85,7 @@ let package = Package(
             name: "PierTesting",
             dependencies: [
                 "PierCore",
+                "PierBoardStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

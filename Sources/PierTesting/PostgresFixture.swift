@@ -56,6 +56,7 @@ public enum PostgresFixture {
     }
 
     /// Runs `body` with a connected client whose run loop is cancelled afterwards.
+    @discardableResult
     public static func withClient<Result: Sendable>(
         logger: Logger = Logger(label: "pier.test.postgres"),
         _ body: @Sendable (PostgresClient) async throws -> Result

@@ -1,0 +1,48 @@
+/// Everything the board service stores, as whole operations: each one is a single transaction that also writes its
+/// audit events and outbox messages, so a change and its record can never be separated.
+///
+/// Implemented once over ``SQLDatabase`` (``SQLBoardRepository``) for PostgreSQL and SQLite; one conformance suite
+/// runs against both.
+public protocol BoardRepository: Sendable {
+    // MARK: Schema
+    func migrate() async throws
+    /// Whether the database is reachable and fully migrated.
+    func isReady() async -> Bool
+
+    // MARK: Users
+    func countUsers() async throws -> Int
+    func createUser(email: String, name: String, role: UserRole, passwordHash: String, actorID: String?) async throws
+        -> User
+    func user(id: String) async throws -> User?
+    func user(email: String) async throws -> User?
+    func users() async throws -> [User]
+    func setUserDisabled(id: String, disabled: Bool, actorID: String) async throws -> User
+    func setPasswordHash(id: String, passwordHash: String, actorID: String) async throws
+
+    // MARK: Boards
+    func createBoard(name: String, actorID: String) async throws -> Board
+    func boards(memberID: String) async throws -> [Board]
+    func board(id: String) async throws -> Board?
+    func isMember(boardID: String, userID: String) async throws -> Bool
+    func members(boardID: String) async throws -> [User]
+    func addMember(boardID: String, userID: String, actorID: String) async throws
+
+    // MARK: Tasks
+    func createTask(boardID: String, _ task: NewTask, actorID: String) async throws -> BoardTask
+    func task(id: String) async throws -> BoardTask?
+    func tasks(boardID: String, query: TaskQuery) async throws -> TaskPage
+    func updateTask(id: String, expectedVersion: Int64, changes: TaskChanges, actorID: String) async throws -> BoardTask
+    func moveTask(
+        id: String, toColumnID: String, afterID: String?, beforeID: String?, expectedVersion: Int64?, actorID: String
+    ) async throws
+        -> BoardTask
+    func deleteTask(id: String, actorID: String) async throws
+
+    // MARK: Comments and history
+    func addComment(taskID: String, body: String, actorID: String) async throws -> TaskComment
+    func comments(taskID: String) async throws -> [TaskComment]
+    func history(taskID: String) async throws -> [AuditEvent]
+
+    // MARK: Outbox
+    func pendingOutbox(limit: Int, now: Int64) async throws -> [OutboxMessage]
+}

@@ -1,0 +1,154 @@
+import Foundation
+import Logging
+import NIOCore
+import SQLiteNIO
+
+/// SQLite behind ``SQLDatabase``: one connection, every statement and transaction serialised through a FIFO lock
+/// (SQLite allows one writer at a time anyway), so concurrent requests never interleave inside a transaction.
+public final class SQLiteSQLDatabase: SQLDatabase {
+    public let dialect = SQLDialect.sqlite
+    let connection: SQLiteConnection
+    let lock = AsyncLock()
+
+    /// Opens (creating if needed) the database file, with WAL journaling and foreign keys on.
+    public static func open(path: String, logger: Logger) async throws -> SQLiteSQLDatabase {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        let database = SQLiteSQLDatabase(connection: connection)
+        try await database.query("PRAGMA journal_mode = WAL")
+        try await database.query("PRAGMA foreign_keys = ON")
+        try await database.query("PRAGMA busy_timeout = 5000")
+        try await database.query("PRAGMA synchronous = NORMAL")
+        return database
+    }
+
+    init(connection: SQLiteConnection) {
+        self.connection = connection
+    }
+
+    public func close() async throws {
+        try await connection.close()
+    }
+
+    @discardableResult
+    public func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+        try await lock.withLock { try await Self.run(connection, sql, binds) }
+    }
+
+    public func transaction<Result: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> Result) async throws
+        -> Result
+    {
+        try await lock.withLock {
+            let inside = Transaction(connection: connection)
+            try await Self.run(connection, "BEGIN IMMEDIATE", [])
+            do {
+                let result = try await body(inside)
+                try await Self.run(connection, "COMMIT", [])
+                return result
+            } catch {
+                _ = try? await Self.run(connection, "ROLLBACK", [])
+                throw error
+            }
+        }
+    }
+
+    /// The connection as seen inside a transaction: the lock is already held.
+    struct Transaction: SQLDatabase {
+        let dialect = SQLDialect.sqlite
+        let connection: SQLiteConnection
+
+        func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+            try await SQLiteSQLDatabase.run(connection, sql, binds)
+        }
+
+        func transaction<Result: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> Result) async throws
+            -> Result
+        {
+            try await body(self)
+        }
+    }
+
+    @discardableResult
+    static func run(_ connection: SQLiteConnection, _ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+        let rows = try await connection.query(translate(sql), binds.map(sqliteValue))
+        return rows.map { row in
+            var values: [String: SQLValue] = [:]
+            for column in row.columns {
+                switch column.data {
+                case .null: values[column.name] = .null
+                case .integer(let value): values[column.name] = .integer(Int64(value))
+                case .float(let value): values[column.name] = .double(value)
+                case .text(let value): values[column.name] = .text(value)
+                case .blob(let buffer): values[column.name] = .text(String(buffer: buffer))
+                }
+            }
+            return SQLRow(values: values)
+        }
+    }
+
+    /// `$n` placeholders become SQLite's numbered `?n`.
+    static func translate(_ sql: String) -> String {
+        guard sql.contains("$") else { return sql }
+        var output = ""
+        output.reserveCapacity(sql.utf8.count)
+        var iterator = sql.makeIterator()
+        var pending: Character? = nil
+        while let character = pending ?? iterator.next() {
+            pending = nil
+            if character == "$" {
+                var digits = ""
+                while let next = iterator.next() {
+                    if next.isASCII && next.isNumber {
+                        digits.append(next)
+                    } else {
+                        pending = next
+                        break
+                    }
+                }
+                output += digits.isEmpty ? "$" : "?" + digits
+            } else {
+                output.append(character)
+            }
+        }
+        return output
+    }
+
+    static func sqliteValue(_ value: SQLValue) -> SQLiteData {
+        switch value {
+        case .null: .null
+        case .integer(let value): .integer(SQLiteInt64(value))
+        case .double(let value): .float(value)
+        case .text(let value): .text(value)
+        case .bool(let value): .integer(value ? 1 : 0)
+        }
+    }
+}
+
+/// A first-in, first-out async mutex.
+actor AsyncLock {
+    private var locked = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func withLock<Result: Sendable>(_ body: () async throws -> Result) async throws -> Result {
+        await acquire()
+        defer { release() }
+        return try await body()
+    }
+
+    private func acquire() async {
+        if !locked {
+            locked = true
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    private func release() {
+        if waiters.isEmpty {
+            locked = false
+        } else {
+            waiters.removeFirst().resume()
+        }
+    }
+}

@@ -1,0 +1,39 @@
+/// Why a storage operation did not happen. Extensible: a struct over a private code, like `HTTPClientError`.
+public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
+    enum Code: Sendable, Hashable {
+        case notFound
+        case conflict
+        case duplicate
+        case invalid
+        case corrupt
+    }
+
+    let code: Code
+    /// What happened, safe to show.
+    public let reason: String
+    /// For a version conflict: the version the row has now.
+    public let currentVersion: Int64?
+
+    public static func notFound(_ what: String) -> StoreError {
+        StoreError(code: .notFound, reason: "\(what) not found", currentVersion: nil)
+    }
+    public static func conflict(currentVersion: Int64) -> StoreError {
+        StoreError(code: .conflict, reason: "the task was changed by someone else", currentVersion: currentVersion)
+    }
+    public static func duplicate(_ what: String) -> StoreError {
+        StoreError(code: .duplicate, reason: what, currentVersion: nil)
+    }
+    public static func invalid(_ what: String) -> StoreError {
+        StoreError(code: .invalid, reason: what, currentVersion: nil)
+    }
+    public static func corrupt(_ what: String) -> StoreError {
+        StoreError(code: .corrupt, reason: what, currentVersion: nil)
+    }
+
+    public var isNotFound: Bool { code == .notFound }
+    public var isConflict: Bool { code == .conflict }
+    public var isDuplicate: Bool { code == .duplicate }
+    public var isInvalid: Bool { code == .invalid }
+
+    public var description: String { reason }
+}

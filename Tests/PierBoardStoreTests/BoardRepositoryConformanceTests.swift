@@ -1,0 +1,329 @@
+import PierBoardStore
+import PierTesting
+import Testing
+
+/// One suite, run against every backend: PostgreSQL and SQLite must behave the same.
+@Suite("Board repository conformance")
+struct BoardRepositoryConformanceTests {
+    struct World {
+        var supervisor: User
+        var pic: User
+        var board: Board
+    }
+
+    static func world(_ repository: SQLBoardRepository) async throws -> World {
+        let supervisor = try await repository.createUser(
+            email: "sup@example.com", name: "Su Pervisor", role: .supervisor, passwordHash: "h1", actorID: nil)
+        let pic = try await repository.createUser(
+            email: "pic@example.com", name: "Pi Cee", role: .pic, passwordHash: "h2", actorID: supervisor.id)
+        let board = try await repository.createBoard(name: "Launch", actorID: supervisor.id)
+        try await repository.addMember(boardID: board.id, userID: pic.id, actorID: supervisor.id)
+        return World(supervisor: supervisor, pic: pic, board: board)
+    }
+
+    @Test("migrations are idempotent and the schema is current", arguments: StoreBackend.available)
+    func migrations(backend: StoreBackend) async throws {
+        try await BoardStoreFixture.withRepository(backend) { repository in
+            try await repository.migrate()
+            #expect(await repository.isReady())
+            #expect(try await Migrations.currentVersion(repository.database) == Migrations.latestVersion)
+        }
+    }
+
+    @Test("users: unique email regardless of case, lookup, disable", arguments: StoreBackend.available)
+    func users(backend: StoreBackend) async throws {
+        try await BoardStoreFixture.withRepository(backend) { repository in
+            let user = try await repository.createUser(
+                email: "Kim@Example.com", name: "김민지", role: .pic, passwordHash: "hash", actorID: nil)
+            #expect(try await repository.countUsers() == 1)
+            await #expect(throws: StoreError.self) {
+                try await repository.createUser(
+                    email: "kim@example.COM", name: "Other", role: .pic, passwordHash: "x", actorID: nil)
+            }
+            let found = try await repository.user(email: "KIM@example.com")
+            #expect(found?.id == user.id)
+            #expect(found?.name == "김민지")
+            #expect(found?.email == "Kim@Example.com")
+            let disabled = try await repository.setUserDisabled(id: user.id, disabled: true, actorID: user.id)
+            #expect(disabled.disabled)
+            #expect(try await repository.user(id: user.id)?.disabled == true)
+            try await repository.setPasswordHash(id: user.id, passwordHash: "new", actorID: user.id)
+            #expect(try await repository.user(id: user.id)?.passwordHash == "new")
+        }
+    }
+
+    @Test(
+        "boards get the default columns in order, and membership decides visibility", arguments: StoreBackend.available)
+    func boards(backend: StoreBackend) async throws {
+        try await BoardStoreFixture.withRepository(backend) { repository in
+            let world = try await Self.world(repository)
+            #expect(world.board.columns.map(\.name) == ["To do", "In progress", "Review", "Done"])
+            #expect(world.board.columns.map(\.isDone) == [false, false, false, true])
+            let loaded = try await repository.board(id: world.board.id)
+            #expect(loaded == world.board)
+            let outsider = try await repository.createUser(
+                email: "out@example.com", name: "Out", role: .pic, passwordHash: "h", actorID: nil)
+            #expect(try await repository.boards(memberID: world.pic.id).map(\.id) == [world.board.id])
+            #expect(try await repository.boards(memberID: outsider.id).isEmpty)
+            #expect(try await repository.isMember(boardID: world.board.id, userID: world.pic.id))
+            #expect(!(try await repository.isMember(boardID: world.board.id, userID: outsider.id)))
+            #expect(
+                Set(try await repository.members(boardID: world.board.id).map(\.id)) == [
+                    world.supervisor.id, world.pic.id,
+                ])
+        }
+    }
+
+    @Test(
+        "creating a task writes the task, its audit event, transition and outbox message",
+        arguments: StoreBackend.available)
+    func createTask(backend: StoreBackend) async throws {
+        try await BoardStoreFixture.withRepository(backend) { repository in
+            let world = try await Self.world(repository)
+            let task = try await repository.createTask(
+                boardID: world.board.id,
+                NewTask(
+                    title: "Write the README", content: "**bold**", assigneeID: world.pic.id, dueAt: 1_800_000_000_000,
+                    dueTimeZone: "Asia/Seoul", labels: ["docs", "docs", "p1"]),
+                actorID: world.supervisor.id
+            )
+            #expect(task.version == 1)
+            #expect(task.columnID == world.board.columns[0].id)
+            #expect(task.labels == ["docs", "p1"])
+            let loaded = try await repository.task(id: task.id)
+            #expect(loaded == task)
+            let history = try await repository.history(taskID: task.id)
+            #expect(history.map(\.action) == ["task.created"])
+            let outbox = try await repository.pendingOutbox(limit: 10, now: Int64.max)
+            #expect(outbox.map(\.kind) == ["task.assigned"])
+            #expect(outbox.first?.payload.contains(world.pic.id) == true)
+            await #expect(throws: StoreError.self) {
+                try await repository.createTask(
+                    boardID: world.board.id, NewTask(title: "x", assigneeID: "00000000-0000-7000-8000-000000000000"),
+                    actorID: world.supervisor.id)
+            }
+        }
+    }
+
+    @Test(
+        "updates bump the version, audit every field, notify, and refuse stale versions",
+        arguments: StoreBackend.available)
+    func updateTask(backend: StoreBackend) async throws {
+        try await BoardStoreFixture.withRepository(backend) { repository in
+            let world = try await Self.world(repository)
+            let task = try await repository.createTask(
+                boardID: world.board.id, NewTask(title: "Draft"), actorID: world.supervisor.id)
+            let updated = try await repository.updateTask(
+                id: task.id,
+                expectedVersion: 1,
+                changes: TaskChanges(
+                    title: "Final", columnID: world.board.columns[1].id, assigneeID: .some(world.pic.id),
+                    dueAt: .some(1_900_000_000_000), labels: ["b", "a"]),
+                actorID: world.supervisor.id
+            )
+            #expect(updated.version == 2)
+            #expect(updated.title == "Final")
+            #expect(updated.labels == ["a", "b"])
+            #expect(try await repository.task(id: task.id) == updated)
+            let fields = try await repository.history(taskID: task.id).compactMap(\.field)
+            #expect(Set(fields) == ["title", "assignee", "due_at", "labels", "column"])
+            let kinds = try await repository.pendingOutbox(limit: 10, now: Int64.max).map(\.kind)
+            #expect(Set(kinds) == ["task.assigned", "task.status_changed", "task.due_changed"])
+            do {
+                _ = try await repository.updateTask(
+                    id: task.id, expectedVersion: 1, changes: TaskChanges(title: "Stale"), actorID: world.pic.id)
+                Issue.record("a stale update succeeded")
+            } catch let error as StoreError {
+                #expect(error.isConflict)
+                #expect(error.currentVersion == 2)
+            }
+            let unchanged = try await repository.updateTask(
+                id: task.id, expectedVersion: 2, changes: TaskChanges(title: "Final"), actorID: world.pic.id)
+            #expect(unchanged.version == 2)
+        }
+    }
+
+    @Test("concurrent updates of one task: exactly one winner, the rest conflict", arguments: StoreBackend.available)
+    func concurrentUpdates(backend: StoreBackend) async throws {
+        try await BoardStoreFixture.withRepository(backend) { repository in
+            let world = try await Self.world(repository)
+            let task = try await repository.createTask(
+                boardID: world.board.id, NewTask(title: "Race"), actorID: world.supervisor.id)
+            let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for index in 0..<8 {
+                    group.addTask {
+                        do {
+                            _ = try await repository.updateTask(
+                                id: task.id, expectedVersion: 1, changes: TaskChanges(title: "Writer \(index)"),
+                                actorID: world.supervisor.id)
+                            return true
+                        } catch let error as StoreError where error.isConflict {
+                            return false
+                        }
+                    }
+                }
+                return try await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 }.count == 1)
+            let final = try #require(try await repository.task(id: task.id))
+            #expect(final.version == 2)
+            #expect(
+                try await repository.history(taskID: task.id).filter {
+                    $0.action == "task.updated" && $0.field == "title"
+                }.count == 1)
+        }
+    }
+
+    @Test("moves reorder within a column and between columns, with transitions", arguments: StoreBackend.available)
+    func moves(backend: StoreBackend) async throws {
+        try await BoardStoreFixture.withRepository(backend) { repository in
+            let world = try await Self.world(repository)
+            let todo = world.board.columns[0].id
+            let doing = world.board.columns[1].id
+            var tasks: [BoardTask] = []
+            for title in ["A", "B", "C"] {
+                tasks.append(
+                    try await repository.createTask(
+                        boardID: world.board.id, NewTask(title: title), actorID: world.supervisor.id))
+            }
+            func order(_ column: String) async throws -> [String] {
+                try await repository.tasks(boardID: world.board.id, query: TaskQuery(columnID: column, now: 0)).tasks
+                    .map(\.title)
+            }
+            #expect(try await order(todo) == ["A", "B", "C"])
+            _ = try await repository.moveTask(
+                id: tasks[2].id, toColumnID: todo, afterID: nil, beforeID: tasks[0].id, expectedVersion: nil,
+                actorID: world.supervisor.id)
+            #expect(try await order(todo) == ["C", "A", "B"])
+            _ = try await repository.moveTask(
+                id: tasks[2].id, toColumnID: todo, afterID: tasks[0].id, beforeID: nil, expectedVersion: nil,
+                actorID: world.supervisor.id)
+            #expect(try await order(todo) == ["A", "C", "B"])
+            let moved = try await repository.moveTask(
+                id: tasks[1].id, toColumnID: doing, afterID: nil, beforeID: nil, expectedVersion: 1,
+                actorID: world.pic.id)
+            #expect(moved.columnID == doing)
+            #expect(moved.version == 2)
+            #expect(try await order(doing) == ["B"])
+            #expect(try await repository.history(taskID: tasks[1].id).map(\.action) == ["task.created", "task.moved"])
+            await #expect(throws: StoreError.self) {
+                try await repository.moveTask(
+                    id: tasks[1].id, toColumnID: todo, afterID: nil, beforeID: nil, expectedVersion: 1,
+                    actorID: world.pic.id)
+            }
+        }
+    }
+
+    @Test("ordering survives many concurrent moves and forced renumbering", arguments: StoreBackend.available)
+    func concurrentMoves(backend: StoreBackend) async throws {
+        try await BoardStoreFixture.withRepository(backend) { repository in
+            let world = try await Self.world(repository)
+            let column = world.board.columns[0].id
+            var ids: [String] = []
+            for index in 0..<12 {
+                ids.append(
+                    try await repository.createTask(
+                        boardID: world.board.id, NewTask(title: "T\(index)"), actorID: world.supervisor.id
+                    ).id)
+            }
+            let anchor = ids[0]
+            // Everyone squeezes in right after the same anchor: the gap halves each time until the column renumbers.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for id in ids.dropFirst() {
+                    group.addTask {
+                        for _ in 0..<4 {
+                            _ = try await repository.moveTask(
+                                id: id, toColumnID: column, afterID: anchor, beforeID: nil, expectedVersion: nil,
+                                actorID: world.supervisor.id)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let listed = try await repository.tasks(boardID: world.board.id, query: TaskQuery(columnID: column, now: 0))
+                .tasks
+            #expect(listed.count == 12)
+            #expect(Set(listed.map(\.id)) == Set(ids))
+            #expect(Set(listed.map(\.position)).count == 12, "positions must stay distinct")
+            #expect(listed.first?.id == anchor)
+            let positions = listed.map(\.position)
+            #expect(positions == positions.sorted())
+        }
+    }
+
+    @Test("listing filters and keyset pagination", arguments: StoreBackend.available)
+    func listing(backend: StoreBackend) async throws {
+        try await BoardStoreFixture.withRepository(backend) { repository in
+            let world = try await Self.world(repository)
+            let done = world.board.columns[3].id
+            for index in 0..<25 {
+                _ = try await repository.createTask(
+                    boardID: world.board.id,
+                    NewTask(
+                        title: index % 5 == 0 ? "Fix 100% of the LOGIN bug \(index)" : "Task \(index)",
+                        content: index == 7 ? "mentions login too" : "",
+                        columnID: index % 2 == 0 ? world.board.columns[0].id : world.board.columns[1].id,
+                        assigneeID: index % 3 == 0 ? world.pic.id : nil,
+                        dueAt: index < 10 ? 1_000 + Int64(index) : nil,
+                        labels: index % 4 == 0 ? ["urgent"] : []
+                    ),
+                    actorID: world.supervisor.id
+                )
+            }
+            var seen: [String] = []
+            var cursor: String?
+            repeat {
+                let page = try await repository.tasks(
+                    boardID: world.board.id, query: TaskQuery(now: 0, limit: 7, cursor: cursor))
+                #expect(page.tasks.count <= 7)
+                seen += page.tasks.map(\.id)
+                cursor = page.nextCursor
+            } while cursor != nil
+            #expect(seen.count == 25)
+            #expect(Set(seen).count == 25)
+            let all = try await repository.tasks(boardID: world.board.id, query: TaskQuery(now: 0, limit: 100)).tasks
+            #expect(all.map(\.id) == seen)
+
+            func count(_ query: TaskQuery) async throws -> Int {
+                try await repository.tasks(boardID: world.board.id, query: query).tasks.count
+            }
+            #expect(try await count(TaskQuery(assigneeID: world.pic.id, now: 0)) == 9)
+            #expect(try await count(TaskQuery(columnID: world.board.columns[0].id, now: 0)) == 13)
+            #expect(try await count(TaskQuery(label: "urgent", now: 0)) == 7)
+            #expect(try await count(TaskQuery(text: "login", now: 0)) == 6)
+            #expect(try await count(TaskQuery(text: "100%", now: 0)) == 5)
+            #expect(try await count(TaskQuery(dueBefore: 1_005, now: 0)) == 5)
+            #expect(try await count(TaskQuery(overdue: true, now: 1_003)) == 3)
+            let first = all[0]
+            _ = try await repository.moveTask(
+                id: first.id, toColumnID: done, afterID: nil, beforeID: nil, expectedVersion: nil,
+                actorID: world.supervisor.id)
+            #expect(try await count(TaskQuery(overdue: true, now: 1_003)) == 2, "done tasks are never overdue")
+            await #expect(throws: StoreError.self) {
+                try await repository.tasks(boardID: world.board.id, query: TaskQuery(now: 0, cursor: "garbage"))
+            }
+        }
+    }
+
+    @Test("comments, history order and deletion", arguments: StoreBackend.available)
+    func commentsAndDeletion(backend: StoreBackend) async throws {
+        try await BoardStoreFixture.withRepository(backend) { repository in
+            let world = try await Self.world(repository)
+            let task = try await repository.createTask(
+                boardID: world.board.id, NewTask(title: "Talk"), actorID: world.supervisor.id)
+            let first = try await repository.addComment(taskID: task.id, body: "첫 번째", actorID: world.pic.id)
+            _ = try await repository.addComment(taskID: task.id, body: "second", actorID: world.supervisor.id)
+            #expect(try await repository.comments(taskID: task.id).map(\.body) == ["첫 번째", "second"])
+            #expect(first.authorID == world.pic.id)
+            try await repository.deleteTask(id: task.id, actorID: world.supervisor.id)
+            #expect(try await repository.task(id: task.id) == nil)
+            #expect(
+                try await repository.history(taskID: task.id).map(\.action) == [
+                    "task.created", "comment.added", "comment.added", "task.deleted",
+                ])
+            await #expect(throws: StoreError.self) {
+                try await repository.deleteTask(id: task.id, actorID: world.supervisor.id)
+            }
+        }
+    }
+}
