@@ -208,3 +208,42 @@ struct EdgeStaticTests {
         }
     }
 }
+
+@Suite("Edge: static hosting, hostile and pipelined clients")
+struct EdgeStaticHostileTests {
+    @Test("malformed Accept-Encoding values do not hurt")
+    func acceptEncodingGarbage() async throws {
+        try await EdgeFixture.run(EdgeStaticTests.config, files: EdgeStaticTests.files) { edge in
+            for value in [";", ";;", "a, ;", ",", "br;q=", "gzip;q=abc"] {
+                let response = try await edge.get("/app.js", headers: [("Accept-Encoding", value)])
+                #expect(response.status == 200, "\(value)")
+            }
+        }
+    }
+
+    @Test("pipelined cache miss then hit, on a connection kept open, are both answered promptly")
+    func pipelinedMissThenHit() async throws {
+        try await EdgeFixture.run(EdgeStaticTests.config, files: EdgeStaticTests.files) { edge in
+            _ = try await edge.get("/hello.txt")  // now cached
+            let exchange = try await edge.raw(
+                "GET /docs/index.html HTTP/1.1\r\nHost: x\r\n\r\nGET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+                expecting: 2
+            )
+            #expect(exchange.responses.map(\.status) == [200, 200])
+            #expect(exchange.responses.last?.text == "hello, pier\n")
+            #expect(!exchange.closedByServer)
+        }
+    }
+
+    @Test("Expect: 100-continue on a static route gets the final answer at once and a closed connection")
+    func expectContinue() async throws {
+        try await EdgeFixture.run(EdgeStaticTests.config, files: EdgeStaticTests.files) { edge in
+            let started = ContinuousClock.now
+            let exchange = try await edge.raw(
+                "POST /hello.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+            #expect(exchange.responses.first?.status == 405)
+            #expect(exchange.closedByServer)
+            #expect(ContinuousClock.now - started < .seconds(2))
+        }
+    }
+}

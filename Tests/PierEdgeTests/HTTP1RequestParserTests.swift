@@ -157,3 +157,30 @@ struct HTTP1RequestParserTests {
         #expect(!closing.keepAlive)
     }
 }
+
+@Suite("HTTP/1.1 request parser: hostile inputs")
+struct HTTP1RequestParserHostileTests {
+    @Test("a huge chunk size is refused with 413, never an overflow")
+    func hugeChunk() {
+        let result = HTTP1RequestParserTests.parse(
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n7fffffffffffffff\r\n"
+        )
+        #expect(result.error?.status == 413)
+    }
+
+    @Test("a bare CR cannot hide header fields")
+    func bareCR() {
+        let result = HTTP1RequestParserTests.parse(
+            "GET / HTTP/1.1\r\nHost: x\r\n\rContent-Length: 38\r\n\r\nGET /other HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        #expect(result.error?.code == "invalid_header")
+        #expect(result.events.isEmpty)
+    }
+
+    @Test("an empty line split across reads before a request is skipped")
+    func splitLeadingCRLF() {
+        let result = HTTP1RequestParserTests.parse("\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", split: 1)
+        #expect(result.error == nil)
+        #expect(result.events == ["head GET / 1.1 none", "end"])
+    }
+}

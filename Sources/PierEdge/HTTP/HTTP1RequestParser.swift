@@ -120,10 +120,11 @@ public struct HTTP1RequestParser: Sendable {
 
     private mutating func parseHead(_ buffer: inout ByteBuffer, scanned: Int) throws(HTTPParseError) -> Event? {
         // RFC 9112 §2.2: ignore empty lines before the request line.
-        while scanned == 0, buffer.readableBytes >= 2,
-            buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) == 0x0D0A
-        {
+        // The buffer always starts where the request starts, so this also works when the CRLF was split across reads.
+        var scanned = scanned
+        while buffer.readableBytes >= 2, buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) == 0x0D0A {
             buffer.moveReaderIndex(forwardBy: 2)
+            scanned = 0
         }
         let search = Self.findHeadEnd(buffer, from: max(0, scanned - 3))
         guard let headLength = search.end else {
@@ -254,7 +255,13 @@ public struct HTTP1RequestParser: Sendable {
                 var fields: [HTTPHeaderFields.Field] = []
                 fields.reserveCapacity(12)
                 while index < bytes.count {
-                    if bytes[index] == UInt8(ascii: "\r") { break }  // the empty line
+                    if bytes[index] == UInt8(ascii: "\r") {
+                        // Only the final empty line may start with CR; a bare CR must never hide what follows.
+                        guard index + 2 == bytes.count, bytes[index + 1] == UInt8(ascii: "\n") else {
+                            return .failure(.badRequest("invalid_header", "a header line starts with a bare CR"))
+                        }
+                        break
+                    }
                     if bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: "\t") {
                         return .failure(
                             .badRequest("obsolete_line_folding", "header line folding (obs-fold) is not allowed"))
@@ -426,11 +433,11 @@ public struct HTTP1RequestParser: Sendable {
             state = .trailers(scanned: 0)
             return try parseTrailers(&buffer, scanned: 0)
         }
-        bodyBytes += size
-        if bodyBytes > limits.maxBodyBytes {
+        if size > limits.maxBodyBytes - bodyBytes {
             throw HTTPParseError(
                 status: 413, code: "body_too_large", reason: "the request body exceeds \(limits.maxBodyBytes) bytes")
         }
+        bodyBytes += size
         state = .chunkData(remaining: size)
         return try next(&buffer)
     }

@@ -223,7 +223,8 @@ enum ContentCoding {
         var wildcard = false
         for element in HTTPToken.list(header) {
             let parts = element.split(separator: ";")
-            let coding = parts[0].trimmingASCIISpaces().lowercased()
+            guard let first = parts.first else { continue }
+            let coding = first.trimmingASCIISpaces().lowercased()
             var quality = 1.0
             for parameter in parts.dropFirst() {
                 let pair = parameter.trimmingASCIISpaces()

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import PierCore
@@ -55,6 +56,8 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     var deadline = NIODeadline.distantFuture
     var timer: Scheduled<Void>?
     var timerDeadline = NIODeadline.distantFuture
+    /// The last time the socket drained enough to become writable again.
+    var lastWriteProgress = NIODeadline.now()
 
     init(runtime: EdgeRuntime) {
         self.runtime = runtime
@@ -92,7 +95,10 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
         guard !closing else { return }
-        if var buffered = pending, buffered.readableBytes > 0 {
+        if var buffered = pending.take(), buffered.readableBytes > 0 {
+            // Consumed bytes are dropped before appending, so a slow trickle of pipelined requests cannot make
+            // the buffer (and the copy on every read) grow with everything ever received.
+            if buffered.readerIndex > 4096 { buffered.discardReadBytes() }
             buffered.writeBuffer(&bytes)
             pending = buffered
         } else {
@@ -110,10 +116,31 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if awaitingResponse {
+        if awaitingResponse || !context.channel.isWritable {
             heldRead = true
         } else {
             context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        lastWriteProgress = NIODeadline.now()
+        if context.channel.isWritable && !awaitingResponse && !closing {
+            if heldRead {
+                heldRead = false
+                context.read()
+            }
+            drain(context: context)
+            flushIfNeeded(context: context)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Flushes writes made outside a read burst (after an async step or a writability change).
+    func flushIfNeeded(context: ChannelHandlerContext) {
+        if needsFlush {
+            needsFlush = false
+            context.flush()
         }
     }
 
@@ -121,14 +148,16 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
         if event is EdgeShouldCloseEvent {
             shouldClose = true
             if exchange == nil && parser.isIdle && (pending?.readableBytes ?? 0) == 0 {
-                closeNow(context: context)
+                closeAfterWrites(context: context)
             }
             return
         }
         if let event = event as? ChannelEvent, event == .inputClosed {
             // The client finished sending; answer what is in flight, then close.
             shouldClose = true
-            if exchange == nil { closeNow(context: context) }
+            if exchange == nil && !awaitingResponse && (pending?.readableBytes ?? 0) == 0 {
+                closeAfterWrites(context: context)
+            }
             return
         }
         context.fireUserInboundEventTriggered(event)
@@ -142,7 +171,9 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     // MARK: - Parsing loop
 
     func drain(context: ChannelHandlerContext) {
-        while !awaitingResponse && !closing {
+        // Parsing stops while the socket is not writable: a client that pipelines without reading cannot make
+        // the edge queue responses (or open files) without bound.
+        while !awaitingResponse && !closing && context.channel.isWritable {
             // The parser is called even without new bytes: it may owe an `.end` for the request just read.
             var buffer = pending ?? empty
             let event: HTTP1RequestParser.Event?
@@ -180,7 +211,8 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
         let now = NIODeadline.now()
         var requestID = head.headers.first("x-request-id") ?? ""
         if !RequestIDGenerator.isAcceptable(requestID) { requestID = requestIDs.next() }
-        var host = head.headers.first("host")
+        // An absolute-form target's authority takes precedence over Host (RFC 9112 §3.2.2).
+        var host = Self.authority(ofAbsoluteTarget: head.target) ?? head.headers.first("host")
         if let value = host {
             host = Self.hostWithoutPort(value)
         }
@@ -197,6 +229,13 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
             epochSeconds: time(nil)
         )
         arm(context: context, now + runtime.idleTimeout)
+        if head.framing != .none, head.headers.first("expect")?.lowercased() == "100-continue" {
+            // Answer at once instead of inviting a body the edge would only discard; the unread body means the
+            // connection cannot be reused.
+            exchange?.keepAlive = false
+            dispatch(context: context, head)
+            return
+        }
         if head.framing != .none {
             // The edge answers only after reading (and discarding, within max_body_bytes) the body, so malformed
             // chunked framing is refused and the connection stays usable.
@@ -252,6 +291,13 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
         case .static(let config):
             serveStatic(context: context, head: head, path: path, config: config, extra: extra)
         }
+    }
+
+    static func authority(ofAbsoluteTarget target: String) -> String? {
+        guard target.utf8.first != UInt8(ascii: "/"), let schemeEnd = target.range(of: "://") else { return nil }
+        let rest = target[schemeEnd.upperBound...]
+        let authority = rest.prefix { $0 != "/" && $0 != "?" }
+        return authority.isEmpty ? nil : String(authority)
     }
 
     static func hostWithoutPort(_ value: String) -> String {
@@ -312,7 +358,8 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
         exchange?.status = head.status
         exchange?.bodyBytes = sendBody ? length : 0
 
-        var out = context.channel.allocator.buffer(capacity: 320 + (sendBody ? bodyBufferSize(body) : 0))
+        let inlineBody = sendBody ? bodyBufferSize(body) : 0
+        var out = context.channel.allocator.buffer(capacity: 320 + (inlineBody > 16 * 1024 + 256 ? 0 : inlineBody))
         head.write(into: &out)
         switch body {
         case .buffer(var buffer) where sendBody:
@@ -320,6 +367,14 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
             complete(context: context, writing: out)
         case .file(let representation, let ranges, let multipart) where sendBody:
             if let contents = representation.contents {
+                if multipart == nil, ranges.count == 1, ranges[0].count > 16 * 1024 {
+                    // Large cached bodies go out as a slice of the cached buffer: no copy per response.
+                    let slice = contents.getSlice(
+                        at: contents.readerIndex + ranges[0].lowerBound, length: ranges[0].count)!
+                    context.write(wrapOutboundOut(.byteBuffer(out)), promise: nil)
+                    complete(context: context, writing: slice)
+                    return
+                }
                 for (index, range) in ranges.enumerated() {
                     if var partHead = multipart?.partHeads[index] { out.writeBuffer(&partHead) }
                     var slice = contents.getSlice(at: contents.readerIndex + range.lowerBound, length: range.count)!
@@ -392,10 +447,18 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
                 self.exchange?.responded = true
                 self.finishIfComplete(context: context)
                 self.resumeAfterAsyncResponse(context: context)
-            case .failure:
-                // The file vanished between lookup and open: the head is not sent yet, so answer cleanly.
+            case .failure(let error):
+                guard !self.closing else { return }
+                // The head is not sent yet, so answer cleanly: the file vanished, or changed since it was cached.
                 self.exchange?.keepAlive = false
-                self.respondProblem(context: context, status: 404, code: "not_found", detail: nil, head: nil)
+                if error is StaticFileStore.FileChangedError {
+                    self.respondProblem(
+                        context: context, status: 503, code: "file_changed",
+                        detail: "the file changed while being served; retry",
+                        head: nil, extra: [("Retry-After", "1")])
+                } else {
+                    self.respondProblem(context: context, status: 404, code: "not_found", detail: nil, head: nil)
+                }
             }
         }
     }
@@ -407,11 +470,12 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     func resumeAfterAsyncResponse(context: ChannelHandlerContext) {
         guard awaitingResponse else { return }
         awaitingResponse = false
-        if heldRead {
+        if heldRead && context.channel.isWritable {
             heldRead = false
             context.read()
         }
         if !closing { drain(context: context) }
+        flushIfNeeded(context: context)
     }
 
     /// Finishes the answered exchange now when its request was fully read or the connection is closing anyway;
@@ -542,6 +606,11 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
         let now = NIODeadline.now()
         if now < deadline {
             schedule(context: context, at: deadline)
+            return
+        }
+        if !context.channel.isWritable && now - lastWriteProgress < runtime.idleTimeout {
+            // A response is still going out and the client keeps reading: give it another idle period.
+            arm(context: context, lastWriteProgress + runtime.idleTimeout)
             return
         }
         if exchange == nil && !parser.isIdle {

@@ -17,6 +17,8 @@ public struct StaticRepresentation: Sendable {
     public var size: Int
     /// A strong entity-tag derived from size, modification time and encoding.
     public var etag: String
+    /// Modification time, seconds since 1970, as seen when cached.
+    public var modifiedSeconds: Int
     /// `Content-Encoding`, or `nil` for the identity representation.
     public var contentEncoding: String?
     /// The bytes, for files small enough to keep in memory; `nil` means send from disk.
@@ -56,7 +58,7 @@ public final class StaticFileStore: Sendable {
     struct State: Sendable {
         var entries: [String: Entry] = [:]
         var cachedBytes = 0
-        var realRoots: [String: String] = [:]
+
     }
 
     private let state = NIOLockedValueBox(State())
@@ -86,7 +88,13 @@ public final class StaticFileStore: Sendable {
     /// A fresh cached answer for `relativePath` (starting with `/`) under `root`, or `nil` when it must be resolved.
     @inlinable
     public func cached(root: String, relativePath: String, now: NIODeadline) -> StaticLookup? {
-        cachedEntry(key: root + relativePath, now: now)
+        cachedEntry(key: Self.key(root: root, relativePath: relativePath), now: now)
+    }
+
+    /// Cache keys keep roots apart even when one root lies inside another.
+    @usableFromInline
+    static func key(root: String, relativePath: String) -> String {
+        root + "\u{0}" + relativePath
     }
 
     @usableFromInline
@@ -100,14 +108,15 @@ public final class StaticFileStore: Sendable {
     /// Resolves `relativePath` under `root` on the thread pool and caches the answer.
     public func resolve(root: String, relativePath: String, eventLoop: any EventLoop) -> EventLoopFuture<StaticLookup> {
         threadPool.runIfActive(eventLoop: eventLoop) { [self] in
-            let realRoot = self.realRoot(root)
+            // Resolved on every miss, so a root that is a symlink (atomic deploys) can be switched.
+            let realRoot = Self.realPath(root) ?? root
             let lookup = Self.resolveBlocking(
                 root: root,
                 realRoot: realRoot,
                 relativePath: relativePath,
                 maxContentBytes: self.maxCachedFileBytes
             )
-            self.store(key: root + relativePath, lookup: lookup)
+            self.store(key: Self.key(root: root, relativePath: relativePath), lookup: lookup)
             return lookup
         }
     }
@@ -115,21 +124,30 @@ public final class StaticFileStore: Sendable {
     /// Opens a representation's file for sending with `sendfile`, on the thread pool.
     public func open(_ representation: StaticRepresentation, eventLoop: any EventLoop) -> EventLoopFuture<NIOFileHandle>
     {
-        threadPool.runIfActive(eventLoop: eventLoop) {
-            try NIOFileHandle(_deprecatedPath: representation.path)
+        threadPool.runIfActive(eventLoop: eventLoop) { [self] in
+            let handle = try NIOFileHandle(_deprecatedPath: representation.path)
+            var info = stat()
+            let status = try handle.withUnsafeFileDescriptor { fstat($0, &info) }
+            // A file that changed since it was cached must not be sent under the old headers and length.
+            guard status == 0, Int(info.st_size) == representation.size,
+                Int(info.st_mtim.tv_sec) == representation.modifiedSeconds
+            else {
+                try? handle.close()
+                state.withLockedValue { $0.entries.removeAll(keepingCapacity: true) }
+                throw FileChangedError()
+            }
+            return handle
         }
+    }
+
+    /// The file changed between the cached lookup and the open; the cache has been cleared.
+    public struct FileChangedError: Error {
+        public init() {}
     }
 
     /// Forgets every cached answer.
     public func removeAll() {
-        state.withLockedValue { $0 = State(realRoots: $0.realRoots) }
-    }
-
-    private func realRoot(_ root: String) -> String {
-        if let known = state.withLockedValue({ $0.realRoots[root] }) { return known }
-        let resolved = Self.realPath(root) ?? root
-        state.withLockedValue { $0.realRoots[root] = resolved }
-        return resolved
+        state.withLockedValue { $0 = State() }
     }
 
     private func store(key: String, lookup: StaticLookup) {
@@ -197,6 +215,7 @@ public final class StaticFileStore: Sendable {
             path: path,
             size: size,
             etag: "\"\(tag)\"",
+            modifiedSeconds: mtime,
             contentEncoding: nil,
             contents: size <= maxContentBytes ? readContents(path, size: size) : nil
         )
@@ -213,6 +232,7 @@ public final class StaticFileStore: Sendable {
                     path: siblingPath,
                     size: siblingSize,
                     etag: "\"\(tag)-\(String(Int(sibling.st_mtim.tv_sec), radix: 16))-\(encoding)\"",
+                    modifiedSeconds: Int(sibling.st_mtim.tv_sec),
                     contentEncoding: encoding,
                     contents: siblingSize <= maxContentBytes ? readContents(siblingPath, size: siblingSize) : nil
                 )
