@@ -8,6 +8,7 @@ struct HTTPResponseHead {
 
     init(status: Int) {
         self.status = status
+        headers.reserveCapacity(14)
     }
 
     mutating func add(_ name: String, _ value: String) {
@@ -109,12 +110,17 @@ struct RequestIDGenerator {
         }
         let high = step()
         let low = step()
-        return hex(high) + hex(low)
-    }
-
-    private func hex(_ value: UInt64) -> String {
-        let text = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - text.utf8.count) + text
+        // One allocation: 32 hex digits written in place.
+        return String(unsafeUninitializedCapacity: 32) { buffer in
+            let digits: StaticString = "0123456789abcdef"
+            digits.withUTF8Buffer { table in
+                for index in 0..<16 {
+                    buffer[index] = table[Int((high >> UInt64(60 - 4 * index)) & 0xF)]
+                    buffer[16 + index] = table[Int((low >> UInt64(60 - 4 * index)) & 0xF)]
+                }
+            }
+            return 32
+        }
     }
 
     static func isAcceptable(_ value: String) -> Bool {

@@ -108,9 +108,18 @@ public struct RequestPath: Sendable, Hashable {
 
     /// Whether any segment starts with a dot, other than `.well-known`.
     public var hasDotSegment: Bool {
-        path.utf8.split(separator: UInt8(ascii: "/")).contains { segment in
-            segment.first == UInt8(ascii: ".") && !segment.elementsEqual(".well-known".utf8)
+        var previous: UInt8 = 0
+        var index = path.utf8.startIndex
+        while index != path.utf8.endIndex {
+            let byte = path.utf8[index]
+            if byte == UInt8(ascii: ".") && previous == UInt8(ascii: "/") {
+                let segment = path.utf8[index...].prefix { $0 != UInt8(ascii: "/") }
+                if !segment.elementsEqual(".well-known".utf8) { return true }
+            }
+            previous = byte
+            index = path.utf8.index(after: index)
         }
+        return false
     }
 
     /// Whether the path ends with `/`.

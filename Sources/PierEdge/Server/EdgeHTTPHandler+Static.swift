@@ -31,32 +31,49 @@ extension EdgeHTTPHandler {
             respondProblem(context: context, status: 404, code: "not_found", detail: nil, head: head, extra: extra)
             return
         }
+        // The common case, a cached answer, continues synchronously without allocating a continuation.
+        if let cached = runtime.files.cached(root: config.root, relativePath: path.path, now: NIODeadline.now()) {
+            continueStatic(context: context, head: head, path: path, config: config, extra: extra, lookup: cached)
+            return
+        }
         lookup(context: context, root: config.root, relativePath: path.path) { lookup in
-            switch lookup {
-            case .file(let file):
-                self.serveFile(context: context, head: head, file: file, status: 200, extra: extra)
-            case .directory:
-                if path.hasTrailingSlash {
-                    let indexPath = path.path + config.index
-                    self.lookup(context: context, root: config.root, relativePath: indexPath) { index in
-                        if case .file(let file) = index {
-                            self.serveFile(context: context, head: head, file: file, status: 200, extra: extra)
-                        } else {
-                            self.serveFallbackOrNotFound(
-                                context: context, head: head, path: path, config: config, extra: extra)
-                        }
+            self.continueStatic(context: context, head: head, path: path, config: config, extra: extra, lookup: lookup)
+        }
+    }
+
+    /// Answers once the path's lookup is known.
+    func continueStatic(
+        context: ChannelHandlerContext,
+        head: HTTPRequestHead,
+        path: RequestPath,
+        config: StaticConfig,
+        extra: [(String, String)],
+        lookup: StaticLookup
+    ) {
+        switch lookup {
+        case .file(let file):
+            self.serveFile(context: context, head: head, file: file, status: 200, extra: extra)
+        case .directory:
+            if path.hasTrailingSlash {
+                let indexPath = path.path + config.index
+                self.lookup(context: context, root: config.root, relativePath: indexPath) { index in
+                    if case .file(let file) = index {
+                        self.serveFile(context: context, head: head, file: file, status: 200, extra: extra)
+                    } else {
+                        self.serveFallbackOrNotFound(
+                            context: context, head: head, path: path, config: config, extra: extra)
                     }
-                } else {
-                    var response = HTTPResponseHead(status: 301)
-                    let query = path.query.map { "?" + $0 } ?? ""
-                    response.add("Location", Self.encodePath(path.path) + "/" + query)
-                    response.add("Cache-Control", "no-cache")
-                    response.add(extra)
-                    self.respond(context: context, response, body: nil)
                 }
-            case .notFound:
-                self.serveFallbackOrNotFound(context: context, head: head, path: path, config: config, extra: extra)
+            } else {
+                var response = HTTPResponseHead(status: 301)
+                let query = path.query.map { "?" + $0 } ?? ""
+                response.add("Location", Self.encodePath(path.path) + "/" + query)
+                response.add("Cache-Control", "no-cache")
+                response.add(extra)
+                self.respond(context: context, response, body: nil)
             }
+        case .notFound:
+            self.serveFallbackOrNotFound(context: context, head: head, path: path, config: config, extra: extra)
         }
     }
 

@@ -222,8 +222,9 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
             minorVersion: head.minorVersion,
             keepAlive: head.keepAlive && !shouldClose,
             host: host,
-            userAgent: head.headers.first("user-agent"),
-            referer: head.headers.first("referer"),
+            // Only read for the access log.
+            userAgent: runtime.accessLog == nil ? nil : head.headers.first("user-agent"),
+            referer: runtime.accessLog == nil ? nil : head.headers.first("referer"),
             requestID: requestID,
             start: now,
             epochSeconds: time(nil)

@@ -56,7 +56,7 @@ public final class StaticFileStore: Sendable {
     }
 
     struct State: Sendable {
-        var entries: [String: Entry] = [:]
+        var entries: [Key: Entry] = [:]
         var cachedBytes = 0
 
     }
@@ -93,12 +93,25 @@ public final class StaticFileStore: Sendable {
 
     /// Cache keys keep roots apart even when one root lies inside another.
     @usableFromInline
-    static func key(root: String, relativePath: String) -> String {
-        root + "\u{0}" + relativePath
+    static func key(root: String, relativePath: String) -> Key {
+        Key(root: root, path: relativePath)
+    }
+
+    /// A cache key; a pair rather than a concatenation, so a lookup allocates nothing.
+    @usableFromInline
+    struct Key: Hashable, Sendable {
+        @usableFromInline var root: String
+        @usableFromInline var path: String
+
+        @usableFromInline
+        init(root: String, path: String) {
+            self.root = root
+            self.path = path
+        }
     }
 
     @usableFromInline
-    func cachedEntry(key: String, now: NIODeadline) -> StaticLookup? {
+    func cachedEntry(key: Key, now: NIODeadline) -> StaticLookup? {
         state.withLockedValue { state in
             guard let entry = state.entries[key], now - entry.checkedAt < revalidateAfter else { return nil }
             return entry.lookup
@@ -150,7 +163,7 @@ public final class StaticFileStore: Sendable {
         state.withLockedValue { $0 = State() }
     }
 
-    private func store(key: String, lookup: StaticLookup) {
+    private func store(key: Key, lookup: StaticLookup) {
         var bytes = 0
         if case .file(let file) = lookup {
             bytes = file.identity.contents?.readableBytes ?? 0
