@@ -60,7 +60,9 @@ let package = Package(
             // The edge's per-request path runs on one event loop per connection, where the dynamic exclusivity
             // checks cost measurable time and guard nothing the static checks and the single-threaded handler
             // design do not already guarantee.
-            swiftSettings: swiftSettings + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+            swiftSettings: swiftSettings + [
+                .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))
+            ]
         ),
         .target(
             name: "PierBoardStore",
