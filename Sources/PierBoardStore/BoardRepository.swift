@@ -45,4 +45,13 @@ public protocol BoardRepository: Sendable {
 
     // MARK: Outbox
     func pendingOutbox(limit: Int, now: Int64) async throws -> [OutboxMessage]
+
+    // MARK: Sessions (refresh tokens, stored as hashes)
+    /// Starts a session: a new token family.
+    func createSession(userID: String, tokenHash: String, expiresAt: Int64) async throws
+    /// Exchanges a refresh token for its successor in the same family; presenting an already used token revokes the
+    /// whole family (it was stolen or replayed).
+    func rotateSession(presentedHash: String, newHash: String, expiresAt: Int64) async throws -> SessionRotation
+    /// Ends the session the token belongs to.
+    func endSession(tokenHash: String) async throws
 }

@@ -713,6 +713,67 @@ public struct SQLBoardRepository: BoardRepository {
         }
     }
 
+    // MARK: - Sessions
+
+    public func createSession(userID: String, tokenHash: String, expiresAt: Int64) async throws {
+        let now = clock()
+        let id = ids.next(now: now)
+        try await database.query(
+            "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, created_at, expires_at) VALUES ($1, $1, $2, $3, $4, $5)",
+            [.text(id), .text(userID), .text(tokenHash), .integer(now), .integer(expiresAt)]
+        )
+    }
+
+    public func rotateSession(presentedHash: String, newHash: String, expiresAt: Int64) async throws -> SessionRotation
+    {
+        let now = clock()
+        let ids = self.ids
+        return try await database.transaction { db in
+            let lock = db.dialect == .postgres ? " FOR UPDATE" : ""
+            guard
+                let row = try await db.query(
+                    "SELECT id, family_id, user_id, expires_at, used_at, revoked_at FROM refresh_tokens WHERE token_hash = $1\(lock)",
+                    [.text(presentedHash)]
+                ).first
+            else { return .invalid }
+            let familyID = try row.text("family_id")
+            guard try row.optionalInt("revoked_at") == nil else { return .invalid }
+            if try row.optionalInt("used_at") != nil {
+                try await db.query(
+                    "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
+                    [.integer(now), .text(familyID)]
+                )
+                return .reused
+            }
+            guard try row.int("expires_at") > now else { return .invalid }
+            guard
+                let userRow = try await db.query(
+                    "SELECT \(Self.userColumns) FROM users WHERE id = $1", [.text(try row.text("user_id"))]
+                ).first
+            else { return .invalid }
+            let user = try Self.decodeUser(userRow)
+            guard !user.disabled else { return .invalid }
+            try await db.query(
+                "UPDATE refresh_tokens SET used_at = $1 WHERE id = $2", [.integer(now), .text(try row.text("id"))])
+            try await db.query(
+                "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                [
+                    .text(ids.next(now: now)), .text(familyID), .text(user.id), .text(newHash), .integer(now),
+                    .integer(expiresAt),
+                ]
+            )
+            return .rotated(user)
+        }
+    }
+
+    public func endSession(tokenHash: String) async throws {
+        let now = clock()
+        try await database.query(
+            "UPDATE refresh_tokens SET revoked_at = $1 WHERE revoked_at IS NULL AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $2)",
+            [.integer(now), .text(tokenHash)]
+        )
+    }
+
     // MARK: - Shared writes
 
     static func requireMember(_ db: any SQLDatabase, boardID: String, userID: String) async throws {

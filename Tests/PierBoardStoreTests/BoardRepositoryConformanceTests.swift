@@ -327,3 +327,49 @@ struct BoardRepositoryConformanceTests {
         }
     }
 }
+
+@Suite("Board repository conformance: sessions")
+struct SessionConformanceTests {
+    @Test("refresh tokens rotate; reusing a rotated one revokes the family", arguments: StoreBackend.available)
+    func rotation(backend: StoreBackend) async throws {
+        try await BoardStoreFixture.withRepository(backend) { repository in
+            let user = try await repository.createUser(
+                email: "s@example.com", name: "S", role: .pic, passwordHash: "h", actorID: nil)
+            let far = Int64.max / 2
+            try await repository.createSession(userID: user.id, tokenHash: "t1", expiresAt: far)
+            #expect(
+                try await repository.rotateSession(presentedHash: "t1", newHash: "t2", expiresAt: far) == .rotated(user)
+            )
+            #expect(
+                try await repository.rotateSession(presentedHash: "t2", newHash: "t3", expiresAt: far) == .rotated(user)
+            )
+            // t1 was already used: a thief replaying it ends the session for everyone holding the family.
+            #expect(try await repository.rotateSession(presentedHash: "t1", newHash: "x", expiresAt: far) == .reused)
+            #expect(try await repository.rotateSession(presentedHash: "t3", newHash: "t4", expiresAt: far) == .invalid)
+            #expect(
+                try await repository.rotateSession(presentedHash: "unknown", newHash: "t5", expiresAt: far) == .invalid)
+        }
+    }
+
+    @Test("expired tokens, logout and disabled users end sessions", arguments: StoreBackend.available)
+    func endings(backend: StoreBackend) async throws {
+        try await BoardStoreFixture.withRepository(backend) { repository in
+            let user = try await repository.createUser(
+                email: "e@example.com", name: "E", role: .pic, passwordHash: "h", actorID: nil)
+            try await repository.createSession(userID: user.id, tokenHash: "old", expiresAt: 1)
+            #expect(
+                try await repository.rotateSession(presentedHash: "old", newHash: "n", expiresAt: Int64.max / 2)
+                    == .invalid)
+            try await repository.createSession(userID: user.id, tokenHash: "a1", expiresAt: Int64.max / 2)
+            try await repository.endSession(tokenHash: "a1")
+            #expect(
+                try await repository.rotateSession(presentedHash: "a1", newHash: "a2", expiresAt: Int64.max / 2)
+                    == .invalid)
+            try await repository.createSession(userID: user.id, tokenHash: "b1", expiresAt: Int64.max / 2)
+            _ = try await repository.setUserDisabled(id: user.id, disabled: true, actorID: user.id)
+            #expect(
+                try await repository.rotateSession(presentedHash: "b1", newHash: "b2", expiresAt: Int64.max / 2)
+                    == .invalid)
+        }
+    }
+}

@@ -216,3 +216,13 @@ public struct TaskPage: Sendable, Hashable {
     /// Pass back as `cursor` for the next page; `nil` on the last page.
     public var nextCursor: String?
 }
+
+/// What presenting a refresh token led to.
+public enum SessionRotation: Sendable, Hashable {
+    /// A new token was stored for this user.
+    case rotated(User)
+    /// The token had already been used: the family is now revoked.
+    case reused
+    /// Unknown, expired, revoked, or its user is disabled.
+    case invalid
+}
