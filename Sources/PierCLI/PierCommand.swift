@@ -8,6 +8,6 @@ struct PierCommand: AsyncParsableCommand {
         commandName: "pier",
         abstract: "Pier: the front door, the task board and the whole stack in one Swift binary.",
         version: PierVersion.current,
-        subcommands: [EdgeCommand.self, ConfigCommand.self, VersionCommand.self]
+        subcommands: [EdgeCommand.self, BoardCommand.self, UserCommand.self, ConfigCommand.self, VersionCommand.self]
     )
 }

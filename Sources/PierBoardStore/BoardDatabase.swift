@@ -1,0 +1,45 @@
+import Logging
+import NIOSSL
+import PostgresNIO
+
+/// Opens the board's database from a ``DatabaseURL``.
+public enum BoardDatabase {
+    /// Runs `body` with a repository on the database, then closes it; for one-shot commands such as migrations.
+    public static func withRepository<Value: Sendable>(
+        _ url: DatabaseURL,
+        logger: Logger,
+        _ body: @Sendable (SQLBoardRepository) async throws -> Value
+    ) async throws -> Value {
+        switch url {
+        case .sqlite(let path):
+            let database = try await SQLiteSQLDatabase.open(path: path, logger: logger)
+            do {
+                let value = try await body(SQLBoardRepository(database: database))
+                try await database.close()
+                return value
+            } catch {
+                try? await database.close()
+                throw error
+            }
+        case .postgres(let location):
+            let client = PostgresClient(configuration: configuration(location), backgroundLogger: logger)
+            return try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await client.run() }
+                defer { group.cancelAll() }
+                return try await body(SQLBoardRepository(database: PostgresSQLDatabase(client: client, logger: logger)))
+            }
+        }
+    }
+
+    /// The `PostgresClient` configuration for a location: TLS when `sslmode=require` or `verify-full`.
+    public static func configuration(_ location: DatabaseURL.PostgresLocation) -> PostgresClient.Configuration {
+        PostgresClient.Configuration(
+            host: location.host,
+            port: location.port,
+            username: location.username,
+            password: location.password,
+            database: location.database,
+            tls: location.requireTLS ? .require(.makeClientConfiguration()) : .disable
+        )
+    }
+}
