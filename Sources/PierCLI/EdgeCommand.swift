@@ -1,5 +1,6 @@
 import ArgumentParser
 import Logging
+import NIOCore
 import NIOPosix
 import PierCore
 import PierEdge
@@ -32,7 +33,10 @@ struct EdgeCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let runtime = EdgeRuntime(config: edgeConfig, files: StaticFileStore(), accessLog: accessLog, logger: logger)
-        let server = EdgeServer(runtime: runtime, logger: logger)
+        let workers = EdgeWorkers.count(configured: edgeConfig.workers)
+        let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: workers)
+        let server = EdgeServer(runtime: runtime, group: eventLoops, logger: logger)
+        logger.debug("event loops", metadata: ["pier.workers": "\(workers)"])
         // The access log starts first and stops last, so the final lines are flushed.
         var services: [any Service] = []
         if let accessLog { services.append(accessLog) }
@@ -44,6 +48,12 @@ struct EdgeCommand: AsyncParsableCommand {
                 logger: logger
             )
         )
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            try? await eventLoops.shutdownGracefully()
+            throw error
+        }
+        try await eventLoops.shutdownGracefully()
     }
 }

@@ -37,7 +37,9 @@ struct EdgeConfigParser {
 
     func parse(_ root: ConfigValue) -> EdgeConfig? {
         guard
-            let document = root.mapping(allowedKeys: ["listen", "access_log", "limits", "shutdown_timeout", "routes"])
+            let document = root.mapping(allowedKeys: [
+                "listen", "access_log", "limits", "shutdown_timeout", "workers", "routes",
+            ])
         else { return nil }
         var config = EdgeConfig(routes: [])
         var valid = true
@@ -58,6 +60,15 @@ struct EdgeConfigParser {
         }
         if let value = document["limits"] {
             if let limits = parseLimits(value) { config.limits = limits } else { valid = false }
+        }
+        if let value = document["workers"] {
+            if value.scalarText == "auto" {
+                config.workers = nil
+            } else if let count = value.int(in: 1...256) {
+                config.workers = count
+            } else {
+                valid = false
+            }
         }
         if let value = document["shutdown_timeout"] {
             if let timeout = value.duration() { config.shutdownTimeout = timeout } else { valid = false }

@@ -12,6 +12,8 @@ public struct EdgeConfig: Sendable, Hashable {
     public var limits: LimitsConfig
     /// How long in-flight requests may finish after a shutdown signal.
     public var shutdownTimeout: Duration
+    /// Event-loop threads; `nil` means one per CPU this process may run on.
+    public var workers: Int?
     /// The routes, tried in order; the first match wins.
     public var routes: [RouteConfig]
 
@@ -20,8 +22,10 @@ public struct EdgeConfig: Sendable, Hashable {
         accessLog: AccessLogConfig = AccessLogConfig(),
         limits: LimitsConfig = LimitsConfig(),
         shutdownTimeout: Duration = .seconds(30),
+        workers: Int? = nil,
         routes: [RouteConfig]
     ) {
+        self.workers = workers
         self.listen = listen
         self.accessLog = accessLog
         self.limits = limits

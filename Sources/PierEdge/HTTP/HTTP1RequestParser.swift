@@ -203,7 +203,7 @@ public struct HTTP1RequestParser: Sendable {
 
     private func parseHeadFields(_ head: ByteBuffer) throws(HTTPParseError) -> HTTPRequestHead {
         let limits = self.limits
-        let parsed: Result<(String, String, Int, [HTTPHeaderFields.Field]), HTTPParseError> =
+        let parsed: Result<(String, String, Int, [HTTPHeaderFields.Field], UInt32), HTTPParseError> =
             head.withUnsafeReadableBytes { bytes in
                 // Request line: method SP target SP HTTP/1.x CRLF
                 var index = 0
@@ -254,6 +254,7 @@ public struct HTTP1RequestParser: Sendable {
 
                 var fields: [HTTPHeaderFields.Field] = []
                 fields.reserveCapacity(12)
+                var presence: UInt32 = 0
                 while index < bytes.count {
                     if bytes[index] == UInt8(ascii: "\r") {
                         // Only the final empty line may start with CR; a bare CR must never hide what follows.
@@ -295,10 +296,12 @@ public struct HTTP1RequestParser: Sendable {
                         return .failure(.badRequest("invalid_header", "a header line does not end with CRLF"))
                     }
                     index += 2
+                    let known = KnownHeader.classify(bytes, start: nameStart, end: nameEnd)
+                    if known != KnownHeader.unknown { presence |= 1 << UInt32(known) }
                     fields.append(
                         HTTPHeaderFields.Field(
                             nameStart: UInt32(nameStart), nameEnd: UInt32(nameEnd), valueStart: UInt32(valueStart),
-                            valueEnd: UInt32(valueEnd)
+                            valueEnd: UInt32(valueEnd), known: known
                         )
                     )
                     if fields.count > limits.maxHeaderCount {
@@ -308,10 +311,11 @@ public struct HTTP1RequestParser: Sendable {
                                 reason: "more than \(limits.maxHeaderCount) header fields"))
                     }
                 }
-                return .success((method, target, minor, fields))
+                return .success((method, target, minor, fields, presence))
             }
-        let (method, target, minor, fields) = try parsed.get()
-        let headers = HTTPHeaderFields(storage: head, fields: fields)
+        let (method, target, minor, fields, presence) = try parsed.get()
+        var headers = HTTPHeaderFields(storage: head, fields: fields)
+        headers.presence = presence
         let framing = try Self.framing(headers, minorVersion: minor, limits: limits)
         return HTTPRequestHead(method: method, target: target, minorVersion: minor, headers: headers, framing: framing)
     }
@@ -324,13 +328,14 @@ public struct HTTP1RequestParser: Sendable {
         var contentLength: Int?
         var transferCodings: [String] = []
         for index in 0..<headers.count {
-            if headers.nameEquals(index, "host") {
+            let known = headers.fields[index].known
+            if known == KnownHeader.host.rawValue {
                 hostCount += 1
                 let value = headers.value(at: index)
                 guard value.utf8.allSatisfy(isHostByte) else {
                     throw .badRequest("invalid_host", "the Host header is malformed")
                 }
-            } else if headers.nameEquals(index, "content-length") {
+            } else if known == KnownHeader.contentLength.rawValue {
                 for element in headers.value(at: index).split(separator: ",", omittingEmptySubsequences: false) {
                     let digits = element.trimmingASCIISpaces()
                     guard !digits.isEmpty, digits.utf8.count <= 18,
@@ -344,7 +349,7 @@ public struct HTTP1RequestParser: Sendable {
                     }
                     contentLength = length
                 }
-            } else if headers.nameEquals(index, "transfer-encoding") {
+            } else if known == KnownHeader.transferEncoding.rawValue {
                 transferCodings += HTTPToken.list(headers.value(at: index)).map { $0.lowercased() }
             }
         }
@@ -354,7 +359,7 @@ public struct HTTP1RequestParser: Sendable {
         if hostCount > 1 {
             throw .badRequest("duplicate_host", "more than one Host header")
         }
-        if headers.contains("transfer-encoding") {
+        if headers.contains(.transferEncoding) {
             if contentLength != nil {
                 throw .badRequest("conflicting_framing", "Content-Length and Transfer-Encoding together")
             }

@@ -17,7 +17,7 @@ public struct HTTPRequestHead: Sendable {
     /// Whether the client asked to keep the connection open after this exchange.
     public var keepAlive: Bool {
         var keepAlive = minorVersion >= 1
-        for connection in headers.values("connection") {
+        for connection in headers.values(.connection) {
             for option in HTTPToken.list(connection) {
                 if option.lowercased() == "close" { return false }
                 if option.lowercased() == "keep-alive" { keepAlive = true }
@@ -41,6 +41,8 @@ public struct HTTPHeaderFields: Sendable, Sequence {
         var nameEnd: UInt32
         var valueStart: UInt32
         var valueEnd: UInt32
+        /// The field's ``KnownHeader`` raw value, or `KnownHeader.unknown`.
+        var known: UInt8 = KnownHeader.unknown
     }
 
     let storage: ByteBuffer
@@ -48,6 +50,30 @@ public struct HTTPHeaderFields: Sendable, Sequence {
 
     /// The number of fields.
     public var count: Int { fields.count }
+    /// One bit per ``KnownHeader`` present, so absent fields are answered without a scan.
+    var presence: UInt32 = 0
+
+    /// The value of the first field of a known name, or `nil`.
+
+    public func first(_ header: KnownHeader) -> String? {
+        guard presence & header.bit != 0 else { return nil }
+        for index in fields.indices where fields[index].known == header.rawValue {
+            return value(at: index)
+        }
+        return nil
+    }
+
+    /// Whether a field of a known name is present.
+
+    public func contains(_ header: KnownHeader) -> Bool {
+        presence & header.bit != 0
+    }
+
+    /// Every value of fields of a known name, in order.
+    public func values(_ header: KnownHeader) -> [String] {
+        guard presence & header.bit != 0 else { return [] }
+        return fields.indices.filter { fields[$0].known == header.rawValue }.map { value(at: $0) }
+    }
 
     /// The value of the first field with this name (given in lower case), or `nil`.
     public func first(_ lowercasedName: String) -> String? {
@@ -97,6 +123,7 @@ public struct HTTPHeaderFields: Sendable, Sequence {
     }
 
     /// The value of the field at `index`, without surrounding whitespace.
+
     public func value(at index: Int) -> String {
         let field = fields[index]
         return storage.getString(
@@ -110,5 +137,65 @@ public struct HTTPHeaderFields: Sendable, Sequence {
             defer { index += 1 }
             return (self.name(at: index), self.value(at: index))
         }
+    }
+}
+
+/// Header fields the edge itself reads, recognised once while parsing.
+public enum KnownHeader: UInt8, Sendable, CaseIterable {
+    case host, connection, contentLength, transferEncoding, expect, requestID, userAgent, referer, origin
+    case accessControlRequestMethod, accessControlRequestHeaders, accept, acceptEncoding, range, ifRange, ifNoneMatch
+    case ifModifiedSince
+
+    /// Marks fields the edge does not read itself.
+    public static let unknown: UInt8 = 255
+
+    /// The lower-case field name.
+    public var name: String {
+        switch self {
+        case .host: "host"
+        case .connection: "connection"
+        case .contentLength: "content-length"
+        case .transferEncoding: "transfer-encoding"
+        case .expect: "expect"
+        case .requestID: "x-request-id"
+        case .userAgent: "user-agent"
+        case .referer: "referer"
+        case .origin: "origin"
+        case .accessControlRequestMethod: "access-control-request-method"
+        case .accessControlRequestHeaders: "access-control-request-headers"
+        case .accept: "accept"
+        case .acceptEncoding: "accept-encoding"
+        case .range: "range"
+        case .ifRange: "if-range"
+        case .ifNoneMatch: "if-none-match"
+        case .ifModifiedSince: "if-modified-since"
+        }
+    }
+
+    var bit: UInt32 { 1 << UInt32(rawValue) }
+
+    /// Known names grouped by length, as bytes, for classification without allocating.
+    static let byLength: [[(header: KnownHeader, bytes: [UInt8])]] = {
+        var table = [[(header: KnownHeader, bytes: [UInt8])]](repeating: [], count: 31)
+        for header in KnownHeader.allCases {
+            let bytes = Array(header.name.utf8)
+            table[bytes.count].append((header, bytes))
+        }
+        return table
+    }()
+
+    /// Recognises a field name (any case) in `bytes[start..<end]`.
+    static func classify(_ bytes: UnsafeRawBufferPointer, start: Int, end: Int) -> UInt8 {
+        let length = end - start
+        guard length < byLength.count else { return unknown }
+        candidates: for candidate in byLength[length] {
+            for offset in 0..<length {
+                var byte = bytes[start + offset]
+                if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { byte |= 0x20 }
+                if byte != candidate.bytes[offset] { continue candidates }
+            }
+            return candidate.header.rawValue
+        }
+        return unknown
     }
 }

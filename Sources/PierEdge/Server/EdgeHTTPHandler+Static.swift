@@ -103,7 +103,7 @@ extension EdgeHTTPHandler {
     /// A browser navigation: GET or HEAD, accepting HTML, to a path whose last segment has no extension.
     static func isNavigation(head: HTTPRequestHead, path: RequestPath) -> Bool {
         guard head.method == "GET" || head.method == "HEAD" else { return false }
-        guard let accept = head.headers.first("accept"), accept.contains("text/html") else { return false }
+        guard let accept = head.headers.first(.accept), accept.contains("text/html") else { return false }
         return !path.lastSegment.contains(".")
     }
 
@@ -134,9 +134,9 @@ extension EdgeHTTPHandler {
     func serveFile(
         context: ChannelHandlerContext, head: HTTPRequestHead, file: StaticFile, status: Int, extra: [(String, String)]
     ) {
-        let rangeHeader = head.method == "GET" ? head.headers.first("range") : nil
+        let rangeHeader = head.method == "GET" ? head.headers.first(.range) : nil
         var representation = file.identity
-        if rangeHeader == nil, !file.encoded.isEmpty, let acceptEncoding = head.headers.first("accept-encoding") {
+        if rangeHeader == nil, !file.encoded.isEmpty, let acceptEncoding = head.headers.first(.acceptEncoding) {
             let accepted = ContentCoding.accepted(acceptEncoding)
             if let chosen = file.encoded.first(where: { accepted.contains($0.contentEncoding ?? "") }) {
                 representation = chosen
@@ -151,13 +151,13 @@ extension EdgeHTTPHandler {
         if !file.encoded.isEmpty { response.addVary("Accept-Encoding") }
         response.add(extra)
 
-        if let ifNoneMatch = head.headers.first("if-none-match") {
+        if let ifNoneMatch = head.headers.first(.ifNoneMatch) {
             if EntityTag.noneMatchHits(ifNoneMatch, etag: representation.etag) {
                 response.status = 304
                 respond(context: context, response, body: nil)
                 return
             }
-        } else if let ifModifiedSince = head.headers.first("if-modified-since"),
+        } else if let ifModifiedSince = head.headers.first(.ifModifiedSince),
             let since = HTTPDate.parse(ifModifiedSince),
             file.lastModifiedSeconds <= since
         {
@@ -170,7 +170,7 @@ extension EdgeHTTPHandler {
         var ranges = [0..<representation.size]
         var multipart: MultipartRanges?
         if let rangeHeader,
-            head.headers.first("if-range").map({
+            head.headers.first(.ifRange).map({
                 EntityTag.ifRangeHolds($0, etag: representation.etag, lastModified: file.lastModified)
             })
                 ?? true

@@ -209,12 +209,13 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
 
     func handleHead(context: ChannelHandlerContext, _ head: HTTPRequestHead) {
         let now = NIODeadline.now()
-        var requestID = head.headers.first("x-request-id") ?? ""
+        var requestID = head.headers.first(.requestID) ?? ""
         if !RequestIDGenerator.isAcceptable(requestID) { requestID = requestIDs.next() }
         // An absolute-form target's authority takes precedence over Host (RFC 9112 §3.2.2).
-        var host = Self.authority(ofAbsoluteTarget: head.target) ?? head.headers.first("host")
-        if let value = host {
-            host = Self.hostWithoutPort(value)
+        var host: String?
+        if runtime.needsHost {
+            host = (Self.authority(ofAbsoluteTarget: head.target) ?? head.headers.first(.host)).map(
+                Self.hostWithoutPort)
         }
         exchange = Exchange(
             method: head.method,
@@ -223,14 +224,14 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
             keepAlive: head.keepAlive && !shouldClose,
             host: host,
             // Only read for the access log.
-            userAgent: runtime.accessLog == nil ? nil : head.headers.first("user-agent"),
-            referer: runtime.accessLog == nil ? nil : head.headers.first("referer"),
+            userAgent: runtime.accessLog == nil ? nil : head.headers.first(.userAgent),
+            referer: runtime.accessLog == nil ? nil : head.headers.first(.referer),
             requestID: requestID,
             start: now,
             epochSeconds: time(nil)
         )
         arm(context: context, now + runtime.idleTimeout)
-        if head.framing != .none, head.headers.first("expect")?.lowercased() == "100-continue" {
+        if head.framing != .none, head.headers.first(.expect)?.lowercased() == "100-continue" {
             // Answer at once instead of inviting a body the edge would only discard; the unread body means the
             // connection cannot be reused.
             exchange?.keepAlive = false
@@ -271,16 +272,16 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
         }
         var extra: [(String, String)] = []
         if let cors = route.cors {
-            let origin = head.headers.first("origin")
+            let origin = head.headers.first(.origin)
             if let origin, head.method == "OPTIONS",
-                let requestedMethod = head.headers.first("access-control-request-method")
+                let requestedMethod = head.headers.first(.accessControlRequestMethod)
             {
                 var response = HTTPResponseHead(status: 204)
                 response.add(
                     cors.preflightHeaders(
                         origin: origin,
                         requestMethod: requestedMethod,
-                        requestHeaders: head.headers.first("access-control-request-headers")
+                        requestHeaders: head.headers.first(.accessControlRequestHeaders)
                     )
                 )
                 respond(context: context, response, body: nil)
@@ -309,7 +310,8 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
             host = host[..<colon]
         }
         if host.hasSuffix(".") { host = host.dropLast() }
-        return host.lowercased()
+        let hasUpperCase = host.utf8.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
+        return hasUpperCase ? host.lowercased() : String(host)
     }
 
     // MARK: - Responses

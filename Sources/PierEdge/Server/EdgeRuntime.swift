@@ -22,6 +22,8 @@ public final class EdgeRuntime: Sendable {
     let files: StaticFileStore
     let accessLog: AccessLogWriter?
     let logger: Logger
+    /// Whether any route matches on host, or the access log records it; otherwise the Host header is not read.
+    let needsHost: Bool
 
     public init(config: EdgeConfig, files: StaticFileStore, accessLog: AccessLogWriter?, logger: Logger) {
         self.config = config
@@ -38,6 +40,7 @@ public final class EdgeRuntime: Sendable {
         self.files = files
         self.accessLog = accessLog
         self.logger = logger
+        self.needsHost = accessLog != nil || config.routes.contains { $0.match.host != nil }
     }
 
     /// The first route matching the request, if any.
