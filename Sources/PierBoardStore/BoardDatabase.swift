@@ -39,7 +39,9 @@ public enum BoardDatabase {
             username: location.username,
             password: location.password,
             database: location.database,
-            tls: location.requireTLS ? .require(.makeClientConfiguration()) : .disable
+            tls: location.requireTLS
+                ? .require(.makeClientConfiguration())
+                : location.preferTLS ? .prefer(.makeClientConfiguration()) : .disable
         )
     }
 }

@@ -20,8 +20,14 @@ public enum DatabaseURL: Sendable, Hashable, CustomStringConvertible {
         public var database: String
         /// `require` when `sslmode=require` (or `verify-full`) was given; otherwise plain TCP.
         public var requireTLS: Bool
+        /// `sslmode=prefer`: TLS when the server offers it.
+        public var preferTLS: Bool
 
-        public init(host: String, port: Int, username: String, password: String?, database: String, requireTLS: Bool) {
+        public init(
+            host: String, port: Int, username: String, password: String?, database: String, requireTLS: Bool,
+            preferTLS: Bool = false
+        ) {
+            self.preferTLS = preferTLS
             self.host = host
             self.port = port
             self.username = username
@@ -74,10 +80,12 @@ public enum DatabaseURL: Sendable, Hashable, CustomStringConvertible {
             PostgresLocation(
                 host: host,
                 port: components.port ?? 5432,
-                username: username.removingPercentEncoding ?? username,
-                password: components.password.map { $0.removingPercentEncoding ?? $0 },
-                database: database.removingPercentEncoding ?? database,
-                requireTLS: sslMode == "require" || sslMode == "verify-full"
+                // URLComponents has already percent-decoded these.
+                username: username,
+                password: components.password,
+                database: database,
+                requireTLS: sslMode == "require" || sslMode == "verify-full",
+                preferTLS: sslMode == "prefer"
             )
         )
     }

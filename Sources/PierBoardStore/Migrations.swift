@@ -151,15 +151,16 @@ public enum Migrations {
     /// at once (PostgreSQL: an advisory lock; SQLite: one writer).
     @discardableResult
     public static func migrate(_ database: any SQLDatabase, now: Int64) async throws -> [Int] {
-        try await database.query(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
-        )
         var applied: [Int] = []
         for migration in all {
             let didApply = try await database.transaction { transaction in
                 if transaction.dialect == .postgres {
                     try await transaction.query("SELECT pg_advisory_xact_lock(7270001)")
                 }
+                // Inside the lock, so instances starting together on an empty database do not race to create it.
+                try await transaction.query(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
+                )
                 let existing = try await transaction.query(
                     "SELECT version FROM schema_migrations WHERE version = $1", [.integer(Int64(migration.version))])
                 guard existing.isEmpty else { return false }
@@ -183,7 +184,8 @@ public enum Migrations {
         switch database.dialect {
         case .postgres:
             exists = try await database.query(
-                "SELECT 1 AS found FROM information_schema.tables WHERE table_name = 'schema_migrations'")
+                "SELECT 1 AS found FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'schema_migrations'"
+            )
         case .sqlite:
             exists = try await database.query(
                 "SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")

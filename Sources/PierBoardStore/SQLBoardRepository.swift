@@ -61,15 +61,15 @@ public struct SQLBoardRepository: BoardRepository {
             passwordHash: passwordHash)
         let ids = self.ids
         return try await database.transaction { db in
-            let existing = try await db.query("SELECT id FROM users WHERE email_key = $1", [.text(email.lowercased())])
-            guard existing.isEmpty else { throw StoreError.duplicate("a user with this email already exists") }
-            try await db.query(
-                "INSERT INTO users (id, email, email_key, name, role, disabled, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            // ON CONFLICT makes a concurrent duplicate a clean "duplicate" on both databases, not a constraint error.
+            let inserted = try await db.query(
+                "INSERT INTO users (id, email, email_key, name, role, disabled, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (email_key) DO NOTHING RETURNING id",
                 [
                     .text(user.id), .text(email), .text(email.lowercased()), .text(name), .text(role.rawValue),
                     .bool(false), .text(passwordHash), .integer(now),
                 ]
             )
+            guard !inserted.isEmpty else { throw StoreError.duplicate("a user with this email already exists") }
             try await Self.audit(
                 db, ids: ids, now: now, boardID: nil, taskID: nil, actorID: actorID ?? user.id, action: "user.created",
                 field: "role", old: nil, new: role.rawValue)
@@ -106,11 +106,7 @@ public struct SQLBoardRepository: BoardRepository {
                 try await Self.audit(
                     db, ids: ids, now: now, boardID: nil, taskID: nil, actorID: actorID, action: "user.updated",
                     field: "disabled", old: String(user.disabled), new: String(disabled))
-                if disabled {
-                    try await db.query(
-                        "UPDATE refresh_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
-                        [.integer(now), .text(id)])
-                }
+                if disabled { try await Self.revokeSessions(db, userID: id, now: now) }
                 user.disabled = disabled
             }
             return user
@@ -125,9 +121,7 @@ public struct SQLBoardRepository: BoardRepository {
                 "UPDATE users SET password_hash = $1 WHERE id = $2 RETURNING id", [.text(passwordHash), .text(id)])
             guard !updated.isEmpty else { throw StoreError.notFound("user") }
             // A new password ends every session of the account.
-            try await db.query(
-                "UPDATE refresh_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
-                [.integer(now), .text(id)])
+            try await Self.revokeSessions(db, userID: id, now: now)
             try await Self.audit(
                 db, ids: ids, now: now, boardID: nil, taskID: nil, actorID: actorID, action: "user.password_reset",
                 field: nil, old: nil, new: nil)
@@ -232,13 +226,10 @@ public struct SQLBoardRepository: BoardRepository {
             guard !(try await db.query("SELECT id FROM users WHERE id = $1", [.text(userID)]).isEmpty) else {
                 throw StoreError.notFound("user")
             }
-            let existing = try await db.query(
-                "SELECT 1 AS found FROM board_members WHERE board_id = $1 AND user_id = $2",
-                [.text(boardID), .text(userID)])
-            guard existing.isEmpty else { return }
-            try await db.query(
-                "INSERT INTO board_members (board_id, user_id, added_at) VALUES ($1, $2, $3)",
+            let inserted = try await db.query(
+                "INSERT INTO board_members (board_id, user_id, added_at) VALUES ($1, $2, $3) ON CONFLICT (board_id, user_id) DO NOTHING RETURNING user_id",
                 [.text(boardID), .text(userID), .integer(now)])
+            guard !inserted.isEmpty else { return }  // already a member
             try await Self.audit(
                 db, ids: ids, now: now, boardID: boardID, taskID: nil, actorID: actorID, action: "board.member_added",
                 field: "member", old: nil, new: userID)
@@ -273,8 +264,9 @@ public struct SQLBoardRepository: BoardRepository {
         let suffix = lock && db.dialect == .postgres ? " FOR UPDATE" : ""
         guard let row = try await db.query("SELECT \(taskColumns) FROM tasks WHERE id = $1\(suffix)", [.text(id)]).first
         else { return nil }
-        let labels = try await db.query("SELECT label FROM task_labels WHERE task_id = $1 ORDER BY label", [.text(id)])
-            .map { try $0.text("label") }
+        // Sorted in Swift: database collations order labels differently from Swift's comparison.
+        let labels = try await db.query("SELECT label FROM task_labels WHERE task_id = $1", [.text(id)])
+            .map { try $0.text("label") }.sorted()
         return try decodeTask(row, labels: labels)
     }
 
@@ -397,12 +389,14 @@ public struct SQLBoardRepository: BoardRepository {
         if !taskIDs.isEmpty {
             let placeholders = taskIDs.indices.map { "$\($0 + 1)" }.joined(separator: ", ")
             let labelRows = try await database.query(
-                "SELECT task_id, label FROM task_labels WHERE task_id IN (\(placeholders)) ORDER BY label",
+                "SELECT task_id, label FROM task_labels WHERE task_id IN (\(placeholders))",
                 taskIDs.map(SQLValue.text)
             )
             for row in labelRows { labelsByTask[try row.text("task_id"), default: []].append(try row.text("label")) }
         }
-        let tasks = try pageRows.map { try Self.decodeTask($0, labels: labelsByTask[try $0.text("id")] ?? []) }
+        let tasks = try pageRows.map {
+            try Self.decodeTask($0, labels: (labelsByTask[try $0.text("id")] ?? []).sorted())
+        }
         var next: String?
         if rows.count > limit, let last = pageRows.last {
             next =
@@ -503,6 +497,10 @@ public struct SQLBoardRepository: BoardRepository {
                     db, ids: ids, now: now, boardID: current.boardID, taskID: id, actorID: actorID,
                     action: "task.updated", field: event.field, old: event.old, new: event.new)
             }
+            if updated.columnID != current.columnID {
+                try await Self.transition(
+                    db, ids: ids, now: now, taskID: id, from: current.columnID, to: updated.columnID, actorID: actorID)
+            }
             try await Self.notifyChanges(db, ids: ids, now: now, before: current, after: updated, actorID: actorID)
             return updated
         }
@@ -536,6 +534,8 @@ public struct SQLBoardRepository: BoardRepository {
             if let expectedVersion, current.version != expectedVersion {
                 throw StoreError.conflict(currentVersion: current.version)
             }
+            // "Put it next to itself" leaves it where it is.
+            if toColumnID == current.columnID, afterID == id || beforeID == id { return current }
             var position = try await Self.position(
                 db, columnID: toColumnID, movingID: id, afterID: afterID, beforeID: beforeID)
             if position == nil {
@@ -655,7 +655,9 @@ public struct SQLBoardRepository: BoardRepository {
         let now = clock()
         let ids = self.ids
         return try await database.transaction { db in
-            guard let task = try await Self.loadTask(db, id: taskID) else { throw StoreError.notFound("task") }
+            guard let task = try await Self.loadTask(db, id: taskID, lock: true) else {
+                throw StoreError.notFound("task")
+            }
             let comment = TaskComment(
                 id: ids.next(now: now), taskID: taskID, authorID: actorID, body: body, createdAt: now)
             try await db.query(
@@ -768,9 +770,36 @@ public struct SQLBoardRepository: BoardRepository {
 
     public func endSession(tokenHash: String) async throws {
         let now = clock()
-        try await database.query(
-            "UPDATE refresh_tokens SET revoked_at = $1 WHERE revoked_at IS NULL AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $2)",
-            [.integer(now), .text(tokenHash)]
+        try await database.transaction { db in
+            guard
+                let family = try await db.query(
+                    "SELECT family_id FROM refresh_tokens WHERE token_hash = $1", [.text(tokenHash)]
+                ).first
+            else { return }
+            let familyID = try family.text("family_id")
+            if db.dialect == .postgres {
+                // Wait for a refresh of this family in flight; the UPDATE's fresh snapshot then sees its new token.
+                try await db.query(
+                    "SELECT id FROM refresh_tokens WHERE family_id = $1 AND revoked_at IS NULL FOR UPDATE",
+                    [.text(familyID)])
+            }
+            try await db.query(
+                "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
+                [.integer(now), .text(familyID)]
+            )
+        }
+    }
+
+    /// Revokes every session of a user. On PostgreSQL the rows are locked first, so a refresh in flight finishes
+    /// and its new token is seen (and revoked) by the UPDATE's fresh snapshot.
+    static func revokeSessions(_ db: any SQLDatabase, userID: String, now: Int64) async throws {
+        if db.dialect == .postgres {
+            try await db.query(
+                "SELECT id FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL FOR UPDATE", [.text(userID)])
+        }
+        try await db.query(
+            "UPDATE refresh_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+            [.integer(now), .text(userID)]
         )
     }
 

@@ -373,3 +373,45 @@ struct SessionConformanceTests {
         }
     }
 }
+
+@Suite("Board repository conformance: details")
+struct DetailConformanceTests {
+    @Test(
+        "label order does not depend on the database collation; resending labels changes nothing",
+        arguments: StoreBackend.available)
+    func labelOrder(backend: StoreBackend) async throws {
+        try await BoardStoreFixture.withRepository(backend) { repository in
+            let world = try await BoardRepositoryConformanceTests.world(repository)
+            let task = try await repository.createTask(
+                boardID: world.board.id, NewTask(title: "L", labels: ["api", "Bug", "zeta", "Alpha"]),
+                actorID: world.supervisor.id)
+            let loaded = try #require(try await repository.task(id: task.id))
+            #expect(loaded.labels == task.labels)
+            let listed = try await repository.tasks(boardID: world.board.id, query: TaskQuery(now: 0)).tasks
+            #expect(listed.first?.labels == task.labels)
+            let same = try await repository.updateTask(
+                id: task.id, expectedVersion: 1, changes: TaskChanges(labels: ["zeta", "Alpha", "Bug", "api"]),
+                actorID: world.supervisor.id)
+            #expect(same.version == 1)
+        }
+    }
+
+    @Test("adding a member twice is a no-op; moving a task next to itself leaves it", arguments: StoreBackend.available)
+    func idempotence(backend: StoreBackend) async throws {
+        try await BoardStoreFixture.withRepository(backend) { repository in
+            let world = try await BoardRepositoryConformanceTests.world(repository)
+            try await repository.addMember(boardID: world.board.id, userID: world.pic.id, actorID: world.supervisor.id)
+            #expect(try await repository.members(boardID: world.board.id).count == 2)
+            let first = try await repository.createTask(
+                boardID: world.board.id, NewTask(title: "A"), actorID: world.supervisor.id)
+            _ = try await repository.createTask(
+                boardID: world.board.id, NewTask(title: "B"), actorID: world.supervisor.id)
+            let unmoved = try await repository.moveTask(
+                id: first.id, toColumnID: first.columnID, afterID: first.id, beforeID: nil, expectedVersion: nil,
+                actorID: world.supervisor.id)
+            #expect(unmoved.version == first.version)
+            let order = try await repository.tasks(boardID: world.board.id, query: TaskQuery(now: 0)).tasks.map(\.title)
+            #expect(order == ["A", "B"])
+        }
+    }
+}

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import SQLiteNIO
+import Synchronization
 
 /// SQLite behind ``SQLDatabase``: one connection, every statement and transaction serialised through a FIFO lock
 /// (SQLite allows one writer at a time anyway), so concurrent requests never interleave inside a transaction.
@@ -9,6 +10,7 @@ public final class SQLiteSQLDatabase: SQLDatabase {
     public let dialect = SQLDialect.sqlite
     let connection: SQLiteConnection
     let lock = AsyncLock()
+    let broken = Mutex(false)
 
     /// Opens (creating if needed) the database file, with WAL journaling and foreign keys on.
     public static func open(path: String, logger: Logger) async throws -> SQLiteSQLDatabase {
@@ -16,9 +18,9 @@ public final class SQLiteSQLDatabase: SQLDatabase {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
         let database = SQLiteSQLDatabase(connection: connection)
+        try await database.query("PRAGMA busy_timeout = 5000")
         try await database.query("PRAGMA journal_mode = WAL")
         try await database.query("PRAGMA foreign_keys = ON")
-        try await database.query("PRAGMA busy_timeout = 5000")
         try await database.query("PRAGMA synchronous = NORMAL")
         return database
     }
@@ -33,13 +35,21 @@ public final class SQLiteSQLDatabase: SQLDatabase {
 
     @discardableResult
     public func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
-        try await lock.withLock { try await Self.run(connection, sql, binds) }
+        try checkUsable()
+        return try await lock.withLock { try await Self.run(connection, sql, binds) }
+    }
+
+    private func checkUsable() throws {
+        if broken.withLock({ $0 }) {
+            throw StoreError.corrupt("the SQLite connection could not roll back a transaction; restart the service")
+        }
     }
 
     public func transaction<Result: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> Result) async throws
         -> Result
     {
-        try await lock.withLock {
+        try checkUsable()
+        return try await lock.withLock {
             let inside = Transaction(connection: connection)
             try await Self.run(connection, "BEGIN IMMEDIATE", [])
             do {
@@ -47,7 +57,13 @@ public final class SQLiteSQLDatabase: SQLDatabase {
                 try await Self.run(connection, "COMMIT", [])
                 return result
             } catch {
-                _ = try? await Self.run(connection, "ROLLBACK", [])
+                do {
+                    try await Self.run(connection, "ROLLBACK", [])
+                } catch {
+                    // Still inside a transaction that will never end: refuse further use rather than let later
+                    // writes silently join it and be lost.
+                    broken.withLock { $0 = true }
+                }
                 throw error
             }
         }
