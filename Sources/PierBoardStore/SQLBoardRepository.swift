@@ -353,9 +353,9 @@ public struct SQLBoardRepository: BoardRepository {
                     of: "%", with: "\\%"
                 )
                 .replacingOccurrences(of: "_", with: "\\_") + "%"
-            let placeholder = bind(.text(pattern))
+            let marker = bind(.text(pattern))
             conditions.append(
-                "(LOWER(t.title) LIKE \(placeholder) ESCAPE '\\' OR LOWER(t.content) LIKE \(placeholder) ESCAPE '\\')")
+                "(LOWER(t.title) LIKE \(marker) ESCAPE '\\' OR LOWER(t.content) LIKE \(marker) ESCAPE '\\')")
         }
         if let dueBefore = query.dueBefore {
             conditions.append("t.due_at IS NOT NULL AND t.due_at < \(bind(.integer(dueBefore)))")
@@ -387,9 +387,9 @@ public struct SQLBoardRepository: BoardRepository {
         var labelsByTask: [String: [String]] = [:]
         let taskIDs = try pageRows.map { try $0.text("id") }
         if !taskIDs.isEmpty {
-            let placeholders = taskIDs.indices.map { "$\($0 + 1)" }.joined(separator: ", ")
+            let markers = taskIDs.indices.map { "$\($0 + 1)" }.joined(separator: ", ")
             let labelRows = try await database.query(
-                "SELECT task_id, label FROM task_labels WHERE task_id IN (\(placeholders))",
+                "SELECT task_id, label FROM task_labels WHERE task_id IN (\(markers))",
                 taskIDs.map(SQLValue.text)
             )
             for row in labelRows { labelsByTask[try row.text("task_id"), default: []].append(try row.text("label")) }

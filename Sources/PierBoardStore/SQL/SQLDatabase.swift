@@ -7,7 +7,7 @@ public enum SQLDialect: Sendable {
 /// The small SQL surface the board repository needs, implemented over PostgreSQL (postgres-nio) and SQLite
 /// (sqlite-nio).
 ///
-/// Statements use `$1`, `$2`, … placeholders; each adapter binds them its own way.
+/// Statements use `$1`, `$2`, … as parameter markers; each adapter binds them its own way.
 public protocol SQLDatabase: Sendable {
     var dialect: SQLDialect { get }
 

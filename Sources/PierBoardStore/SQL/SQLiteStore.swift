@@ -103,7 +103,7 @@ public final class SQLiteSQLDatabase: SQLDatabase {
         }
     }
 
-    /// `$n` placeholders become SQLite's numbered `?n`.
+    /// `$n` parameter markers become SQLite's numbered `?n`.
     static func translate(_ sql: String) -> String {
         guard sql.contains("$") else { return sql }
         var output = ""
