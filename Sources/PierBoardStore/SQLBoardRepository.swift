@@ -1,4 +1,5 @@
 import Foundation
+import PierCore
 
 /// ``BoardRepository`` over any ``SQLDatabase``: the single implementation behind both PostgreSQL and SQLite.
 public struct SQLBoardRepository: BoardRepository {
@@ -34,6 +35,7 @@ public struct SQLBoardRepository: BoardRepository {
     // MARK: - Users
 
     static let userColumns = "id, email, name, role, disabled, created_at, password_hash"
+    static let userColumnsOfU = prefixed(userColumns, "u")
 
     static func decodeUser(_ row: SQLRow) throws -> User {
         guard let role = UserRole(rawValue: try row.text("role")) else { throw StoreError.corrupt("unknown role") }
@@ -211,7 +213,7 @@ public struct SQLBoardRepository: BoardRepository {
 
     public func members(boardID: String) async throws -> [User] {
         try await database.query(
-            "SELECT \(Self.userColumns.split(separator: ",").map { "u." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")) FROM users u JOIN board_members m ON m.user_id = u.id WHERE m.board_id = $1 ORDER BY u.name, u.id",
+            "SELECT \(Self.userColumnsOfU) FROM users u JOIN board_members m ON m.user_id = u.id WHERE m.board_id = $1 ORDER BY u.name, u.id",
             [.text(boardID)]
         ).map(Self.decodeUser)
     }
@@ -237,6 +239,14 @@ public struct SQLBoardRepository: BoardRepository {
     }
 
     // MARK: - Tasks
+
+    static let taskColumnsOfT = prefixed(taskColumns, "t")
+
+    /// `a, b` → `t.a, t.b`, for joins.
+    static func prefixed(_ columns: String, _ alias: String) -> String {
+        columns.split(separator: ",").map { alias + "." + $0.trimmingCharacters(in: .whitespaces) }.joined(
+            separator: ", ")
+    }
 
     static let taskColumns =
         "id, board_id, column_id, title, content, assignee_id, due_at, due_tz, position, version, created_by, created_at, updated_at"
@@ -376,7 +386,7 @@ public struct SQLBoardRepository: BoardRepository {
         }
         let limit = max(1, min(query.limit, 500))
         let sql = """
-            SELECT \(Self.taskColumns.split(separator: ",").map { "t." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")), c.position AS column_position
+            SELECT \(Self.taskColumnsOfT), c.position AS column_position
             FROM tasks t JOIN board_columns c ON c.id = t.column_id
             WHERE \(conditions.joined(separator: " AND "))
             ORDER BY c.position, t.position, t.id
@@ -895,20 +905,16 @@ struct TaskCursor: Hashable {
     }
 
     init?(_ text: String) {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        guard let data = Data(base64Encoded: base64), let decoded = String(data: data, encoding: .utf8) else {
-            return nil
-        }
-        let parts = decoded.split(separator: "|", omittingEmptySubsequences: false)
+        guard let bytes = Base64URL.decode(text) else { return nil }
+        let parts = String(decoding: bytes, as: UTF8.self).split(separator: "|", omittingEmptySubsequences: false)
         guard parts.count == 3, let columnPosition = Int64(parts[0]), let position = Double(parts[1]),
-            position.isFinite, IDGenerator.isValid(String(parts[2]))
+            position.isFinite,
+            IDGenerator.isValid(String(parts[2]))
         else { return nil }
         self.init(columnPosition: columnPosition, position: position, id: String(parts[2]))
     }
 
     var encoded: String {
-        Data("\(columnPosition)|\(position)|\(id)".utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        Base64URL.encode(Array("\(columnPosition)|\(position)|\(id)".utf8))
     }
 }

@@ -224,22 +224,6 @@ public func withTimeout<Result: Sendable>(
     }
 }
 
-/// Runs `body`, returning `nil` if it takes longer than `limit`.
-public func withTimeoutOrNil<Result: Sendable>(
-    _ limit: Duration,
-    _ body: @escaping @Sendable () async throws -> Result
-) async throws -> Result? {
-    try await withThrowingTaskGroup(of: Result?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try? await Task.sleep(for: limit)
-            return nil
-        }
-        defer { group.cancelAll() }
-        return try await group.next() ?? nil
-    }
-}
-
 /// A one-way flag shared between a timer and a task.
 final class Flag: Sendable {
     private let value = Atomic<Bool>(false)

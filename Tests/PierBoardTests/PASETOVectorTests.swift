@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PierCore
 import Testing
 
 @testable import PierBoard

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import PierBoardStore
+import PierCore
 
 /// The claims of a Pier access token.
 public struct AccessClaims: Sendable, Hashable {

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PierCore
 
 /// PASETO version 4, `public` purpose: Ed25519-signed tokens, implemented from the specification
 /// (https://github.com/paseto-standard/paseto-spec, `docs/01-Protocol-Versions/Version4.md`).

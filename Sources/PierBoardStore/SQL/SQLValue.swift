@@ -7,11 +7,6 @@ public enum SQLValue: Sendable, Hashable {
     case bool(Bool)
 }
 
-extension SQLValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral {
-    public init(stringLiteral value: String) { self = .text(value) }
-    public init(integerLiteral value: Int64) { self = .integer(value) }
-}
-
 extension Optional where Wrapped == String {
     /// The text, or SQL NULL.
     var sql: SQLValue { map(SQLValue.text) ?? .null }

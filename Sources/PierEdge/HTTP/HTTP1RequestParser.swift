@@ -67,12 +67,6 @@ public struct HTTP1RequestParser: Sendable {
         return false
     }
 
-    /// Whether the parser is waiting for (more of) a request head.
-    public var isReadingHead: Bool {
-        if !pendingEnd, case .head = state { return true }
-        return false
-    }
-
     /// Consumes bytes from `buffer` and returns the next event, or `nil` when more bytes are needed.
     public mutating func next(_ buffer: inout ByteBuffer) throws(HTTPParseError) -> Event? {
         if pendingEnd {
@@ -400,7 +394,7 @@ public struct HTTP1RequestParser: Sendable {
         let line: Result<(size: Int, consumed: Int)?, HTTPParseError> = buffer.withUnsafeReadableBytes { bytes in
             var index = 0
             var size = 0
-            while index < bytes.count, let digit = Self.hexDigit(bytes[index]) {
+            while index < bytes.count, let digit = HTTPToken.hexDigit(bytes[index]) {
                 guard size <= (Int.max >> 4) else {
                     return .failure(.badRequest("invalid_chunk", "the chunk size is too large"))
                 }
@@ -467,15 +461,5 @@ public struct HTTP1RequestParser: Sendable {
         buffer.moveReaderIndex(forwardBy: length)
         state = .head(scanned: 0)
         return .end
-    }
-
-    @inline(__always)
-    static func hexDigit(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }

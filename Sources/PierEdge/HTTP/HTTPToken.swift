@@ -23,6 +23,17 @@ public enum HTTPToken {
         !text.isEmpty && text.utf8.allSatisfy(isTokenByte)
     }
 
+    /// The value of an ASCII hexadecimal digit, or `nil`.
+    @inline(__always)
+    static func hexDigit(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
     /// Splits a comma-separated header value into trimmed, non-empty elements.
     public static func list(_ value: String) -> [Substring] {
         value.split(separator: ",").map { $0.trimmingASCIISpaces() }.filter { !$0.isEmpty }

@@ -68,7 +68,8 @@ public struct RequestPath: Sendable, Hashable {
             var iterator = rawSegment.makeIterator()
             while let byte = iterator.next() {
                 if byte == UInt8(ascii: "%") {
-                    guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue)
+                    guard let high = iterator.next().flatMap(HTTPToken.hexDigit),
+                        let low = iterator.next().flatMap(HTTPToken.hexDigit)
                     else {
                         throw .invalidEncoding
                     }
@@ -95,15 +96,6 @@ public struct RequestPath: Sendable, Hashable {
         }
         guard let text = String(validating: output, as: UTF8.self) else { throw .invalidEncoding }
         return text
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 
     /// Whether any segment starts with a dot, other than `.well-known`.

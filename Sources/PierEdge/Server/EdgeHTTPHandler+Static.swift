@@ -32,7 +32,9 @@ extension EdgeHTTPHandler {
             return
         }
         // The common case, a cached answer, continues synchronously without allocating a continuation.
-        if let cached = runtime.files.cached(root: config.root, relativePath: path.path, now: NIODeadline.now()) {
+        if let cached = runtime.files.cached(
+            root: config.root, relativePath: path.path, now: exchange?.start ?? NIODeadline.now())
+        {
             continueStatic(context: context, head: head, path: path, config: config, extra: extra, lookup: cached)
             return
         }

@@ -8,7 +8,6 @@ import PierCore
 public final class EdgeRuntime: Sendable {
     /// One route, ready to match.
     struct Route: Sendable {
-        var index: Int
         var match: RouteMatch
         var action: RouteAction
         var cors: CORSPolicy?
@@ -27,8 +26,8 @@ public final class EdgeRuntime: Sendable {
 
     public init(config: EdgeConfig, files: StaticFileStore, accessLog: AccessLogWriter?, logger: Logger) {
         self.config = config
-        self.routes = config.routes.enumerated().map { index, route in
-            Route(index: index, match: route.match, action: route.action, cors: route.cors.map(CORSPolicy.init))
+        self.routes = config.routes.map { route in
+            Route(match: route.match, action: route.action, cors: route.cors.map(CORSPolicy.init))
         }
         self.parserLimits = HTTP1RequestParser.Limits(
             maxHeaderBytes: config.limits.maxHeaderBytes,

@@ -158,11 +158,6 @@ public final class StaticFileStore: Sendable {
         public init() {}
     }
 
-    /// Forgets every cached answer.
-    public func removeAll() {
-        state.withLockedValue { $0 = State() }
-    }
-
     private func store(key: Key, lookup: StaticLookup) {
         var bytes = 0
         if case .file(let file) = lookup {

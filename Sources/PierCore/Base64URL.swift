@@ -1,6 +1,6 @@
 /// Unpadded base64url (RFC 4648 §5), strict: padding, other alphabets and non-canonical trailing bits are refused,
 /// as PASETO requires.
-enum Base64URL {
+public enum Base64URL {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
     private static let reverse: [UInt8] = {
         var table = [UInt8](repeating: 0xFF, count: 256)
@@ -8,7 +8,7 @@ enum Base64URL {
         return table
     }()
 
-    static func encode<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String {
+    public static func encode<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String {
         var output = [UInt8]()
         output.reserveCapacity((bytes.count * 4 + 2) / 3)
         var iterator = bytes.makeIterator()
@@ -25,7 +25,7 @@ enum Base64URL {
         return String(decoding: output, as: UTF8.self)
     }
 
-    static func decode<Text: StringProtocol>(_ text: Text) -> [UInt8]? {
+    public static func decode<Text: StringProtocol>(_ text: Text) -> [UInt8]? {
         let input = Array(text.utf8)
         guard input.count % 4 != 1 else { return nil }
         var output = [UInt8]()
