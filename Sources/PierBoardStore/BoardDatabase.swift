@@ -1,6 +1,7 @@
 import Logging
 import NIOSSL
 import PostgresNIO
+import ServiceLifecycle
 
 /// Opens the board's database from a ``DatabaseURL``.
 public enum BoardDatabase {
@@ -28,6 +29,35 @@ public enum BoardDatabase {
                 defer { group.cancelAll() }
                 return try await body(SQLBoardRepository(database: PostgresSQLDatabase(client: client, logger: logger)))
             }
+        }
+    }
+
+    /// An open database for a long-running server: the repository, the services that must run alongside it (the
+    /// PostgreSQL connection pool) and how to close it after they have stopped.
+    public struct Opened: Sendable {
+        public let repository: SQLBoardRepository
+        public let services: [any Service]
+        public let close: @Sendable () async -> Void
+    }
+
+    /// Opens the database for a server; run `services` in the server's `ServiceGroup` and call `close` at the end.
+    public static func open(_ url: DatabaseURL, logger: Logger) async throws -> Opened {
+        switch url {
+        case .sqlite(let path):
+            let database = try await SQLiteSQLDatabase.open(path: path, logger: logger)
+            return Opened(repository: SQLBoardRepository(database: database), services: []) {
+                do {
+                    try await database.close()
+                } catch {
+                    logger.error("closing the database failed", metadata: ["error": "\(error)"])
+                }
+            }
+        case .postgres(let location):
+            let client = PostgresClient(configuration: configuration(location), backgroundLogger: logger)
+            return Opened(
+                repository: SQLBoardRepository(database: PostgresSQLDatabase(client: client, logger: logger)),
+                services: [client]
+            ) {}
         }
     }
 

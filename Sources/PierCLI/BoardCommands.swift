@@ -1,10 +1,14 @@
 import ArgumentParser
+import Crypto
 import Foundation
 import HummingbirdBcrypt
 import Logging
+import NIOCore
 import PierBoard
 import PierBoardStore
 import PierCore
+import ServiceLifecycle
+import UnixSignals
 
 /// Parses `--database-url`.
 struct DatabaseOptions: ParsableArguments {
@@ -35,8 +39,180 @@ struct BoardCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "board",
         abstract: "The task board service.",
-        subcommands: [BoardMigrateCommand.self]
+        subcommands: [BoardServeCommand.self, BoardMigrateCommand.self]
     )
+}
+
+/// `pier board serve`: the board's HTTP API.
+struct BoardServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the board's HTTP API (JSON under /api/v1, /healthz, /readyz).",
+        discussion: """
+            Migrates the schema at start unless --no-migrate is given. On an empty database it creates one Supervisor \
+            with a generated password and prints the credentials once. SIGTERM or SIGINT stops accepting connections \
+            and lets in-flight requests finish.
+            """
+    )
+
+    @Option(help: "host:port to listen on; port 0 picks a free port (printed at start).")
+    var listen = "127.0.0.1:9001"
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(
+        help: ArgumentHelp(
+            "The token signing key file (PASERK k4.secret, mode 0600), created when missing. Default: signing-key next to a SQLite database, else ./pier-data/signing-key. Instances that share users must share the key; PIER_SIGNING_KEY (a k4.secret PASERK) takes precedence.",
+            valueName: "path"))
+    var signingKeyFile: String?
+
+    @Option(help: "bcrypt cost for new passwords (10-16).")
+    var bcryptCost: UInt8 = 12
+
+    @Option(
+        name: .customLong("allowed-origin"),
+        help:
+            "An origin (https://board.example.com) allowed to make cookie-authenticated changes besides the board's own; repeatable."
+    )
+    var allowedOrigins: [String] = []
+
+    @Option(
+        help: "Peers whose X-Forwarded-For/-Proto/-Host are believed: loopback, none, or comma-separated addresses.")
+    var trustedProxies = "loopback"
+
+    @Option(help: "Email of the Supervisor created on an empty database.")
+    var initialSupervisorEmail = "admin@pier.localhost"
+
+    @Flag(inversion: .prefixedNo, help: "Apply pending schema migrations at start.")
+    var migrate = true
+
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        _ = try parsedListen()
+        _ = try parsedProxies()
+        guard (PasswordHasher.minimumCost...16).contains(bcryptCost) else {
+            throw ValidationError("--bcrypt-cost must be between \(PasswordHasher.minimumCost) and 16")
+        }
+        for origin in allowedOrigins where !(origin.hasPrefix("http://") || origin.hasPrefix("https://")) {
+            throw ValidationError(
+                "--allowed-origin \(origin): an origin is scheme://host[:port], such as https://board.example.com")
+        }
+        if let problem = AccountRules.emailProblem(initialSupervisorEmail) {
+            throw ValidationError("--initial-supervisor-email: \(problem)")
+        }
+    }
+
+    func parsedListen() throws -> ListenAddress {
+        do { return try ListenAddress(parsing: listen) } catch { throw ValidationError("--listen: \(error)") }
+    }
+
+    func parsedProxies() throws -> TrustedProxies {
+        do { return try TrustedProxies(parsing: trustedProxies) } catch {
+            throw ValidationError("--trusted-proxies: \(error)")
+        }
+    }
+
+    /// Where the signing key lives when not given.
+    var keyPath: String {
+        if let signingKeyFile { return signingKeyFile }
+        if case .sqlite(let path) = database.databaseURL {
+            return URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("signing-key").path
+        }
+        return "./pier-data/signing-key"
+    }
+
+    func run() async throws {
+        _ = Bootstrap.observability(global)
+        let logger = Logger(label: "pier.board")
+        let signingKey: Curve25519.Signing.PrivateKey
+        do {
+            if let text = ProcessInfo.processInfo.environment["PIER_SIGNING_KEY"], !text.isEmpty {
+                signingKey = try PASERK.secretKey(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            } else {
+                let (key, created) = try SigningKeyFile.loadOrCreate(path: keyPath)
+                if created { logger.notice("created a token signing key", metadata: ["pier.path": "\(keyPath)"]) }
+                signingKey = key
+            }
+        } catch {
+            printError("pier: \(error)")
+            throw ExitCode(1)
+        }
+        let opened = try await BoardDatabase.open(database.databaseURL, logger: logger)
+        let passwords = PasswordHasher(cost: bcryptCost)
+        let api = BoardAPI(
+            repository: opened.repository,
+            tokens: AccessTokenIssuer(signingKey: signingKey),
+            passwords: passwords,
+            settings: BoardAPISettings(allowedOrigins: Set(allowedOrigins), trustedProxies: try parsedProxies()),
+            logger: logger
+        )
+        let (migrate, email) = (migrate, initialSupervisorEmail)
+        let listen = try parsedListen()
+        let app = BoardServer.application(api: api, listen: listen, logger: logger) { channel in
+            let port = channel.localAddress?.port ?? listen.port
+            let shown = ListenAddress(host: listen.host, port: port)
+            printNow("pier board listening on http://\(shown)")
+        }
+        let prepare = PrepareBoard(
+            repository: opened.repository, passwords: passwords, migrate: migrate, supervisorEmail: email,
+            logger: logger)
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: (opened.services + [prepare, app]).map {
+                    ServiceGroupConfiguration.ServiceConfiguration(service: $0)
+                },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        do {
+            try await group.run()
+        } catch {
+            await opened.close()
+            throw error
+        }
+        await opened.close()
+    }
+}
+
+/// Start-up work that needs the database pool running: migrations and the first Supervisor. It then waits for
+/// shutdown like any other service. The HTTP server answers `/readyz` with 503 until the schema is current.
+struct PrepareBoard: Service {
+    let repository: SQLBoardRepository
+    let passwords: PasswordHasher
+    let migrate: Bool
+    let supervisorEmail: String
+    let logger: Logger
+
+    func run() async throws {
+        if migrate {
+            let applied = try await Migrations.migrate(
+                repository.database, now: Int64(Date().timeIntervalSince1970 * 1000))
+            if !applied.isEmpty {
+                logger.notice("applied migrations", metadata: ["pier.versions": "\(applied)"])
+            }
+        }
+        try await passwords.prepare()
+        if try await repository.countUsers() == 0 {
+            let password = AccountRules.generatePassword()
+            do {
+                let user = try await repository.createUser(
+                    email: supervisorEmail, name: "Supervisor", role: .supervisor,
+                    passwordHash: try await passwords.hash(password), actorID: nil)
+                printNow(
+                    """
+                    Created the first Supervisor account:
+                      email:    \(user.email)
+                      password: \(password)
+                    This password is shown only once. Sign in and change it.
+                    """)
+            } catch let error as StoreError where error.isDuplicate {
+                // Another instance created it at the same moment.
+            }
+        }
+        try await gracefulShutdown()
+    }
 }
 
 /// `pier board migrate`: brings the database schema up to date.

@@ -80,3 +80,8 @@ struct StandardErrorStream: TextOutputStream {
         LogSink.standardError.write(string)
     }
 }
+
+/// Writes a line to standard output at once (not buffered), so that a supervising process or a test sees it.
+func printNow(_ message: String) {
+    LogSink.standardOutput.write(message + "\n")
+}

@@ -43,9 +43,10 @@ public enum SigningKeyFile {
 
     /// Reads an existing key file, refusing one that others can read.
     public static func load(path: String) throws -> Curve25519.Signing.PrivateKey {
-        var info = stat()
-        guard stat(path, &info) == 0 else { throw Failure(description: "cannot read the signing key \(path)") }
-        guard info.st_mode & 0o077 == 0 else {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+            let permissions = attributes[.posixPermissions] as? Int
+        else { throw Failure(description: "cannot read the signing key \(path)") }
+        guard permissions & 0o077 == 0 else {
             throw Failure(description: "the signing key \(path) is readable by others; run: chmod 600 \(path)")
         }
         let text = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)

@@ -1,0 +1,115 @@
+import Synchronization
+
+/// Failed sign-in bookkeeping, per account and per client address: a pure value, driven with explicit times so it
+/// can be tested without waiting.
+///
+/// - An account is refused for a growing time after `accountFreeFailures` failures: 30 s, then doubling, at most
+///   15 minutes. A success clears it.
+/// - A client address is refused for the rest of its window after `addressFailures` failures within `window`.
+///
+/// The state is per instance; with N instances behind the edge an attacker gets at most N times the budget.
+struct LoginThrottleState: Sendable {
+    struct Counter: Sendable {
+        var failures: Int
+        var windowStart: Double
+        var blockedUntil: Double
+    }
+
+    var accountFreeFailures = 5
+    var addressFailures = 30
+    var window: Double = 15 * 60
+    var maxBlock: Double = 15 * 60
+    /// Bounds memory under a spray of distinct accounts or addresses.
+    var maxEntries = 100_000
+
+    private(set) var accounts: [String: Counter] = [:]
+    private(set) var addresses: [String: Counter] = [:]
+
+    /// Seconds to wait before trying again, or `nil` when a sign-in may be attempted now.
+    func retryAfter(account: String, address: String, now: Double) -> Double? {
+        let waits = [accounts[account], addresses[address]].compactMap { counter -> Double? in
+            guard let counter, counter.blockedUntil > now else { return nil }
+            return counter.blockedUntil - now
+        }
+        return waits.max()
+    }
+
+    mutating func recordFailure(account: String, address: String, now: Double) {
+        prune(now: now)
+        var accountCounter = current(accounts[account], now: now)
+        accountCounter.failures += 1
+        if accountCounter.failures >= accountFreeFailures {
+            let exponent = Double(min(accountCounter.failures - accountFreeFailures, 10))
+            accountCounter.blockedUntil = now + min(30 * pow2(exponent), maxBlock)
+        }
+        accounts[account] = accountCounter
+
+        var addressCounter = current(addresses[address], now: now)
+        addressCounter.failures += 1
+        if addressCounter.failures >= addressFailures {
+            addressCounter.blockedUntil = max(addressCounter.windowStart + window, now + 30)
+        }
+        addresses[address] = addressCounter
+    }
+
+    mutating func recordSuccess(account: String) {
+        accounts[account] = nil
+    }
+
+    private func current(_ counter: Counter?, now: Double) -> Counter {
+        guard let counter, now - counter.windowStart < window || counter.blockedUntil > now else {
+            return Counter(failures: 0, windowStart: now, blockedUntil: 0)
+        }
+        return counter
+    }
+
+    private mutating func prune(now: Double) {
+        guard accounts.count + addresses.count >= maxEntries else { return }
+        let window = window
+        let stale = { (counter: Counter) in now - counter.windowStart >= window && counter.blockedUntil <= now }
+        accounts = accounts.filter { !stale($0.value) }
+        addresses = addresses.filter { !stale($0.value) }
+        // Still full: forget the oldest half rather than grow without bound.
+        if accounts.count + addresses.count >= maxEntries {
+            accounts = Dictionary(
+                uniqueKeysWithValues: accounts.sorted { $0.value.windowStart > $1.value.windowStart }.prefix(
+                    maxEntries / 4
+                ).map { ($0.key, $0.value) })
+            addresses = Dictionary(
+                uniqueKeysWithValues: addresses.sorted { $0.value.windowStart > $1.value.windowStart }.prefix(
+                    maxEntries / 4
+                ).map { ($0.key, $0.value) })
+        }
+    }
+
+    private func pow2(_ exponent: Double) -> Double {
+        var value = 1.0
+        for _ in 0..<Int(exponent) { value *= 2 }
+        return value
+    }
+}
+
+/// The shared, locked ``LoginThrottleState`` of one board instance.
+final class LoginThrottle: Sendable {
+    private let state: Mutex<LoginThrottleState>
+    private let clock: @Sendable () -> Double
+
+    init(state: LoginThrottleState = LoginThrottleState(), clock: @escaping @Sendable () -> Double) {
+        self.state = Mutex(state)
+        self.clock = clock
+    }
+
+    func retryAfter(account: String, address: String) -> Double? {
+        let now = clock()
+        return state.withLock { $0.retryAfter(account: account, address: address, now: now) }
+    }
+
+    func recordFailure(account: String, address: String) {
+        let now = clock()
+        state.withLock { $0.recordFailure(account: account, address: address, now: now) }
+    }
+
+    func recordSuccess(account: String) {
+        state.withLock { $0.recordSuccess(account: account) }
+    }
+}

@@ -1,0 +1,45 @@
+import Hummingbird
+import HummingbirdBcrypt
+import NIOPosix
+import Synchronization
+
+/// bcrypt on NIO's thread pool, never on an event loop or a cooperative thread.
+public final class PasswordHasher: Sendable {
+    /// The lowest cost accepted (the floor); 12 is the default.
+    public static let minimumCost: UInt8 = 10
+
+    public let cost: UInt8
+    private let pool: NIOThreadPool
+    /// A hash of a random password at the same cost, verified when an email is unknown so that such a sign-in
+    /// takes as long as a wrong password.
+    private let dummy = Mutex<String?>(nil)
+
+    public init(cost: UInt8, pool: NIOThreadPool = .singleton) {
+        precondition(cost >= Self.minimumCost && cost <= 31, "bcrypt cost out of range")
+        self.cost = cost
+        self.pool = pool
+    }
+
+    public func hash(_ password: String) async throws -> String {
+        let cost = cost
+        return try await pool.runIfActive { Bcrypt.hash(password, cost: cost) }
+    }
+
+    public func verify(_ password: String, hash: String) async throws -> Bool {
+        try await pool.runIfActive { Bcrypt.verify(password, hash: hash) }
+    }
+
+    /// Computes the stand-in hash ahead of the first sign-in, so that one is not slower either.
+    public func prepare() async throws {
+        guard dummy.withLock({ $0 }) == nil else { return }
+        let hash = try await self.hash(AccountRules.generatePassword())
+        dummy.withLock { $0 = $0 ?? hash }
+    }
+
+    /// Spends the time of one verification without a real hash.
+    public func verifyNothing(_ password: String) async throws {
+        try await prepare()
+        guard let hash = dummy.withLock({ $0 }) else { return }
+        _ = try await verify(password, hash: hash)
+    }
+}

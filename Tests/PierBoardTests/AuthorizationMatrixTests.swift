@@ -1,0 +1,241 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import PierBoard
+import PierBoardStore
+import PierTesting
+import Testing
+
+/// Every signed-in endpoint × every kind of caller, against the rules: a Supervisor manages the boards they belong
+/// to; a PIC reads their boards, changes status, position and content of their own tasks, and comments; a board
+/// you are not a member of is 404; nobody gets anything without a token.
+@Suite("Board API authorization matrix")
+struct AuthorizationMatrixTests {
+    enum Caller: String, CaseIterable, CustomStringConvertible {
+        case supervisor, outsiderSupervisor, assignee, otherPIC, outsiderPIC, anonymous
+        var description: String { rawValue }
+    }
+
+    struct Call {
+        var method: HTTPRequest.Method
+        var path: String
+        var json: String?
+    }
+
+    struct Endpoint: Sendable {
+        var method: HTTPRequest.Method
+        /// The route as the router names it, such as `/api/v1/tasks/{id}`.
+        var route: String
+        /// What each caller must get (anonymous is always 401).
+        var expected: [Caller: HTTPResponse.Status]
+        var make: @Sendable (APIWorld, Caller) async throws -> Call
+    }
+
+    static func all(_ status: HTTPResponse.Status) -> [Caller: HTTPResponse.Status] {
+        [.supervisor: status, .outsiderSupervisor: status, .assignee: status, .otherPIC: status, .outsiderPIC: status]
+    }
+    static let supervisorsOnly: [Caller: HTTPResponse.Status] = [
+        .supervisor: .ok, .outsiderSupervisor: .ok, .assignee: .forbidden, .otherPIC: .forbidden,
+        .outsiderPIC: .forbidden,
+    ]
+    static let members: [Caller: HTTPResponse.Status] = [
+        .supervisor: .ok, .outsiderSupervisor: .notFound, .assignee: .ok, .otherPIC: .ok, .outsiderPIC: .notFound,
+    ]
+    static func memberSupervisor(_ status: HTTPResponse.Status) -> [Caller: HTTPResponse.Status] {
+        [
+            .supervisor: status, .outsiderSupervisor: .notFound, .assignee: .forbidden, .otherPIC: .forbidden,
+            .outsiderPIC: .notFound,
+        ]
+    }
+    static func replacing(_ base: [Caller: HTTPResponse.Status], _ status: HTTPResponse.Status)
+        -> [Caller: HTTPResponse.Status]
+    {
+        base.mapValues { $0 == .ok ? status : $0 }
+    }
+
+    static func version(_ world: APIWorld) async throws -> Int64 {
+        try await world.repository.task(id: world.task.id)!.version
+    }
+
+    static let endpoints: [Endpoint] = [
+        Endpoint(method: .get, route: "/api/v1/me", expected: all(.ok)) { _, _ in Call(method: .get, path: "/api/v1/me")
+        },
+        Endpoint(method: .post, route: "/api/v1/me/password", expected: all(.noContent)) { _, _ in
+            Call(
+                method: .post, path: "/api/v1/me/password",
+                json: #"{"current_password":"\#(APIWorld.password)","new_password":"\#(APIWorld.password)"}"#)
+        },
+        Endpoint(method: .get, route: "/api/v1/users", expected: supervisorsOnly) { _, _ in
+            Call(method: .get, path: "/api/v1/users")
+        },
+        Endpoint(method: .post, route: "/api/v1/users", expected: replacing(supervisorsOnly, .created)) { _, caller in
+            Call(
+                method: .post, path: "/api/v1/users",
+                json: #"{"email":"made-by-\#(caller)@example.com","name":"New","role":"pic"}"#)
+        },
+        Endpoint(method: .patch, route: "/api/v1/users/{id}", expected: supervisorsOnly) { world, _ in
+            Call(method: .patch, path: "/api/v1/users/\(world.outsiderPIC.id)", json: #"{"disabled":false}"#)
+        },
+        Endpoint(
+            method: .post, route: "/api/v1/users/{id}/password", expected: replacing(supervisorsOnly, .noContent)
+        ) { world, _ in
+            Call(
+                method: .post, path: "/api/v1/users/\(world.outsiderPIC.id)/password",
+                json: #"{"password":"\#(APIWorld.password)"}"#)
+        },
+        Endpoint(method: .get, route: "/api/v1/boards", expected: all(.ok)) { _, _ in
+            Call(method: .get, path: "/api/v1/boards")
+        },
+        Endpoint(method: .post, route: "/api/v1/boards", expected: replacing(supervisorsOnly, .created)) { _, _ in
+            Call(method: .post, path: "/api/v1/boards", json: #"{"name":"New board"}"#)
+        },
+        Endpoint(method: .get, route: "/api/v1/boards/{id}", expected: members) { world, _ in
+            Call(method: .get, path: "/api/v1/boards/\(world.board.id)")
+        },
+        Endpoint(method: .get, route: "/api/v1/boards/{id}/members", expected: members) { world, _ in
+            Call(method: .get, path: "/api/v1/boards/\(world.board.id)/members")
+        },
+        Endpoint(method: .post, route: "/api/v1/boards/{id}/members", expected: memberSupervisor(.noContent)) {
+            world, _ in
+            Call(
+                method: .post, path: "/api/v1/boards/\(world.board.id)/members",
+                json: #"{"user_id":"\#(world.supervisor.id)"}"#)
+        },
+        Endpoint(method: .get, route: "/api/v1/boards/{id}/tasks", expected: members) { world, _ in
+            Call(method: .get, path: "/api/v1/boards/\(world.board.id)/tasks")
+        },
+        Endpoint(method: .post, route: "/api/v1/boards/{id}/tasks", expected: memberSupervisor(.created)) {
+            world, _ in
+            Call(method: .post, path: "/api/v1/boards/\(world.board.id)/tasks", json: #"{"title":"New task"}"#)
+        },
+        Endpoint(method: .get, route: "/api/v1/tasks/{id}", expected: members) { world, _ in
+            Call(method: .get, path: "/api/v1/tasks/\(world.task.id)")
+        },
+        Endpoint(
+            method: .patch, route: "/api/v1/tasks/{id}",
+            expected: [
+                .supervisor: .ok, .outsiderSupervisor: .notFound, .assignee: .ok, .otherPIC: .forbidden,
+                .outsiderPIC: .notFound,
+            ]
+        ) { world, caller in
+            Call(
+                method: .patch, path: "/api/v1/tasks/\(world.task.id)",
+                json: #"{"content":"edited by \#(caller)","version":\#(try await version(world))}"#)
+        },
+        // The same route again: a PIC may not change the title even of their own task.
+        Endpoint(method: .patch, route: "/api/v1/tasks/{id}", expected: memberSupervisor(.ok)) { world, caller in
+            Call(
+                method: .patch, path: "/api/v1/tasks/\(world.task.id)",
+                json: #"{"title":"renamed by \#(caller)","version":\#(try await version(world))}"#)
+        },
+        Endpoint(
+            method: .post, route: "/api/v1/tasks/{id}/move",
+            expected: [
+                .supervisor: .ok, .outsiderSupervisor: .notFound, .assignee: .ok, .otherPIC: .forbidden,
+                .outsiderPIC: .notFound,
+            ]
+        ) { world, _ in
+            Call(
+                method: .post, path: "/api/v1/tasks/\(world.task.id)/move",
+                json: #"{"column_id":"\#(world.board.columns[1].id)"}"#)
+        },
+        Endpoint(method: .get, route: "/api/v1/tasks/{id}/comments", expected: members) { world, _ in
+            Call(method: .get, path: "/api/v1/tasks/\(world.task.id)/comments")
+        },
+        Endpoint(method: .post, route: "/api/v1/tasks/{id}/comments", expected: replacing(members, .created)) {
+            world, caller in
+            Call(method: .post, path: "/api/v1/tasks/\(world.task.id)/comments", json: #"{"body":"from \#(caller)"}"#)
+        },
+        Endpoint(method: .get, route: "/api/v1/tasks/{id}/history", expected: members) { world, _ in
+            Call(method: .get, path: "/api/v1/tasks/\(world.task.id)/history")
+        },
+        Endpoint(method: .delete, route: "/api/v1/tasks/{id}", expected: memberSupervisor(.noContent)) {
+            world, caller in
+            // A fresh task for each caller, assigned to the PIC, so a refusal cannot be explained by anything else.
+            let task = try await world.repository.createTask(
+                boardID: world.board.id, NewTask(title: "to delete (\(caller))", assigneeID: world.pic.id),
+                actorID: world.supervisor.id)
+            return Call(method: .delete, path: "/api/v1/tasks/\(task.id)")
+        },
+    ]
+
+    @Test("every endpoint answers every caller as the rules say")
+    func matrix() async throws {
+        try await APIWorld.with { world, client in
+            for endpoint in Self.endpoints {
+                for caller in Caller.allCases {
+                    let call = try await endpoint.make(world, caller)
+                    let user: User? =
+                        switch caller {
+                        case .supervisor: world.supervisor
+                        case .outsiderSupervisor: world.outsiderSupervisor
+                        case .assignee: world.pic
+                        case .otherPIC: world.otherPIC
+                        case .outsiderPIC: world.outsiderPIC
+                        case .anonymous: nil
+                        }
+                    let response = try await client.call(
+                        call.method, call.path, token: try user.map(world.token), json: call.json)
+                    let expected = caller == .anonymous ? .unauthorized : endpoint.expected[caller]!
+                    #expect(
+                        response.status == expected,
+                        "\(endpoint.method) \(endpoint.route) as \(caller): got \(response.status.code) \(response.text)"
+                    )
+                    if response.status.code >= 400 {
+                        #expect(response.headers[.contentType] == "application/problem+json")
+                    }
+                }
+            }
+        }
+    }
+
+    /// The routes that need no token.
+    static let publicRoutes: Set<String> = [
+        "GET /healthz", "GET /readyz", "GET /api/v1/openapi.json", "POST /api/v1/auth/login",
+        "POST /api/v1/auth/refresh", "POST /api/v1/auth/logout", "GET /api/v1/auth/public-key",
+    ]
+
+    static func routerRoutes(_ world: APIWorld) -> Set<String> {
+        Set(world.api.router().routes.map { "\($0.method) \($0.path)" })
+    }
+
+    @Test("the matrix covers every signed-in route, and the public routes need no token")
+    func coverage() async throws {
+        try await APIWorld.with { world, client in
+            let routes = Self.routerRoutes(world)
+            let covered = Set(Self.endpoints.map { "\($0.method) \($0.route)" })
+            #expect(routes.subtracting(Self.publicRoutes) == covered)
+            #expect(Self.publicRoutes.isSubset(of: routes))
+            let health = try await client.call(.get, "/healthz")
+            let ready = try await client.call(.get, "/readyz")
+            #expect(health.status == .ok)
+            #expect(ready.status == .ok)
+        }
+    }
+
+    @Test("openapi.json documents exactly the routed endpoints, with responses for each")
+    func openAPICoverage() async throws {
+        try await APIWorld.with { world, client in
+            let served = try await client.call(.get, "/api/v1/openapi.json")
+            #expect(served.status == .ok)
+            let document = try #require(
+                try JSONSerialization.jsonObject(with: Data(served.text.utf8)) as? [String: Any])
+            #expect(document["openapi"] as? String == "3.1.0")
+            let paths = try #require(document["paths"] as? [String: [String: Any]])
+            var documented: Set<String> = []
+            for (path, operations) in paths {
+                for (method, operation) in operations {
+                    documented.insert("\(method.uppercased()) \(path)")
+                    let responses = (operation as? [String: Any])?["responses"] as? [String: Any]
+                    #expect(responses?.isEmpty == false, "\(method) \(path) documents no responses")
+                }
+            }
+            let routes = Self.routerRoutes(world)
+            #expect(
+                routes.subtracting(documented).isEmpty, "routed but not documented: \(routes.subtracting(documented))")
+            #expect(
+                documented.subtracting(routes).isEmpty, "documented but not routed: \(documented.subtracting(routes))")
+        }
+    }
+}

@@ -1,0 +1,398 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import PierBoard
+import PierBoardStore
+import PierTesting
+import Testing
+
+@Suite("Board API")
+struct BoardAPITests {
+    static let origin = HTTPField.Name("Origin")!
+    static let cookie = HTTPField.Name("Cookie")!
+
+    static func login(_ client: any TestClientProtocol, _ email: String, _ password: String = APIWorld.password)
+        async throws -> TestResponse
+    {
+        try await client.call(.post, "/api/v1/auth/login", json: #"{"email":"\#(email)","password":"\#(password)"}"#)
+    }
+
+    @Test("sign-in returns both tokens in the body and as strict cookies; wrong or unknown credentials are 401")
+    func login() async throws {
+        try await APIWorld.with { world, client in
+            let response = try await Self.login(client, "LEAD@example.com")
+            #expect(response.status == .ok)
+            let body = response.object
+            #expect(body["token_type"] as? String == "Bearer")
+            #expect(body["expires_in"] as? Int == 900)
+            let access = try #require(body["access_token"] as? String)
+            #expect(access.hasPrefix("v4.public."))
+            #expect((body["refresh_token"] as? String)?.hasPrefix("pr1.") == true)
+            #expect((body["user"] as? [String: Any])?["role"] as? String == "supervisor")
+            #expect((body["user"] as? [String: Any])?["password_hash"] == nil)
+            let cookies = response.setCookies
+            #expect(cookies.count == 2)
+            for cookie in cookies {
+                #expect(cookie.contains("HttpOnly") && cookie.contains("Secure") && cookie.contains("SameSite=Strict"))
+            }
+            #expect(cookies.contains { $0.hasPrefix("pier_access=\(access);") })
+
+            let me = try await client.call(.get, "/api/v1/me", token: access)
+            #expect(me.status == .ok)
+            #expect(me.object["email"] as? String == "lead@example.com")
+            #expect(me.object["name"] as? String == "팀장 Kim")
+
+            let wrong = try await Self.login(client, "lead@example.com", "not the password")
+            #expect(wrong.status == .unauthorized)
+            #expect(wrong.problemCode == "invalid_credentials")
+            let unknown = try await Self.login(client, "nobody@example.com")
+            #expect(unknown.status == .unauthorized)
+            #expect(unknown.problemCode == "invalid_credentials")
+            #expect(unknown.object["detail"] as? String == wrong.object["detail"] as? String)
+
+            let publicKey = try await client.call(.get, "/api/v1/auth/public-key")
+            #expect(publicKey.object["paserk"] as? String == PASERK.encode(world.issuer.publicKey))
+        }
+    }
+
+    @Test("failed sign-ins are throttled per account with 429 and Retry-After; a disabled account is refused")
+    func throttling() async throws {
+        try await APIWorld.with { world, client in
+            for _ in 0..<5 {
+                let response = try await Self.login(client, "pic@example.com", "wrong password!")
+                #expect(response.status == .unauthorized)
+            }
+            let throttled = try await Self.login(client, "pic@example.com")
+            #expect(throttled.status == .tooManyRequests)
+            #expect(throttled.problemCode == "too_many_attempts")
+            let retryAfter = try #require(throttled.headers[.retryAfter].flatMap { Int($0) })
+            #expect(retryAfter >= 1 && retryAfter <= 30)
+            // Another account from the same client is not affected.
+            #expect(try await Self.login(client, "pic2@example.com").status == .ok)
+
+            _ = try await world.repository.setUserDisabled(
+                id: world.otherPIC.id, disabled: true, actorID: world.supervisor.id)
+            let disabled = try await Self.login(client, "pic2@example.com")
+            #expect(disabled.status == .forbidden)
+            #expect(disabled.problemCode == "account_disabled")
+            // A token issued before the account was disabled stops working at once.
+            let me = try await client.call(.get, "/api/v1/me", token: try world.token(world.otherPIC))
+            #expect(me.status == .unauthorized)
+        }
+    }
+
+    @Test("refresh rotates the token; presenting a used one revokes the session; logout ends it")
+    func refresh() async throws {
+        try await APIWorld.with { world, client in
+            let first = try #require(try await Self.login(client, "pic@example.com").object["refresh_token"] as? String)
+            let rotated = try await client.call(.post, "/api/v1/auth/refresh", json: #"{"refresh_token":"\#(first)"}"#)
+            #expect(rotated.status == .ok)
+            let second = try #require(rotated.object["refresh_token"] as? String)
+            #expect(second != first)
+            #expect(
+                try await client.call(.get, "/api/v1/me", token: rotated.object["access_token"] as? String).status
+                    == .ok)
+
+            let reused = try await client.call(.post, "/api/v1/auth/refresh", json: #"{"refresh_token":"\#(first)"}"#)
+            #expect(reused.status == .unauthorized)
+            #expect(reused.problemCode == "refresh_token_reused")
+            #expect(reused.setCookies.allSatisfy { $0.contains("Max-Age=0") })
+            let afterReuse = try await client.call(
+                .post, "/api/v1/auth/refresh", json: #"{"refresh_token":"\#(second)"}"#)
+            #expect(afterReuse.problemCode == "invalid_refresh_token")
+
+            // The cookie works too, with an Origin check.
+            let login = try await Self.login(client, "pic@example.com")
+            let cookieToken = try #require(login.object["refresh_token"] as? String)
+            let noOrigin = try await client.call(
+                .post, "/api/v1/auth/refresh", headers: [Self.cookie: "pier_refresh=\(cookieToken)"])
+            #expect(noOrigin.problemCode == "origin_required")
+            let viaCookie = try await client.call(
+                .post, "/api/v1/auth/refresh",
+                headers: [Self.cookie: "pier_refresh=\(cookieToken)", Self.origin: "http://localhost"])
+            #expect(viaCookie.status == .ok)
+            let latest = try #require(viaCookie.object["refresh_token"] as? String)
+            let logout = try await client.call(.post, "/api/v1/auth/logout", json: #"{"refresh_token":"\#(latest)"}"#)
+            #expect(logout.status == .noContent)
+            let afterLogout = try await client.call(
+                .post, "/api/v1/auth/refresh", json: #"{"refresh_token":"\#(latest)"}"#)
+            #expect(afterLogout.problemCode == "invalid_refresh_token")
+        }
+    }
+
+    @Test("tokens: expired, tampered, signed by another key and malformed headers are all 401")
+    func tokens() async throws {
+        try await APIWorld.with { world, client in
+            let token = try world.token(world.pic)
+            var tampered = Array(token)
+            let index = tampered.count - 10
+            tampered[index] = tampered[index] == "A" ? "B" : "A"
+            #expect(try await client.call(.get, "/api/v1/me", token: String(tampered)).problemCode == "unauthenticated")
+            let stranger = AccessTokenIssuer(signingKey: .init())
+            let foreign = try stranger.issue(userID: world.pic.id, role: .supervisor).token
+            #expect(try await client.call(.get, "/api/v1/me", token: foreign).status == .unauthorized)
+            let past = AccessTokenIssuer(signingKey: world.issuer.signingKey!, clock: { 1_000_000 })
+            let expired = try past.issue(userID: world.pic.id, role: .pic).token
+            #expect(try await client.call(.get, "/api/v1/me", token: expired).problemCode == "token_expired")
+            let basic = try await client.call(.get, "/api/v1/me", headers: [.authorization: "Basic abc"])
+            #expect(basic.status == .unauthorized)
+            #expect(basic.headers[.wwwAuthenticate] == "Bearer")
+        }
+    }
+
+    @Test("cookie-authenticated changes need the board's own or an allowed Origin; Bearer requests do not")
+    func originCheck() async throws {
+        try await APIWorld.with(settings: BoardAPISettings(allowedOrigins: ["https://app.example.com"])) {
+            world, client in
+            let access = try world.token(world.supervisor)
+            let cookie: HTTPFields = [Self.cookie: "pier_access=\(access)", .contentType: "application/json"]
+            #expect(try await client.call(.get, "/api/v1/boards", headers: cookie).status == .ok)
+            let body = #"{"name":"Cookie board"}"#
+            let none = try await client.call(.post, "/api/v1/boards", json: body, headers: cookie)
+            #expect(none.status == .forbidden)
+            #expect(none.problemCode == "origin_required")
+            var evil = cookie
+            evil[Self.origin] = "https://evil.example"
+            #expect(
+                try await client.call(.post, "/api/v1/boards", json: body, headers: evil).problemCode
+                    == "origin_refused")
+            var own = cookie
+            own[Self.origin] = "http://localhost"
+            #expect(try await client.call(.post, "/api/v1/boards", json: body, headers: own).status == .created)
+            var allowed = cookie
+            allowed[Self.origin] = "https://app.example.com"
+            #expect(try await client.call(.post, "/api/v1/boards", json: body, headers: allowed).status == .created)
+            #expect(try await client.call(.post, "/api/v1/boards", token: access, json: body).status == .created)
+            let crossLogin = try await client.call(
+                .post, "/api/v1/auth/login", json: #"{"email":"lead@example.com","password":"\#(APIWorld.password)"}"#,
+                headers: [Self.origin: "https://evil.example"])
+            #expect(crossLogin.problemCode == "origin_refused")
+        }
+    }
+
+    @Test("bad input is a 4xx problem document naming the field, never a 500")
+    func validation() async throws {
+        try await APIWorld.with { world, client in
+            let token = try world.token(world.supervisor)
+            let tasks = "/api/v1/boards/\(world.board.id)/tasks"
+            let cases: [(String, HTTPResponse.Status, String)] = [
+                (#"{"title":"x","colour":"red"}"#, .badRequest, "unknown_field"),
+                (#"{"title":"#, .badRequest, "malformed_json"),
+                (#"["title"]"#, .badRequest, "malformed_json"),
+                (#"{"content":"no title"}"#, .badRequest, "missing_field"),
+                (#"{"title":"   "}"#, .badRequest, "invalid_field"),
+                (#"{"title":42}"#, .badRequest, "invalid_field"),
+                (#"{"title":"\#(String(repeating: "가", count: 201))"}"#, .badRequest, "invalid_field"),
+                (#"{"title":"t","due_at":"tomorrow"}"#, .badRequest, "invalid_field"),
+                (#"{"title":"t","due_time_zone":"Mars/Base"}"#, .badRequest, "invalid_field"),
+                (#"{"title":"t","labels":[1]}"#, .badRequest, "invalid_field"),
+                (#"{"title":"t","column_id":"nope"}"#, .badRequest, "invalid_request"),
+                (#"{"title":"t","assignee_id":"\#(world.outsiderPIC.id)"}"#, .badRequest, "invalid_request"),
+            ]
+            for (body, status, code) in cases {
+                let response = try await client.call(.post, tasks, token: token, json: body)
+                #expect(response.status == status, "\(body): \(response.text)")
+                #expect(response.problemCode == code, "\(body): \(response.text)")
+            }
+            let wrongType = try await client.call(
+                .post, tasks, token: token, json: #"{"title":"t"}"#, headers: [.contentType: "text/plain"])
+            #expect(wrongType.status == .unsupportedMediaType)
+            let huge = try await client.call(
+                .post, tasks, token: token, json: #"{"title":"\#(String(repeating: "x", count: 300_000))"}"#)
+            #expect(huge.status == .contentTooLarge)
+            #expect(huge.problemCode == "body_too_large")
+            let unknownParameter = try await client.call(.get, tasks + "?colour=red", token: token)
+            #expect(unknownParameter.problemCode == "unknown_parameter")
+            let badLimit = try await client.call(.get, tasks + "?limit=0", token: token)
+            #expect(badLimit.problemCode == "invalid_parameter")
+            let badCursor = try await client.call(.get, tasks + "?cursor=garbage", token: token)
+            #expect(badCursor.status == .badRequest)
+            let noRoute = try await client.call(.get, "/api/v1/nothing-here", token: token)
+            #expect(noRoute.status == .notFound)
+            #expect(noRoute.problemCode == "no_route")
+            #expect(try await client.call(.get, "/api/v1/tasks/not-an-id", token: token).problemCode == "not_found")
+        }
+    }
+
+    @Test("task lifecycle: create, ETag, PATCH with If-Match, 409 with the current task, 428 without a version")
+    func taskLifecycle() async throws {
+        try await APIWorld.with { world, client in
+            let token = try world.token(world.supervisor)
+            let created = try await client.call(
+                .post, "/api/v1/boards/\(world.board.id)/tasks", token: token,
+                json: #"""
+                    {"title":"출시 공지 작성","content":"**draft**","assignee_id":"\#(world.pic.id)",
+                     "due_at":"2030-01-15T18:00:00+09:00","due_time_zone":"Asia/Seoul","labels":["launch","copy"]}
+                    """#)
+            #expect(created.status == .created, "\(created.text)")
+            let task = created.object
+            let id = try #require(task["id"] as? String)
+            #expect(task["due_at"] as? String == "2030-01-15T09:00:00.000Z")
+            #expect(task["labels"] as? [String] == ["copy", "launch"])
+            #expect(created.headers[.location] == "/api/v1/tasks/\(id)")
+
+            let fetched = try await client.call(.get, "/api/v1/tasks/\(id)", token: token)
+            let eTag = try #require(fetched.headers[.eTag])
+            #expect(eTag == "\"1\"")
+
+            let missingVersion = try await client.call(
+                .patch, "/api/v1/tasks/\(id)", token: token, json: #"{"title":"x"}"#)
+            #expect(missingVersion.status == .preconditionRequired)
+            #expect(missingVersion.problemCode == "version_required")
+
+            let patched = try await client.call(
+                .patch, "/api/v1/tasks/\(id)", token: token, json: #"{"title":"출시 공지 v2","due_at":null}"#,
+                headers: [.ifMatch: eTag])
+            #expect(patched.status == .ok, "\(patched.text)")
+            #expect(patched.object["version"] as? Int == 2)
+            #expect(patched.object["due_at"] is NSNull)
+
+            let stale = try await client.call(
+                .patch, "/api/v1/tasks/\(id)", token: token, json: #"{"title":"lost update"}"#,
+                headers: [.ifMatch: eTag])
+            #expect(stale.status == .conflict)
+            #expect(stale.problemCode == "version_conflict")
+            #expect(stale.object["current_version"] as? Int == 2)
+            #expect((stale.object["current_task"] as? [String: Any])?["title"] as? String == "출시 공지 v2")
+
+            let byField = try await client.call(
+                .patch, "/api/v1/tasks/\(id)", token: token, json: #"{"labels":["launch"],"version":2}"#)
+            #expect(byField.status == .ok)
+
+            let done = try #require(world.board.columns.last)
+            let moved = try await client.call(
+                .post, "/api/v1/tasks/\(id)/move", token: token, json: #"{"column_id":"\#(done.id)"}"#)
+            #expect(moved.status == .ok, "\(moved.text)")
+            #expect(moved.object["column_id"] as? String == done.id)
+
+            let comment = try await client.call(
+                .post, "/api/v1/tasks/\(id)/comments", token: try world.token(world.pic), json: #"{"body":"확인했습니다"}"#)
+            #expect(comment.status == .created)
+            let comments = try await client.call(.get, "/api/v1/tasks/\(id)/comments", token: token)
+            #expect(comments.array.map { $0["body"] as? String } == ["확인했습니다"])
+
+            let history = try await client.call(.get, "/api/v1/tasks/\(id)/history", token: token).array
+            let fields = history.compactMap { $0["field"] as? String }
+            #expect(history.first?["action"] as? String == "task.created")
+            #expect(fields.contains("title") && fields.contains("due_at") && fields.contains("labels"))
+            #expect(history.contains { $0["action"] as? String == "task.moved" })
+            #expect(history.contains { $0["action"] as? String == "comment.added" })
+            let dueChange = try #require(history.first { $0["field"] as? String == "due_at" })
+            #expect(dueChange["old_value"] as? String == "2030-01-15T09:00:00.000Z")
+
+            let deleted = try await client.call(.delete, "/api/v1/tasks/\(id)", token: token)
+            #expect(deleted.status == .noContent)
+            #expect(try await client.call(.get, "/api/v1/tasks/\(id)", token: token).status == .notFound)
+        }
+    }
+
+    @Test("listing: filters, assignee=me, overdue, text search and keyset pages")
+    func listing() async throws {
+        try await APIWorld.with { world, client in
+            let token = try world.token(world.supervisor)
+            let base = "/api/v1/boards/\(world.board.id)/tasks"
+            for index in 0..<5 {
+                let created = try await client.call(
+                    .post, base, token: token,
+                    json: #"{"title":"Item \#(index)","labels":["batch"],"due_at":"2020-01-0\#(index + 1)T00:00:00Z"}"#)
+                #expect(created.status == .created)
+            }
+            let all = try await client.call(.get, base, token: token).object
+            #expect((all["tasks"] as? [Any])?.count == 7)
+            #expect(all["next_cursor"] is NSNull)
+
+            let mine = try await client.call(.get, base + "?assignee=me", token: try world.token(world.pic)).object
+            #expect((mine["tasks"] as? [[String: Any]])?.map { $0["id"] as? String } == [world.task.id])
+            let labelled = try await client.call(.get, base + "?label=batch", token: token).object
+            #expect((labelled["tasks"] as? [Any])?.count == 5)
+            let overdue = try await client.call(.get, base + "?overdue=true", token: token).object
+            #expect((overdue["tasks"] as? [Any])?.count == 5)
+            let search = try await client.call(.get, base + "?q=VENUE", token: token).object
+            #expect((search["tasks"] as? [[String: Any]])?.first?["id"] as? String == world.otherTask.id)
+            let before = try await client.call(
+                .get, base + "?due_before=2020-01-03T00:00:00%2B00:00", token: token
+            ).object
+            #expect((before["tasks"] as? [Any])?.count == 2)
+
+            var seen: [String] = []
+            var cursor: String?
+            repeat {
+                let query = cursor.map { "?limit=3&cursor=\($0)" } ?? "?limit=3"
+                let page = try await client.call(.get, base + query, token: token).object
+                seen += (page["tasks"] as? [[String: Any]])?.compactMap { $0["id"] as? String } ?? []
+                cursor = page["next_cursor"] as? String
+            } while cursor != nil
+            #expect(seen.count == 7)
+            #expect(Set(seen).count == 7)
+        }
+    }
+
+    @Test("users: a Supervisor creates (with a generated password shown once), disables and resets passwords")
+    func users() async throws {
+        try await APIWorld.with { world, client in
+            let token = try world.token(world.supervisor)
+            let created = try await client.call(
+                .post, "/api/v1/users", token: token,
+                json: #"{"email":"new@example.com","name":"신입 Park","role":"pic"}"#)
+            #expect(created.status == .created, "\(created.text)")
+            let password = try #require(created.object["password"] as? String)
+            #expect(password.count == 20)
+            let id = try #require((created.object["user"] as? [String: Any])?["id"] as? String)
+            #expect(try await Self.login(client, "new@example.com", password).status == .ok)
+
+            let duplicate = try await client.call(
+                .post, "/api/v1/users", token: token, json: #"{"email":"NEW@example.com","name":"Again","role":"pic"}"#)
+            #expect(duplicate.status == .conflict)
+            #expect(duplicate.problemCode == "duplicate")
+            let weak = try await client.call(
+                .post, "/api/v1/users", token: token,
+                json: #"{"email":"weak@example.com","name":"W","role":"pic","password":"short"}"#)
+            #expect(weak.problemCode == "invalid_field")
+
+            let reset = try await client.call(.post, "/api/v1/users/\(id)/password", token: token)
+            let newPassword = try #require(reset.object["password"] as? String)
+            #expect(try await Self.login(client, "new@example.com", password).status == .unauthorized)
+            #expect(try await Self.login(client, "new@example.com", newPassword).status == .ok)
+
+            let disabled = try await client.call(
+                .patch, "/api/v1/users/\(id)", token: token, json: #"{"disabled":true}"#)
+            #expect(disabled.object["disabled"] as? Bool == true)
+            let selfDisable = try await client.call(
+                .patch, "/api/v1/users/\(world.supervisor.id)", token: token, json: #"{"disabled":true}"#)
+            #expect(selfDisable.problemCode == "cannot_disable_self")
+            let notBool = try await client.call(
+                .patch, "/api/v1/users/\(id)", token: token, json: #"{"disabled":1}"#)
+            #expect(notBool.problemCode == "invalid_field")
+
+            let own = try await client.call(
+                .post, "/api/v1/me/password", token: try world.token(world.pic),
+                json: #"{"current_password":"\#(APIWorld.password)","new_password":"a much better password"}"#)
+            #expect(own.status == .noContent)
+            #expect(try await Self.login(client, "pic@example.com", "a much better password").status == .ok)
+        }
+    }
+
+    @Test("concurrent PATCHes of one version: exactly one wins, the others get 409", arguments: StoreBackend.available)
+    func concurrentPatches(backend: StoreBackend) async throws {
+        try await APIWorld.with(backend) { world, client in
+            let token = try world.token(world.supervisor)
+            let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for index in 0..<8 {
+                    group.addTask {
+                        try await client.call(
+                            .patch, "/api/v1/tasks/\(world.task.id)", token: token,
+                            json: #"{"title":"writer \#(index)","version":1}"#
+                        ).status
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0 == .ok }.count == 1)
+            #expect(statuses.filter { $0 == .conflict }.count == 7)
+            let final = try await world.repository.task(id: world.task.id)
+            #expect(final?.version == 2)
+        }
+    }
+}
