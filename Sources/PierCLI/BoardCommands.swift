@@ -39,7 +39,7 @@ struct BoardCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "board",
         abstract: "The task board service.",
-        subcommands: [BoardServeCommand.self, BoardMigrateCommand.self]
+        subcommands: [BoardServeCommand.self, BoardMigrateCommand.self, BoardOpenAPICommand.self]
     )
 }
 
@@ -212,6 +212,18 @@ struct PrepareBoard: Service {
             }
         }
         try await gracefulShutdown()
+    }
+}
+
+/// `pier board openapi`: prints the API's OpenAPI 3.1 document (also served at /api/v1/openapi.json).
+struct BoardOpenAPICommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "openapi",
+        abstract: "Print the board API's OpenAPI 3.1 document (the same as GET /api/v1/openapi.json)."
+    )
+
+    func run() {
+        print(BoardAPI.openAPIJSON)
     }
 }
 

@@ -74,3 +74,25 @@ public enum PostgresFixture {
         "\(prefix)_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16))"
     }
 }
+
+extension PostgresFixture {
+    /// Runs `body` with the URL of a new, empty database on the test cluster, dropped afterwards (even while
+    /// processes are still connected).
+    public static func withDatabase<Value: Sendable>(
+        _ body: @Sendable (String) async throws -> Value
+    ) async throws -> Value {
+        let name = uniqueName("db")
+        guard var components = URLComponents(string: try requireURL()) else { throw MissingClusterError() }
+        components.path = "/" + name
+        guard let url = components.string else { throw MissingClusterError() }
+        try await withClient { try await $0.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)")) }
+        let outcome: Swift.Result<Value, any Error>
+        do {
+            outcome = .success(try await body(url))
+        } catch {
+            outcome = .failure(error)
+        }
+        try await withClient { try await $0.query(PostgresQuery(unsafeSQL: "DROP DATABASE \(name) WITH (FORCE)")) }
+        return try outcome.get()
+    }
+}

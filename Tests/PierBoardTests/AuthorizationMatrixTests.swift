@@ -160,9 +160,9 @@ struct AuthorizationMatrixTests {
         },
     ]
 
-    @Test("every endpoint answers every caller as the rules say")
-    func matrix() async throws {
-        try await APIWorld.with { world, client in
+    @Test("every endpoint answers every caller as the rules say", arguments: StoreBackend.available)
+    func matrix(backend: StoreBackend) async throws {
+        try await APIWorld.with(backend) { world, client in
             for endpoint in Self.endpoints {
                 for caller in Caller.allCases {
                     let call = try await endpoint.make(world, caller)

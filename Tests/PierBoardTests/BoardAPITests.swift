@@ -216,9 +216,11 @@ struct BoardAPITests {
         }
     }
 
-    @Test("task lifecycle: create, ETag, PATCH with If-Match, 409 with the current task, 428 without a version")
-    func taskLifecycle() async throws {
-        try await APIWorld.with { world, client in
+    @Test(
+        "task lifecycle: create, ETag, PATCH with If-Match, 409 with the current task, 428 without a version",
+        arguments: StoreBackend.available)
+    func taskLifecycle(backend: StoreBackend) async throws {
+        try await APIWorld.with(backend) { world, client in
             let token = try world.token(world.supervisor)
             let created = try await client.call(
                 .post, "/api/v1/boards/\(world.board.id)/tasks", token: token,
@@ -288,9 +290,9 @@ struct BoardAPITests {
         }
     }
 
-    @Test("listing: filters, assignee=me, overdue, text search and keyset pages")
-    func listing() async throws {
-        try await APIWorld.with { world, client in
+    @Test("listing: filters, assignee=me, overdue, text search and keyset pages", arguments: StoreBackend.available)
+    func listing(backend: StoreBackend) async throws {
+        try await APIWorld.with(backend) { world, client in
             let token = try world.token(world.supervisor)
             let base = "/api/v1/boards/\(world.board.id)/tasks"
             for index in 0..<5 {

@@ -1,0 +1,100 @@
+import Foundation
+import Synchronization
+
+/// A child process started by a test: its output collected as it arrives, waited on for a line, and stopped by PID
+/// (SIGTERM, then SIGKILL) when the test is done.
+public final class RunningProcess: Sendable {
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+
+        public init(description: String) {
+            self.description = description
+        }
+    }
+
+    private let process: Process
+    private final class Collected: Sendable {
+        let text = Mutex("")
+        func append(_ data: Data) { text.withLock { $0 += String(decoding: data, as: UTF8.self) } }
+        var value: String { text.withLock { $0 } }
+    }
+
+    private let output = Collected()
+    private let errorOutput = Collected()
+
+    public init(executable: URL, arguments: [String], environment: [String: String]? = nil) throws {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        if let environment {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
+        let standardOutput = Pipe()
+        let standardError = Pipe()
+        process.standardOutput = standardOutput
+        process.standardError = standardError
+        process.standardInput = FileHandle.nullDevice
+        self.process = process
+        standardOutput.fileHandleForReading.readabilityHandler = { [output] handle in
+            output.append(handle.availableData)
+        }
+        standardError.fileHandleForReading.readabilityHandler = { [errorOutput] handle in
+            errorOutput.append(handle.availableData)
+        }
+        try process.run()
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+    public var standardOutput: String { output.value }
+    public var standardError: String { errorOutput.value }
+    public var isRunning: Bool { process.isRunning }
+
+    /// Waits until standard output contains `text`; fails if the process exits first or the time runs out.
+    @discardableResult
+    public func waitForOutput(containing text: String, timeout: Duration = .seconds(30)) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let current = standardOutput
+            if current.contains(text) { return current }
+            guard process.isRunning else {
+                throw Failure(
+                    description:
+                        "the process exited (status \(process.terminationStatus)) before printing \"\(text)\"; output: \(current) errors: \(standardError)"
+                )
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw Failure(description: "\"\(text)\" did not appear within \(timeout); output: \(standardOutput)")
+    }
+
+    /// The first match of a pattern's first capture group in standard output.
+    public func firstMatch(_ pattern: String) -> String? {
+        guard let regex = try? NSRegularExpression(pattern: pattern) else { return nil }
+        let text = standardOutput
+        let range = NSRange(text.startIndex..., in: text)
+        guard let match = regex.firstMatch(in: text, range: range), match.numberOfRanges > 1,
+            let captured = Range(match.range(at: 1), in: text)
+        else { return nil }
+        return String(text[captured])
+    }
+
+    /// Sends SIGTERM and waits for the exit; SIGKILL if it takes longer than `timeout`. Returns the exit status.
+    @discardableResult
+    public func stop(timeout: Duration = .seconds(15)) async -> Int32 {
+        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(25))
+        }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return -9
+        }
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+}

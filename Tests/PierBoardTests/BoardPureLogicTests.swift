@@ -1,0 +1,66 @@
+import Testing
+
+@testable import PierBoard
+
+@Suite("Board API pure logic")
+struct BoardPureLogicTests {
+    @Test("the account throttle starts after five failures, doubles, caps at 15 minutes and clears on success")
+    func accountThrottle() {
+        var state = LoginThrottleState()
+        for _ in 0..<4 { state.recordFailure(account: "a", address: "1.1.1.1", now: 100) }
+        #expect(state.retryAfter(account: "a", address: "2.2.2.2", now: 100) == nil)
+        state.recordFailure(account: "a", address: "1.1.1.1", now: 100)
+        #expect(state.retryAfter(account: "a", address: "2.2.2.2", now: 100) == 30)
+        #expect(state.retryAfter(account: "a", address: "2.2.2.2", now: 131) == nil)
+        state.recordFailure(account: "a", address: "1.1.1.1", now: 131)
+        #expect(state.retryAfter(account: "a", address: "2.2.2.2", now: 131) == 60)
+        for _ in 0..<20 { state.recordFailure(account: "a", address: "3.3.3.3", now: 200) }
+        #expect(state.retryAfter(account: "a", address: "4.4.4.4", now: 200) == 900.0)
+        state.recordSuccess(account: "a")
+        #expect(state.retryAfter(account: "a", address: "4.4.4.4", now: 200) == nil)
+        #expect(state.retryAfter(account: "b", address: "1.1.1.1", now: 200) == nil)
+    }
+
+    @Test("the address throttle stops a spray over many accounts until its window ends")
+    func addressThrottle() {
+        var state = LoginThrottleState()
+        for index in 0..<30 { state.recordFailure(account: "user\(index)", address: "9.9.9.9", now: 0) }
+        #expect(state.retryAfter(account: "fresh", address: "9.9.9.9", now: 10) == 890)
+        #expect(state.retryAfter(account: "fresh", address: "8.8.8.8", now: 10) == nil)
+        #expect(state.retryAfter(account: "fresh", address: "9.9.9.9", now: 900) == nil)
+    }
+
+    @Test("memory stays bounded under a spray of distinct accounts")
+    func bounded() {
+        var state = LoginThrottleState()
+        state.maxEntries = 100
+        for index in 0..<1_000 { state.recordFailure(account: "u\(index)", address: "a\(index)", now: Double(index)) }
+        #expect(state.accounts.count + state.addresses.count <= 100)
+    }
+
+    @Test("listen addresses and trusted proxies parse, and refuse nonsense")
+    func parsing() throws {
+        #expect(try ListenAddress(parsing: "127.0.0.1:9001") == ListenAddress(host: "127.0.0.1", port: 9001))
+        #expect(try ListenAddress(parsing: "[::1]:0") == ListenAddress(host: "::1", port: 0))
+        #expect(ListenAddress(host: "::1", port: 80).description == "[::1]:80")
+        for bad in ["9001", "host:", ":80", "host:99999", "[::1]80"] {
+            #expect(throws: ListenAddressError.self) { try ListenAddress(parsing: bad) }
+        }
+        let proxies = try TrustedProxies(parsing: "loopback, 10.0.0.5")
+        #expect(proxies.trusts("127.0.0.1") && proxies.trusts("::1") && proxies.trusts("10.0.0.5"))
+        #expect(!proxies.trusts("10.0.0.6") && !proxies.trusts(nil))
+        let none = try TrustedProxies(parsing: "none")
+        #expect(!none.trusts("127.0.0.1"))
+        #expect(throws: TrustedProxiesError.self) { try TrustedProxies(parsing: "10.0.0.0/8x") }
+    }
+
+    @Test("wire times: RFC 3339 in, UTC with milliseconds out; nonsense refused")
+    func wireTime() {
+        #expect(WireTime.parse("2026-12-01T18:00:00+09:00") == 1_796_115_600_000)
+        #expect(WireTime.parse("2026-12-01T09:00:00.250Z") == 1_796_115_600_250)
+        #expect(WireTime.format(1_796_115_600_250) == "2026-12-01T09:00:00.250Z")
+        for bad in ["tomorrow", "2026-13-01T00:00:00Z", "2026-12-01", "", String(repeating: "9", count: 50)] {
+            #expect(WireTime.parse(bad) == nil, "\(bad)")
+        }
+    }
+}
