@@ -11,6 +11,14 @@ public enum JSONText {
 
     /// Appends `text` as a quoted JSON string literal.
     public static func appendQuoted(_ text: String, to output: inout String) {
+        // Most text needs no escaping: one scan of the bytes, then one append.
+        let plain = text.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x22 && $0 != 0x5C && $0 != 0xE2 }
+        if plain {
+            output.append("\"")
+            output.append(text)
+            output.append("\"")
+            return
+        }
         output.append("\"")
         for scalar in text.unicodeScalars {
             switch scalar {

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import PierBoard
@@ -59,6 +60,18 @@ struct BoardPureLogicTests {
         #expect(WireTime.parse("2026-12-01T18:00:00+09:00") == 1_796_115_600_000)
         #expect(WireTime.parse("2026-12-01T09:00:00.250Z") == 1_796_115_600_250)
         #expect(WireTime.format(1_796_115_600_250) == "2026-12-01T09:00:00.250Z")
+        // The calendar-free formatter agrees with Foundation across leap years and centuries.
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            let milliseconds = Int64.random(in: 0...13_569_465_600_000, using: &generator)
+            // Whole seconds through Foundation (exact in a Double), the milliseconds by arithmetic.
+            let seconds = Date(timeIntervalSince1970: Double(milliseconds / 1000)).formatted(.iso8601)
+            let fraction = String(milliseconds % 1000)
+            let expected =
+                seconds.dropLast() + "." + String(repeating: "0", count: 3 - fraction.count) + fraction + "Z"
+            #expect(WireTime.format(milliseconds) == expected, "\(milliseconds)")
+        }
+        #expect(WireTime.format(951_782_400_000) == "2000-02-29T00:00:00.000Z")
         for bad in ["tomorrow", "2026-13-01T00:00:00Z", "2026-12-01", "", String(repeating: "9", count: 50)] {
             #expect(WireTime.parse(bad) == nil, "\(bad)")
         }

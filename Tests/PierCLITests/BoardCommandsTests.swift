@@ -10,7 +10,7 @@ struct BoardCommandsTests {
             let url = "sqlite://\(directory)/data/pier.sqlite"
             let first = try PierBinary.run(["board", "migrate", "--database-url", url])
             #expect(first.status == 0, "\(first.error)")
-            #expect(first.output.contains("applied migration 1"))
+            #expect(first.output.contains("applied migrations 1, 2"))
             let second = try PierBinary.run(["board", "migrate", "--database-url", url])
             #expect(second.output.contains("schema is current"))
 

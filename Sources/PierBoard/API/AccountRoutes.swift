@@ -7,11 +7,11 @@ import PierCore
 
 extension BoardAPI {
     func addAccountRoutes(_ group: RouterGroup<BoardContext>) {
-        group.get("me") { _, context in try Response.json(UserOut(try context.requireUser())) }
+        group.get("me") { _, context in Response.json(UserOut(try context.requireUser())) }
         group.post("me/password") { request, context in try await self.changeOwnPassword(request, context) }
         group.get("users") { _, context in
             _ = try Self.requireSupervisor(context)
-            return try Response.json(try await self.repository.users().map(UserOut.init))
+            return Response.json(try await self.repository.users().map(UserOut.init))
         }
         group.post("users") { request, context in try await self.createUser(request, context) }
         group.patch("users/:id") { request, context in try await self.updateUser(request, context) }
@@ -53,7 +53,7 @@ extension BoardAPI {
         let hash = try await passwords.hash(password!)
         let user = try await repository.createUser(
             email: email, name: name, role: role, passwordHash: hash, actorID: actor.id)
-        return try Response.json(
+        return Response.json(
             CreatedUserOut(user: UserOut(user), password: generated ? password : nil), status: .created,
             headers: [.location: "\(Self.prefix)/users/\(user.id)"])
     }
@@ -72,7 +72,7 @@ extension BoardAPI {
             throw APIProblem(.conflict, code: "cannot_disable_self", detail: "you cannot disable your own account")
         }
         let user = try await repository.setUserDisabled(id: id, disabled: disabled, actorID: actor.id)
-        return try Response.json(UserOut(user))
+        return Response.json(UserOut(user))
     }
 
     /// `POST /users/{id}/password`: a Supervisor sets a new password (given, or generated and returned once); every
@@ -89,7 +89,7 @@ extension BoardAPI {
         let password = given ?? AccountRules.generatePassword()
         try await repository.setPasswordHash(
             id: id, passwordHash: try await passwords.hash(password), actorID: actor.id)
-        return given == nil ? try Response.json(PasswordOut(password: password)) : Response.noContent()
+        return given == nil ? Response.json(StringsOut(members: ["password": password])) : Response.noContent()
     }
 
     /// `POST /me/password`: anyone changes their own password by giving the current one (throttled like sign-in).

@@ -12,8 +12,9 @@ extension BoardAPI {
         auth.post("refresh") { request, context in try await self.refresh(request, context) }
         auth.post("logout") { request, context in try await self.logout(request, context) }
         auth.get("public-key") { _, _ in
-            try Response.json(
-                ["paserk": PASERK.encode(self.tokens.publicKey)], headers: [.cacheControl: "public, max-age=300"])
+            Response.json(
+                StringsOut(members: ["paserk": PASERK.encode(self.tokens.publicKey)]),
+                headers: [.cacheControl: "public, max-age=300"])
         }
     }
 

@@ -67,14 +67,14 @@ public final class BoardAPI: Sendable {
     public func router() -> Router<BoardContext> {
         let router = Router(context: BoardContext.self)
         router.add(middleware: ProblemMiddleware())
-        router.get("/healthz") { _, _ in try Response.json(["status": "ok"]) }
+        router.get("/healthz") { _, _ in Response.json(StringsOut(members: ["status": "ok"])) }
         router.get("/readyz") { [repository] _, _ in
             guard await repository.isReady() else {
                 throw APIProblem(
                     .serviceUnavailable, code: "not_ready",
                     detail: "the database is unreachable or its schema is not current")
             }
-            return try Response.json(["status": "ready"])
+            return Response.json(StringsOut(members: ["status": "ready"]))
         }
         router.get("\(Self.prefix)/openapi.json") { _, _ in
             Response(
@@ -153,7 +153,7 @@ public final class BoardAPI: Sendable {
                 name: .setCookie,
                 value: Self.cookie(
                     Self.refreshCookie, refreshToken, path: "\(Self.prefix)/auth/", maxAge: settings.refreshLifetime)))
-        return try Response.json(
+        return Response.json(
             TokensOut(
                 accessToken: accessToken, refreshToken: refreshToken, expiresIn: tokens.lifetime, user: UserOut(user)),
             headers: headers)

@@ -22,22 +22,22 @@ extension BoardAPI {
     func addBoardRoutes(_ group: RouterGroup<BoardContext>) {
         group.get("boards") { _, context in
             let user = try context.requireUser()
-            return try Response.json(try await self.repository.boards(memberID: user.id).map(BoardOut.init))
+            return Response.json(try await self.repository.boards(memberID: user.id).map(BoardOut.init))
         }
         group.post("boards") { request, context in
             let user = try Self.requireSupervisor(context)
             let input = try await JSONInput.read(request, allowed: ["name"])
             let name = try input.string("name", maxLength: Limits.boardName)
             let board = try await self.repository.createBoard(name: name, actorID: user.id)
-            return try Response.json(
+            return Response.json(
                 BoardOut(board), status: .created, headers: [.location: "\(Self.prefix)/boards/\(board.id)"])
         }
         group.get("boards/:id") { _, context in
-            try Response.json(BoardOut(try await self.memberBoard(context)))
+            Response.json(BoardOut(try await self.memberBoard(context)))
         }
         group.get("boards/:id/members") { _, context in
             let board = try await self.memberBoard(context)
-            return try Response.json(try await self.repository.members(boardID: board.id).map(UserOut.init))
+            return Response.json(try await self.repository.members(boardID: board.id).map(UserOut.init))
         }
         group.post("boards/:id/members") { request, context in
             let board = try await self.memberBoard(context)
@@ -55,7 +55,7 @@ extension BoardAPI {
             let board = try await self.memberBoard(context)
             let query = try self.taskQuery(request, user: user)
             let page = try await self.repository.tasks(boardID: board.id, query: query)
-            return try Response.json(TaskPageOut(tasks: page.tasks.map(TaskOut.init), nextCursor: page.nextCursor))
+            return Response.json(TaskPageOut(tasks: page.tasks.map(TaskOut.init), nextCursor: page.nextCursor))
         }
         group.post("boards/:id/tasks") { request, context in
             let board = try await self.memberBoard(context)
@@ -75,7 +75,7 @@ extension BoardAPI {
                     ?? []
             )
             let task = try await self.repository.createTask(boardID: board.id, new, actorID: user.id)
-            return try Response.json(
+            return Response.json(
                 TaskOut(task), status: .created,
                 headers: [.location: "\(Self.prefix)/tasks/\(task.id)", .eTag: Self.eTag(task)])
         }

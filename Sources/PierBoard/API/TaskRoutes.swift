@@ -9,7 +9,7 @@ extension BoardAPI {
     func addTaskRoutes(_ group: RouterGroup<BoardContext>) {
         group.get("tasks/:id") { _, context in
             let (task, _) = try await self.memberTask(context)
-            return try Response.json(TaskOut(task), headers: [.eTag: Self.eTag(task)])
+            return Response.json(TaskOut(task), headers: [.eTag: Self.eTag(task)])
         }
         group.patch("tasks/:id") { request, context in try await self.updateTask(request, context) }
         group.delete("tasks/:id") { _, context in
@@ -21,18 +21,18 @@ extension BoardAPI {
         group.post("tasks/:id/move") { request, context in try await self.moveTask(request, context) }
         group.get("tasks/:id/comments") { _, context in
             let (task, _) = try await self.memberTask(context)
-            return try Response.json(try await self.repository.comments(taskID: task.id).map(CommentOut.init))
+            return Response.json(try await self.repository.comments(taskID: task.id).map(CommentOut.init))
         }
         group.post("tasks/:id/comments") { request, context in
             let (task, user) = try await self.memberTask(context)
             let input = try await JSONInput.read(request, allowed: ["body"])
             let body = try input.string("body", maxLength: Limits.comment)
             let comment = try await self.repository.addComment(taskID: task.id, body: body, actorID: user.id)
-            return try Response.json(CommentOut(comment), status: .created)
+            return Response.json(CommentOut(comment), status: .created)
         }
         group.get("tasks/:id/history") { _, context in
             let (task, _) = try await self.memberTask(context)
-            return try Response.json(try await self.repository.history(taskID: task.id).map(HistoryOut.init))
+            return Response.json(try await self.repository.history(taskID: task.id).map(HistoryOut.init))
         }
     }
 
@@ -91,9 +91,7 @@ extension BoardAPI {
     func conflict(_ error: StoreError, taskID: String) async throws -> APIProblem {
         var problem = APIProblem.from(error)
         if let current = try await repository.task(id: taskID) {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            let json = String(decoding: try encoder.encode(TaskOut(current)), as: UTF8.self)
+            let json = JSONOut.render(TaskOut(current))
             problem.extensions = [("current_version", String(current.version)), ("current_task", json)]
             problem.headers[.eTag] = Self.eTag(current)
         }
@@ -126,7 +124,7 @@ extension BoardAPI {
         do {
             let updated = try await repository.updateTask(
                 id: task.id, expectedVersion: version, changes: changes, actorID: user.id)
-            return try Response.json(TaskOut(updated), headers: [.eTag: Self.eTag(updated)])
+            return Response.json(TaskOut(updated), headers: [.eTag: Self.eTag(updated)])
         } catch let error as StoreError where error.isConflict {
             throw try await conflict(error, taskID: task.id)
         }
@@ -145,7 +143,7 @@ extension BoardAPI {
             let moved = try await repository.moveTask(
                 id: task.id, toColumnID: columnID, afterID: afterID, beforeID: beforeID, expectedVersion: version,
                 actorID: user.id)
-            return try Response.json(TaskOut(moved), headers: [.eTag: Self.eTag(moved)])
+            return Response.json(TaskOut(moved), headers: [.eTag: Self.eTag(moved)])
         } catch let error as StoreError where error.isConflict {
             throw try await conflict(error, taskID: task.id)
         }
