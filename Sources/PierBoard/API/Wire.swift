@@ -149,6 +149,7 @@ struct JSONOut {
 
     static func render(_ value: some JSONWritable) -> String {
         var out = JSONOut()
+        out.text.reserveCapacity(4096)
         value.writeJSON(to: &out)
         return out.text
     }

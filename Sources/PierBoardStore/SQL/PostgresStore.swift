@@ -76,12 +76,13 @@ public struct PostgresSQLDatabase: SQLDatabase {
 
     static func collect(_ rows: PostgresRowSequence) async throws -> [SQLRow] {
         var result: [SQLRow] = []
+        var columns: SQLColumns?
         for try await row in rows {
-            var values: [String: SQLValue] = [:]
-            for cell in row {
-                values[cell.columnName] = try decode(cell)
-            }
-            result.append(SQLRow(values: values))
+            var cells: [SQLValue] = []
+            cells.reserveCapacity(row.count)
+            for cell in row { cells.append(try decode(cell)) }
+            if columns == nil { columns = SQLColumns(row.map(\.columnName)) }
+            result.append(SQLRow(columns: columns!, cells: cells))
         }
         return result
     }

@@ -17,17 +17,43 @@ extension Optional where Wrapped == Int64 {
     var sql: SQLValue { map(SQLValue.integer) ?? .null }
 }
 
-/// One result row, by column name.
+/// The column names of one result, shared by all its rows, so a row is an array rather than a dictionary.
+public final class SQLColumns: Sendable {
+    public let names: [String]
+    let positions: [String: Int]
+
+    public init(_ names: [String]) {
+        self.names = names
+        var positions: [String: Int] = [:]
+        for (index, name) in names.enumerated() where positions[name] == nil { positions[name] = index }
+        self.positions = positions
+    }
+
+    /// Whether `names` are these columns (rows of one result all have the same ones).
+    func matches(_ names: some Collection<String>) -> Bool {
+        names.count == self.names.count && zip(names, self.names).allSatisfy { $0 == $1 }
+    }
+}
+
+/// One result row, read by column name.
 public struct SQLRow: Sendable {
-    public var values: [String: SQLValue]
+    public let columns: SQLColumns
+    public let cells: [SQLValue]
+
+    public init(columns: SQLColumns, cells: [SQLValue]) {
+        precondition(columns.names.count == cells.count, "one value per column")
+        self.columns = columns
+        self.cells = cells
+    }
 
     public init(values: [String: SQLValue]) {
-        self.values = values
+        let names = values.keys.sorted()
+        self.init(columns: SQLColumns(names), cells: names.map { values[$0]! })
     }
 
     func value(_ column: String) throws(StoreError) -> SQLValue {
-        guard let value = values[column] else { throw StoreError.corrupt("missing column \(column)") }
-        return value
+        guard let index = columns.positions[column] else { throw StoreError.corrupt("missing column \(column)") }
+        return cells[index]
     }
 
     public func text(_ column: String) throws(StoreError) -> String {

@@ -88,18 +88,21 @@ public final class SQLiteSQLDatabase: SQLDatabase {
     @discardableResult
     static func run(_ connection: SQLiteConnection, _ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
         let rows = try await connection.query(translate(sql), binds.map(sqliteValue))
+        var columns: SQLColumns?
         return rows.map { row in
-            var values: [String: SQLValue] = [:]
-            for column in row.columns {
+            let cells = row.columns.map { column -> SQLValue in
                 switch column.data {
-                case .null: values[column.name] = .null
-                case .integer(let value): values[column.name] = .integer(Int64(value))
-                case .float(let value): values[column.name] = .double(value)
-                case .text(let value): values[column.name] = .text(value)
-                case .blob(let buffer): values[column.name] = .text(String(buffer: buffer))
+                case .null: .null
+                case .integer(let value): .integer(Int64(value))
+                case .float(let value): .double(value)
+                case .text(let value): .text(value)
+                case .blob(let buffer): .text(String(buffer: buffer))
                 }
             }
-            return SQLRow(values: values)
+            if columns == nil || !columns!.matches(row.columns.lazy.map(\.name)) {
+                columns = SQLColumns(row.columns.map(\.name))
+            }
+            return SQLRow(columns: columns!, cells: cells)
         }
     }
 
