@@ -11,9 +11,12 @@ import UnixSignals
 struct EdgeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "edge",
-        abstract: "Run the edge: static hosting, routing and CORS from a YAML configuration file.",
-        discussion:
-            "SIGTERM or SIGINT stops accepting connections and lets in-flight requests finish (shutdown_timeout)."
+        abstract: "Run the edge: static hosting, routing and CORS from a YAML configuration file (reloaded on change).",
+        discussion: """
+            SIGTERM or SIGINT stops accepting connections and lets in-flight requests finish (shutdown_timeout). \
+            SIGHUP, or saving the configuration file, reloads it without dropping connections; an invalid file is \
+            refused with a logged error and the running configuration keeps serving.
+            """
     )
 
     @Option(name: [.short, .long], help: "The edge configuration file (YAML).")
@@ -32,15 +35,21 @@ struct EdgeCommand: AsyncParsableCommand {
             printError("pier: \(error)")
             throw ExitCode(1)
         }
-        let runtime = EdgeRuntime(config: edgeConfig, files: StaticFileStore(), accessLog: accessLog, logger: logger)
+        let files = StaticFileStore()
+        let runtime = EdgeRuntime(config: edgeConfig, files: files, accessLog: accessLog, logger: logger)
+        let source = EdgeRuntimeSource(runtime)
         let workers = EdgeWorkers.count(configured: edgeConfig.workers)
         let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: workers)
-        let server = EdgeServer(runtime: runtime, group: eventLoops, logger: logger)
+        let server = EdgeServer(source: source, group: eventLoops, logger: logger)
+        let reloader = EdgeReloader(path: config, loaded: edgeConfig, source: source, logger: logger) { newConfig in
+            EdgeRuntime(config: newConfig, files: files, accessLog: accessLog, logger: logger)
+        }
         logger.debug("event loops", metadata: ["pier.workers": "\(workers)"])
         // The access log starts first and stops last, so the final lines are flushed.
         var services: [any Service] = []
         if let accessLog { services.append(accessLog) }
         services.append(server)
+        services.append(reloader)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },

@@ -49,12 +49,15 @@ public final class RunningProcess: Sendable {
     public var standardError: String { errorOutput.value }
     public var isRunning: Bool { process.isRunning }
 
-    /// Waits until standard output contains `text`; fails if the process exits first or the time runs out.
+    /// Waits until standard output (or standard error) contains `text`; fails if the process exits first or the
+    /// time runs out.
     @discardableResult
-    public func waitForOutput(containing text: String, timeout: Duration = .seconds(30)) async throws -> String {
+    public func waitForOutput(
+        containing text: String, inStandardError: Bool = false, timeout: Duration = .seconds(30)
+    ) async throws -> String {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            let current = standardOutput
+            let current = inStandardError ? standardError : standardOutput
             if current.contains(text) { return current }
             guard process.isRunning else {
                 throw Failure(
@@ -67,10 +70,10 @@ public final class RunningProcess: Sendable {
         throw Failure(description: "\"\(text)\" did not appear within \(timeout); output: \(standardOutput)")
     }
 
-    /// The first match of a pattern's first capture group in standard output.
-    public func firstMatch(_ pattern: String) -> String? {
+    /// The first match of a pattern's first capture group in standard output (or standard error).
+    public func firstMatch(_ pattern: String, inStandardError: Bool = false) -> String? {
         guard let regex = try? NSRegularExpression(pattern: pattern) else { return nil }
-        let text = standardOutput
+        let text = inStandardError ? standardError : standardOutput
         let range = NSRange(text.startIndex..., in: text)
         guard let match = regex.firstMatch(in: text, range: range), match.numberOfRanges > 1,
             let captured = Range(match.range(at: 1), in: text)

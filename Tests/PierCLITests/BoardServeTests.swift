@@ -169,3 +169,42 @@ struct OpenAPIDocumentTests {
         }
     }
 }
+
+@Suite("pier edge reload")
+struct EdgeReloadCommandTests {
+    @Test("SIGHUP reloads the configuration of a running edge; SIGTERM stops it")
+    func sighup() async throws {
+        try await TemporaryDirectory.with { directory in
+            try TemporaryDirectory.write("site A\n", to: "a/index.html", under: directory)
+            try TemporaryDirectory.write("site B\n", to: "b/index.html", under: directory)
+            let path = directory + "/edge.yaml"
+            func config(_ root: String) -> String {
+                "listen:\n  - address: 127.0.0.1:0\naccess_log: off\nroutes:\n  - match: { path_prefix: / }\n"
+                    + "    static: { root: \(root) }\n"
+            }
+            try config("./a").write(toFile: path, atomically: false, encoding: .utf8)
+            let edge = try RunningProcess(executable: PierBinary.url, arguments: ["edge", "--config", path])
+            try await edge.waitForOutput(containing: "edge listening", inStandardError: true)
+            let port = try #require(edge.firstMatch(#"127\.0\.0\.1:(\d+)"#, inStandardError: true).flatMap { Int($0) })
+            #expect(try await RawHTTPClient.request(port: port, "GET", "/").text == "site A\n")
+
+            // Same length, same inode, same modification time: only the signal can make the edge notice.
+            let modified = try FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date
+            try config("./b").write(toFile: path, atomically: false, encoding: .utf8)
+            try FileManager.default.setAttributes([.modificationDate: modified as Any], ofItemAtPath: path)
+            try await Task.sleep(for: .milliseconds(1500))
+            #expect(try await RawHTTPClient.request(port: port, "GET", "/").text == "site A\n")
+
+            kill(edge.pid, SIGHUP)
+            var served = ""
+            for _ in 0..<100 {
+                served = try await RawHTTPClient.request(port: port, "GET", "/").text
+                if served == "site B\n" { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(served == "site B\n")
+            try await edge.waitForOutput(containing: "configuration reloaded", inStandardError: true)
+            #expect(await edge.stop() == 0)
+        }
+    }
+}

@@ -38,7 +38,9 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
         var ended = false
     }
 
-    let runtime: EdgeRuntime
+    let source: EdgeRuntimeSource
+    /// The runtime of the current request, refreshed from `source` at each request head.
+    var runtime: EdgeRuntime
     var parser: HTTP1RequestParser
     var pending: ByteBuffer?
     let empty = ByteBuffer()
@@ -59,7 +61,9 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     /// The last time the socket drained enough to become writable again.
     var lastWriteProgress = NIODeadline.now()
 
-    init(runtime: EdgeRuntime) {
+    init(source: EdgeRuntimeSource) {
+        self.source = source
+        let runtime = source.current
         self.runtime = runtime
         self.parser = HTTP1RequestParser(limits: runtime.parserLimits)
     }
@@ -208,6 +212,7 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     }
 
     func handleHead(context: ChannelHandlerContext, _ head: HTTPRequestHead) {
+        runtime = source.current
         let now = NIODeadline.now()
         var requestID = head.headers.first(.requestID) ?? ""
         if !RequestIDGenerator.isAcceptable(requestID) { requestID = requestIDs.next() }

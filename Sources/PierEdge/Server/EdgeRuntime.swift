@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import PierCore
+import Synchronization
 
 /// A configuration compiled for serving: route table, CORS policies, parser limits and shared caches.
 ///
@@ -45,6 +46,22 @@ public final class EdgeRuntime: Sendable {
     /// The first route matching the request, if any.
     func route(host: String?, path: String, method: String) -> Route? {
         routes.first { $0.match.matches(host: host, path: path, method: method) }
+    }
+}
+
+/// The runtime in force: connections read it at the start of every request, so a reload takes effect on the next
+/// request while requests in flight finish with the runtime they started with.
+public final class EdgeRuntimeSource: Sendable {
+    private let box: Mutex<EdgeRuntime>
+
+    public init(_ runtime: EdgeRuntime) {
+        self.box = Mutex(runtime)
+    }
+
+    public var current: EdgeRuntime { box.withLock { $0 } }
+
+    func replace(_ runtime: EdgeRuntime) {
+        box.withLock { $0 = runtime }
     }
 }
 

@@ -11,15 +11,24 @@ import Synchronization
 /// A `Service`: `run()` binds, serves until graceful shutdown, then stops accepting, lets in-flight exchanges finish
 /// for up to `shutdown_timeout`, and closes what is left.
 public final class EdgeServer: Service, Sendable {
-    public let runtime: EdgeRuntime
+    public let source: EdgeRuntimeSource
     private let group: any EventLoopGroup
     private let logger: Logger
     private let connections: ConnectionRegistry
     private let listening: EventLoopPromise<[SocketAddress]>
 
-    public init(runtime: EdgeRuntime, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger)
-    {
-        self.runtime = runtime
+    public convenience init(
+        runtime: EdgeRuntime, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
+    ) {
+        self.init(source: EdgeRuntimeSource(runtime), group: group, logger: logger)
+    }
+
+    /// A server whose configuration can be replaced while it runs (see ``EdgeReloader``).
+    public init(
+        source: EdgeRuntimeSource, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
+    ) {
+        let runtime = source.current
+        self.source = source
         self.group = group
         self.logger = logger
         self.connections = ConnectionRegistry(limit: runtime.config.limits.maxConnections)
@@ -34,7 +43,11 @@ public final class EdgeServer: Service, Sendable {
     /// The number of open client connections.
     public var openConnections: Int { connections.count }
 
+    /// The runtime in force.
+    public var runtime: EdgeRuntime { source.current }
+
     public func run() async throws {
+        let runtime = source.current
         var channels: [any Channel] = []
         do {
             for listen in runtime.config.listen {
@@ -62,14 +75,14 @@ public final class EdgeServer: Service, Sendable {
         for channel in channels { try? await channel.close() }
         let drained = connections.closeGracefully()
         let finished = await Self.wait(
-            for: drained, atMost: TimeAmount(runtime.config.shutdownTimeout), on: group.next())
+            for: drained, atMost: TimeAmount(source.current.config.shutdownTimeout), on: group.next())
         if !finished {
             logger.warning(
                 "closing connections still open after shutdown_timeout",
                 metadata: ["pier.connections": "\(connections.count)"])
             await connections.closeAll()
         }
-        runtime.accessLog?.flush()
+        source.current.accessLog?.flush()
         logger.info("edge stopped")
     }
 
@@ -95,7 +108,7 @@ public final class EdgeServer: Service, Sendable {
     }
 
     private func bind(_ address: SocketAddressSpec) async throws -> any Channel {
-        let runtime = self.runtime
+        let source = self.source
         let connections = self.connections
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -108,7 +121,7 @@ public final class EdgeServer: Service, Sendable {
                     return channel.close()
                 }
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(EdgeHTTPHandler(runtime: runtime))
+                    try channel.pipeline.syncOperations.addHandler(EdgeHTTPHandler(source: source))
                 }
             }
             .bind(host: address.host, port: address.port)
