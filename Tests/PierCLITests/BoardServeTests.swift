@@ -182,16 +182,18 @@ struct EdgeReloadCommandTests {
                 "listen:\n  - address: 127.0.0.1:0\naccess_log: off\nroutes:\n  - match: { path_prefix: / }\n"
                     + "    static: { root: \(root) }\n"
             }
+            // A whole-second modification time, so that setting it again later restores it exactly.
+            let fixedTime = Date(timeIntervalSince1970: 1_700_000_000)
             try config("./a").write(toFile: path, atomically: false, encoding: .utf8)
+            try FileManager.default.setAttributes([.modificationDate: fixedTime], ofItemAtPath: path)
             let edge = try RunningProcess(executable: PierBinary.url, arguments: ["edge", "--config", path])
             try await edge.waitForOutput(containing: "edge listening", inStandardError: true)
             let port = try #require(edge.firstMatch(#"127\.0\.0\.1:(\d+)"#, inStandardError: true).flatMap { Int($0) })
             #expect(try await RawHTTPClient.request(port: port, "GET", "/").text == "site A\n")
 
             // Same length, same inode, same modification time: only the signal can make the edge notice.
-            let modified = try FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date
             try config("./b").write(toFile: path, atomically: false, encoding: .utf8)
-            try FileManager.default.setAttributes([.modificationDate: modified as Any], ofItemAtPath: path)
+            try FileManager.default.setAttributes([.modificationDate: fixedTime], ofItemAtPath: path)
             try await Task.sleep(for: .milliseconds(1500))
             #expect(try await RawHTTPClient.request(port: port, "GET", "/").text == "site A\n")
 

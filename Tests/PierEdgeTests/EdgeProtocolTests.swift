@@ -8,10 +8,11 @@ import Testing
 struct EdgeProtocolTests {
     static let files = ["web/index.html": "<!doctype html>", "web/a.txt": "A", "site/docs/x.txt": "docs"]
 
-    /// The issue's contract configuration, with a low header timeout and connection limit to test them quickly.
+    /// The issue's contract configuration, with a low header timeout and connection limit to test them quickly
+    /// (not so low that a busy machine, slow to read a request just sent, would see a timeout).
     static func config(
         limits: String =
-            "{ max_header_bytes: 2048, max_uri_bytes: 512, max_body_bytes: 64, header_timeout: 300ms, idle_timeout: 2s, max_connections: 50 }",
+            "{ max_header_bytes: 2048, max_uri_bytes: 512, max_body_bytes: 64, header_timeout: 1s, idle_timeout: 2s, max_connections: 50 }",
         accessLog: String = "{ path: off }"
     ) -> String {
         """
@@ -229,9 +230,14 @@ struct EdgeProtocolTests {
             async let first = edge.raw("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", closeWait: .seconds(1))
             async let second = edge.raw("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", closeWait: .seconds(1))
             try await Task.sleep(for: .milliseconds(200))
-            let third = try await edge.raw("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", expecting: 1)
-            #expect(third.responses.isEmpty)
-            #expect(third.closedByServer)
+            // Refused at once: closed without an answer, or reset if the close raced the request being sent.
+            do {
+                let third = try await edge.raw("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", expecting: 1)
+                #expect(third.responses.isEmpty)
+                #expect(third.closedByServer)
+            } catch {
+                #expect("\(error)".contains("reset"), "\(error)")
+            }
             let statuses = try await [first.responses.first?.status, second.responses.first?.status]
             #expect(statuses == [200, 200])
         }
