@@ -31,11 +31,15 @@ public protocol BoardRepository: Sendable {
     func createTask(boardID: String, _ task: NewTask, actorID: String) async throws -> BoardTask
     func task(id: String) async throws -> BoardTask?
     func tasks(boardID: String, query: TaskQuery) async throws -> TaskPage
-    func updateTask(id: String, expectedVersion: Int64, changes: TaskChanges, actorID: String) async throws -> BoardTask
+    /// Applies `changes` if the task still has `expectedVersion`. With `onlyIfAssignedTo`, the change is refused
+    /// (``StoreError/isForbidden``) unless the task, as locked in the transaction, is assigned to that user.
+    func updateTask(
+        id: String, expectedVersion: Int64, changes: TaskChanges, actorID: String, onlyIfAssignedTo: String?
+    ) async throws -> BoardTask
     func moveTask(
-        id: String, toColumnID: String, afterID: String?, beforeID: String?, expectedVersion: Int64?, actorID: String
-    ) async throws
-        -> BoardTask
+        id: String, toColumnID: String, afterID: String?, beforeID: String?, expectedVersion: Int64?, actorID: String,
+        onlyIfAssignedTo: String?
+    ) async throws -> BoardTask
     func deleteTask(id: String, actorID: String) async throws
 
     // MARK: Comments and history
@@ -54,4 +58,21 @@ public protocol BoardRepository: Sendable {
     func rotateSession(presentedHash: String, newHash: String, expiresAt: Int64) async throws -> SessionRotation
     /// Ends the session the token belongs to.
     func endSession(tokenHash: String) async throws
+}
+
+extension BoardRepository {
+    public func updateTask(id: String, expectedVersion: Int64, changes: TaskChanges, actorID: String) async throws
+        -> BoardTask
+    {
+        try await updateTask(
+            id: id, expectedVersion: expectedVersion, changes: changes, actorID: actorID, onlyIfAssignedTo: nil)
+    }
+
+    public func moveTask(
+        id: String, toColumnID: String, afterID: String?, beforeID: String?, expectedVersion: Int64?, actorID: String
+    ) async throws -> BoardTask {
+        try await moveTask(
+            id: id, toColumnID: toColumnID, afterID: afterID, beforeID: beforeID, expectedVersion: expectedVersion,
+            actorID: actorID, onlyIfAssignedTo: nil)
+    }
 }

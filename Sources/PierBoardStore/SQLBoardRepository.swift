@@ -418,9 +418,9 @@ public struct SQLBoardRepository: BoardRepository {
         return TaskPage(tasks: tasks, nextCursor: next)
     }
 
-    public func updateTask(id: String, expectedVersion: Int64, changes: TaskChanges, actorID: String) async throws
-        -> BoardTask
-    {
+    public func updateTask(
+        id: String, expectedVersion: Int64, changes: TaskChanges, actorID: String, onlyIfAssignedTo: String?
+    ) async throws -> BoardTask {
         let now = clock()
         let ids = self.ids
         return try await database.transaction { db in
@@ -430,6 +430,9 @@ public struct SQLBoardRepository: BoardRepository {
             }
             guard let current = try await Self.loadTask(db, id: id, lock: true) else {
                 throw StoreError.notFound("task")
+            }
+            if let assignee = onlyIfAssignedTo, current.assigneeID != assignee {
+                throw StoreError.forbidden("the task is not assigned to you")
             }
             guard current.version == expectedVersion else { throw StoreError.conflict(currentVersion: current.version) }
             var updated = current
@@ -522,7 +525,8 @@ public struct SQLBoardRepository: BoardRepository {
         afterID: String?,
         beforeID: String?,
         expectedVersion: Int64?,
-        actorID: String
+        actorID: String,
+        onlyIfAssignedTo: String?
     ) async throws -> BoardTask {
         let now = clock()
         let ids = self.ids
@@ -537,6 +541,9 @@ public struct SQLBoardRepository: BoardRepository {
             try await Self.lockColumns(db, [before.columnID, toColumnID])
             guard let current = try await Self.loadTask(db, id: id, lock: true) else {
                 throw StoreError.notFound("task")
+            }
+            if let assignee = onlyIfAssignedTo, current.assigneeID != assignee {
+                throw StoreError.forbidden("the task is not assigned to you")
             }
             guard current.columnID == before.columnID else {
                 throw StoreError.conflict(currentVersion: current.version)

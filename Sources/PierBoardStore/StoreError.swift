@@ -6,6 +6,7 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         case duplicate
         case invalid
         case corrupt
+        case forbidden
     }
 
     let code: Code
@@ -26,6 +27,10 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     public static func invalid(_ what: String) -> StoreError {
         StoreError(code: .invalid, reason: what, currentVersion: nil)
     }
+    /// The change is not allowed for this actor, as the row stands inside the transaction.
+    public static func forbidden(_ what: String) -> StoreError {
+        StoreError(code: .forbidden, reason: what, currentVersion: nil)
+    }
     public static func corrupt(_ what: String) -> StoreError {
         StoreError(code: .corrupt, reason: what, currentVersion: nil)
     }
@@ -34,6 +39,7 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     public var isConflict: Bool { code == .conflict }
     public var isDuplicate: Bool { code == .duplicate }
     public var isInvalid: Bool { code == .invalid }
+    public var isForbidden: Bool { code == .forbidden }
 
     public var description: String { reason }
 }

@@ -414,4 +414,33 @@ struct DetailConformanceTests {
             #expect(order == ["A", "B"])
         }
     }
+
+    @Test(
+        "a change limited to the assignee is refused once the task is reassigned, checked on the locked row",
+        arguments: StoreBackend.available)
+    func assigneeCheckedInTransaction(backend: StoreBackend) async throws {
+        try await BoardStoreFixture.withRepository(backend) { repository in
+            let world = try await BoardRepositoryConformanceTests.world(repository)
+            let task = try await repository.createTask(
+                boardID: world.board.id, NewTask(title: "Mine", assigneeID: world.pic.id), actorID: world.supervisor.id)
+            let own = try await repository.updateTask(
+                id: task.id, expectedVersion: 1, changes: TaskChanges(content: "ok"), actorID: world.pic.id,
+                onlyIfAssignedTo: world.pic.id)
+            #expect(own.version == 2)
+            _ = try await repository.updateTask(
+                id: task.id, expectedVersion: 2, changes: TaskChanges(assigneeID: .some(nil)),
+                actorID: world.supervisor.id)
+            await #expect(throws: StoreError.forbidden("the task is not assigned to you")) {
+                try await repository.updateTask(
+                    id: task.id, expectedVersion: 3, changes: TaskChanges(content: "late"), actorID: world.pic.id,
+                    onlyIfAssignedTo: world.pic.id)
+            }
+            await #expect(throws: StoreError.forbidden("the task is not assigned to you")) {
+                try await repository.moveTask(
+                    id: task.id, toColumnID: world.board.columns[1].id, afterID: nil, beforeID: nil,
+                    expectedVersion: nil, actorID: world.pic.id, onlyIfAssignedTo: world.pic.id)
+            }
+            #expect(try await repository.task(id: task.id)?.version == 3)
+        }
+    }
 }

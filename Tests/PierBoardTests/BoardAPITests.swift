@@ -74,9 +74,10 @@ struct BoardAPITests {
 
             _ = try await world.repository.setUserDisabled(
                 id: world.otherPIC.id, disabled: true, actorID: world.supervisor.id)
+            // Even with the right password: a different answer would confirm a guessed password.
             let disabled = try await Self.login(client, "pic2@example.com")
-            #expect(disabled.status == .forbidden)
-            #expect(disabled.problemCode == "account_disabled")
+            #expect(disabled.status == .unauthorized)
+            #expect(disabled.problemCode == "invalid_credentials")
             // A token issued before the account was disabled stops working at once.
             let me = try await client.call(.get, "/api/v1/me", token: try world.token(world.otherPIC))
             #expect(me.status == .unauthorized)
@@ -203,6 +204,16 @@ struct BoardAPITests {
                 .post, tasks, token: token, json: #"{"title":"\#(String(repeating: "x", count: 300_000))"}"#)
             #expect(huge.status == .contentTooLarge)
             #expect(huge.problemCode == "body_too_large")
+            for contentType in [";", "", " ; charset=utf-8"] {
+                let odd = try await client.call(
+                    .post, tasks, token: token, json: #"{"title":"t"}"#, headers: [.contentType: contentType])
+                #expect(odd.status == .unsupportedMediaType, "Content-Type \(contentType)")
+            }
+            let nul = try await client.call(.get, tasks + "?q=%00", token: token)
+            #expect(nul.problemCode == "invalid_parameter")
+            let marks = String(repeating: "\u{301}", count: 300)
+            let combining = try await client.call(.post, tasks, token: token, json: #"{"title":"a\#(marks)"}"#)
+            #expect(combining.problemCode == "invalid_field")
             let unknownParameter = try await client.call(.get, tasks + "?colour=red", token: token)
             #expect(unknownParameter.problemCode == "unknown_parameter")
             let badLimit = try await client.call(.get, tasks + "?limit=0", token: token)

@@ -17,7 +17,7 @@ struct BoardPureLogicTests {
         #expect(state.retryAfter(account: "a", address: "2.2.2.2", now: 131) == 60)
         for _ in 0..<20 { state.recordFailure(account: "a", address: "3.3.3.3", now: 200) }
         #expect(state.retryAfter(account: "a", address: "4.4.4.4", now: 200) == 900.0)
-        state.recordSuccess(account: "a")
+        state.recordSuccess(account: "a", address: "3.3.3.3")
         #expect(state.retryAfter(account: "a", address: "4.4.4.4", now: 200) == nil)
         #expect(state.retryAfter(account: "b", address: "1.1.1.1", now: 200) == nil)
     }
@@ -31,12 +31,24 @@ struct BoardPureLogicTests {
         #expect(state.retryAfter(account: "fresh", address: "9.9.9.9", now: 900) == nil)
     }
 
-    @Test("memory stays bounded under a spray of distinct accounts")
+    @Test("memory stays bounded under a spray of distinct accounts, and the spray cannot lift an active block")
     func bounded() {
         var state = LoginThrottleState()
         state.maxEntries = 100
-        for index in 0..<1_000 { state.recordFailure(account: "u\(index)", address: "a\(index)", now: Double(index)) }
+        for _ in 0..<5 { state.recordFailure(account: "victim", address: "attacker", now: 0) }
+        #expect(state.retryAfter(account: "victim", address: "elsewhere", now: 1) != nil)
+        for index in 0..<1_000 { state.recordFailure(account: "u\(index)", address: "a\(index)", now: 1) }
         #expect(state.accounts.count + state.addresses.count <= 100)
+        #expect(state.retryAfter(account: "victim", address: "elsewhere", now: 2) != nil)
+    }
+
+    @Test("an attempt is counted before it is checked against bcrypt, so parallel attempts cannot pass together")
+    func beginCounts() {
+        var state = LoginThrottleState()
+        let admitted = (0..<50).filter { _ in state.begin(account: "a", address: "1.1.1.1", now: 0) == nil }.count
+        #expect(admitted == 5)
+        state.recordSuccess(account: "a", address: "1.1.1.1")
+        #expect(state.begin(account: "a", address: "1.1.1.1", now: 0) == nil)
     }
 
     @Test("listen addresses and trusted proxies parse, and refuse nonsense")

@@ -24,6 +24,12 @@ struct ConfigDurationTests {
         #expect(ConfigDuration.parse(text) == nil)
     }
 
+    @Test("refuses totals that would overflow downstream, even when each part is in range")
+    func refusesHugeTotals() {
+        #expect(ConfigDuration.parse(String(repeating: "200000h", count: 13)) == nil)
+        #expect(ConfigDuration.parse("10000d") != nil)
+    }
+
     @Test("formats back to the shortest unit")
     func formats() {
         #expect(ConfigDuration.format(.seconds(120)) == "2m")

@@ -101,13 +101,13 @@ extension BoardAPI {
         if let problem = AccountRules.passwordProblem(new) { throw APIProblem.invalidField("new_password", problem) }
         let account = user.email.lowercased()
         let address = clientAddress(request, context)
-        if let wait = throttle.retryAfter(account: account, address: address) { throw Self.throttled(wait) }
+        if let wait = throttle.begin(account: account, address: address) { throw Self.throttled(wait) }
         guard try await passwords.verify(current, hash: user.passwordHash) else {
-            throttle.recordFailure(account: account, address: address)
             throw APIProblem(
                 .forbidden, code: "invalid_credentials", detail: "the current password is wrong",
                 extensions: [("field", JSONText.quoted("current_password"))])
         }
+        throttle.recordSuccess(account: account, address: address)
         try await repository.setPasswordHash(id: user.id, passwordHash: try await passwords.hash(new), actorID: user.id)
         return Response.noContent(headers: Self.clearedCookies)
     }

@@ -29,7 +29,8 @@ extension BoardAPI {
         try checkOrigin(request, context, required: false)
         let account = email.lowercased()
         let address = clientAddress(request, context)
-        if let wait = throttle.retryAfter(account: account, address: address) {
+        // Counted as a failure before bcrypt runs, so parallel guesses cannot all slip past the check.
+        if let wait = throttle.begin(account: account, address: address) {
             throw Self.throttled(wait)
         }
         let user = try await repository.user(email: email)
@@ -39,15 +40,12 @@ extension BoardAPI {
         } else {
             try await passwords.verifyNothing(password)
         }
-        guard let user, verified else {
-            throttle.recordFailure(account: account, address: address)
+        // A disabled account answers like a wrong password: otherwise the answer would confirm a guessed password.
+        guard let user, verified, !user.disabled else {
             logger.info("sign-in failed", metadata: ["pier.client": "\(address)"])
             throw APIProblem(.unauthorized, code: "invalid_credentials", detail: "the email or password is wrong")
         }
-        guard !user.disabled else {
-            throw APIProblem(.forbidden, code: "account_disabled", detail: "this account has been disabled")
-        }
-        throttle.recordSuccess(account: account)
+        throttle.recordSuccess(account: account, address: address)
         let refreshToken = RefreshTokens.generate()
         try await repository.createSession(
             userID: user.id, tokenHash: RefreshTokens.hash(refreshToken),

@@ -107,8 +107,11 @@ extension BoardAPI {
         }
         func text(_ name: String, maxLength: Int) throws -> String? {
             guard let value = parameters[name[...]].map(String.init) else { return nil }
-            guard !value.isEmpty, value.count <= maxLength else {
+            guard !value.isEmpty, value.unicodeScalars.count <= maxLength else {
                 throw APIProblem.invalidParameter(name, "must be 1 to \(maxLength) characters")
+            }
+            guard !value.unicodeScalars.contains(where: { $0.value == 0 }) else {
+                throw APIProblem.invalidParameter(name, "must not contain NUL characters")
             }
             return value
         }

@@ -64,8 +64,9 @@ struct JSONInput {
                 .contentTooLarge, code: "body_too_large", detail: "the body is larger than \(maxBodyBytes) bytes")
         }
         if buffer.readableBytes == 0 && optionalBody { return JSONInput(fields: [:]) }
-        let mediaType = request.headers[.contentType].map {
-            $0.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased()
+        let mediaType = request.headers[.contentType].flatMap {
+            $0.split(separator: ";", omittingEmptySubsequences: false).first?.trimmingCharacters(in: .whitespaces)
+                .lowercased()
         }
         guard mediaType == "application/json" else {
             throw APIProblem(
@@ -158,7 +159,10 @@ struct JSONInput {
         if !allowEmpty && text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             throw APIProblem.invalidField(name, "must not be empty")
         }
-        guard text.count <= maxLength else { throw APIProblem.invalidField(name, "at most \(maxLength) characters") }
+        // Unicode scalars, not characters: one "character" can carry any number of combining marks.
+        guard text.unicodeScalars.count <= maxLength else {
+            throw APIProblem.invalidField(name, "at most \(maxLength) characters")
+        }
         guard !text.unicodeScalars.contains(where: { $0.value == 0 }) else {
             throw APIProblem.invalidField(name, "must not contain NUL characters")
         }

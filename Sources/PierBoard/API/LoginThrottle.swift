@@ -52,8 +52,20 @@ struct LoginThrottleState: Sendable {
         addresses[address] = addressCounter
     }
 
-    mutating func recordSuccess(account: String) {
+    /// Checks and, when allowed, counts the attempt as a failure at once, in one step: concurrent attempts cannot
+    /// all pass the check before any of them is counted. A success then takes it back (``recordSuccess``).
+    mutating func begin(account: String, address: String, now: Double) -> Double? {
+        if let wait = retryAfter(account: account, address: address, now: now) { return wait }
+        recordFailure(account: account, address: address, now: now)
+        return nil
+    }
+
+    mutating func recordSuccess(account: String, address: String) {
         accounts[account] = nil
+        if var counter = addresses[address], counter.failures > 0 {
+            counter.failures -= 1
+            addresses[address] = counter
+        }
     }
 
     private func current(_ counter: Counter?, now: Double) -> Counter {
@@ -69,16 +81,17 @@ struct LoginThrottleState: Sendable {
         let stale = { (counter: Counter) in now - counter.windowStart >= window && counter.blockedUntil <= now }
         accounts = accounts.filter { !stale($0.value) }
         addresses = addresses.filter { !stale($0.value) }
-        // Still full: forget the oldest half rather than grow without bound.
+        // Still full: forget the oldest counters that block nothing, rather than grow without bound. Active
+        // blocks are always kept (they expire within `maxBlock`), so a spray cannot lift one.
         if accounts.count + addresses.count >= maxEntries {
-            accounts = Dictionary(
-                uniqueKeysWithValues: accounts.sorted { $0.value.windowStart > $1.value.windowStart }.prefix(
-                    maxEntries / 4
-                ).map { ($0.key, $0.value) })
-            addresses = Dictionary(
-                uniqueKeysWithValues: addresses.sorted { $0.value.windowStart > $1.value.windowStart }.prefix(
-                    maxEntries / 4
-                ).map { ($0.key, $0.value) })
+            func trimmed(_ counters: [String: Counter]) -> [String: Counter] {
+                let blocked = counters.filter { $0.value.blockedUntil > now }
+                let rest = counters.filter { $0.value.blockedUntil <= now }
+                    .sorted { $0.value.windowStart > $1.value.windowStart }.prefix(maxEntries / 4)
+                return blocked.merging(rest.map { ($0.key, $0.value) }) { first, _ in first }
+            }
+            accounts = trimmed(accounts)
+            addresses = trimmed(addresses)
         }
     }
 
@@ -99,17 +112,14 @@ final class LoginThrottle: Sendable {
         self.clock = clock
     }
 
-    func retryAfter(account: String, address: String) -> Double? {
+    /// Seconds to wait if the attempt is refused; otherwise `nil`, and the attempt is counted as a failure until
+    /// ``recordSuccess`` takes it back.
+    func begin(account: String, address: String) -> Double? {
         let now = clock()
-        return state.withLock { $0.retryAfter(account: account, address: address, now: now) }
+        return state.withLock { $0.begin(account: account, address: address, now: now) }
     }
 
-    func recordFailure(account: String, address: String) {
-        let now = clock()
-        state.withLock { $0.recordFailure(account: account, address: address, now: now) }
-    }
-
-    func recordSuccess(account: String) {
-        state.withLock { $0.recordSuccess(account: account) }
+    func recordSuccess(account: String, address: String) {
+        state.withLock { $0.recordSuccess(account: account, address: address) }
     }
 }

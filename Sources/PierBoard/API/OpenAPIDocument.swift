@@ -172,7 +172,7 @@ enum OpenAPIDocument {
               "$ref": "#/components/responses/TooManyAttempts"
              }
             },
-            "description": "Returns both tokens in the body and as cookies. Failed attempts are throttled per account and per client address (429 with Retry-After). A disabled account gets 403 account_disabled.",
+            "description": "Returns both tokens in the body and as cookies. Failed attempts are throttled per account and per client address (429 with Retry-After). A disabled account gets the same 401 invalid_credentials as a wrong password.",
             "tags": [
              "auth"
             ],
@@ -1939,7 +1939,7 @@ enum OpenAPIDocument {
             }
            },
            "Forbidden": {
-            "description": "Signed in but not allowed (codes: forbidden, origin_required, origin_refused, account_disabled, invalid_credentials).",
+            "description": "Signed in but not allowed (codes: forbidden, origin_required, origin_refused, invalid_credentials for a wrong current password).",
             "content": {
              "application/problem+json": {
               "schema": {

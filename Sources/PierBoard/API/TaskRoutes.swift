@@ -122,8 +122,10 @@ extension BoardAPI {
         changes.labels = try Self.labels(
             input.optionalStrings("labels", maxCount: Limits.labels, maxLength: Limits.label))
         do {
+            // For a PIC, the assignment is checked again on the locked row: a reassignment in between wins.
             let updated = try await repository.updateTask(
-                id: task.id, expectedVersion: version, changes: changes, actorID: user.id)
+                id: task.id, expectedVersion: version, changes: changes, actorID: user.id,
+                onlyIfAssignedTo: user.role == .pic ? user.id : nil)
             return Response.json(TaskOut(updated), headers: [.eTag: Self.eTag(updated)])
         } catch let error as StoreError where error.isConflict {
             throw try await conflict(error, taskID: task.id)
@@ -142,7 +144,7 @@ extension BoardAPI {
         do {
             let moved = try await repository.moveTask(
                 id: task.id, toColumnID: columnID, afterID: afterID, beforeID: beforeID, expectedVersion: version,
-                actorID: user.id)
+                actorID: user.id, onlyIfAssignedTo: user.role == .pic ? user.id : nil)
             return Response.json(TaskOut(moved), headers: [.eTag: Self.eTag(moved)])
         } catch let error as StoreError where error.isConflict {
             throw try await conflict(error, taskID: task.id)

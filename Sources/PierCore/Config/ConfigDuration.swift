@@ -32,6 +32,8 @@ public enum ConfigDuration {
             let nanoseconds = value * nanosecondsPerUnit
             guard nanoseconds < 1e18 else { return nil }
             total += .nanoseconds(Int64(nanoseconds.rounded()))
+            // The sum too stays below about 31 years, so nothing downstream can overflow nanoseconds.
+            guard total < .seconds(1_000_000_000) else { return nil }
         }
         return total
     }

@@ -53,7 +53,8 @@ public struct HTTP1RequestParser: Sendable {
         case trailers(scanned: Int)
     }
 
-    public let limits: Limits
+    /// Replaced between requests when the configuration is reloaded.
+    public var limits: Limits
     var state: State = .head(scanned: 0)
     var bodyBytes = 0
 

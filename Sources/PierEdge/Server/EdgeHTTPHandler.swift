@@ -212,7 +212,12 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     }
 
     func handleHead(context: ChannelHandlerContext, _ head: HTTPRequestHead) {
-        runtime = source.current
+        let current = source.current
+        if current !== runtime {
+            // A reload: this request uses the new routes, the next one is also parsed with the new limits.
+            runtime = current
+            parser.limits = current.parserLimits
+        }
         let now = NIODeadline.now()
         var requestID = head.headers.first(.requestID) ?? ""
         if !RequestIDGenerator.isAcceptable(requestID) { requestID = requestIDs.next() }

@@ -30,7 +30,13 @@ public final class EdgeReloader: Service, Sendable {
         /// The configuration as last read from the file (before any command-line adjustment).
         var loaded: EdgeConfig
         var fingerprint: Fingerprint?
+        /// A new fingerprint seen once; it is acted on when the next look finds it unchanged, so a file caught
+        /// half-written is not applied.
+        var candidate: Fingerprint?
     }
+
+    /// Reloads run one at a time, so a slower, older one can never overwrite a newer one.
+    private let reloading = Mutex(())
 
     private struct Fingerprint: Equatable {
         var modified: Date?
@@ -76,22 +82,35 @@ public final class EdgeReloader: Service, Sendable {
         }
     }
 
-    /// Reloads when the file's modification time, size or inode changed since the last look.
+    /// Reloads when the file's modification time, size or inode changed and then stayed the same for one more
+    /// look (one poll interval), so a file still being written is not read half-way.
     @discardableResult
     public func reloadIfChanged() -> Outcome {
         let current = Self.fingerprint(path)
-        let changed = state.withLock { state -> Bool in
-            guard current != state.fingerprint else { return false }
+        let settled = state.withLock { state -> Bool in
+            guard current != state.fingerprint else {
+                state.candidate = nil
+                return false
+            }
+            guard current == state.candidate else {
+                state.candidate = current
+                return false
+            }
             state.fingerprint = current
+            state.candidate = nil
             return true
         }
-        guard changed else { return .unchanged }
+        guard settled else { return .unchanged }
         return reload(reason: "file changed")
     }
 
     /// Loads the file and applies it if it is valid and reloadable.
     @discardableResult
     public func reload(reason: String) -> Outcome {
+        reloading.withLock { _ in reloadNow(reason: reason) }
+    }
+
+    private func reloadNow(reason: String) -> Outcome {
         let config: EdgeConfig
         do {
             config = try EdgeConfig.load(path: path)

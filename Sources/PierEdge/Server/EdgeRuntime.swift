@@ -66,8 +66,11 @@ public final class EdgeRuntimeSource: Sendable {
 }
 
 extension TimeAmount {
+    /// Saturates instead of overflowing for durations beyond what nanoseconds in an `Int64` hold (about 292 years).
     init(_ duration: Duration) {
         let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        let (total, overflowAgain) = scaled.addingReportingOverflow(attoseconds / 1_000_000_000)
+        self = .nanoseconds(overflow || overflowAgain ? (seconds < 0 ? .min : .max) : total)
     }
 }
