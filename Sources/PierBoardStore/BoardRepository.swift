@@ -18,6 +18,9 @@ public protocol BoardRepository: Sendable {
     func users() async throws -> [User]
     func setUserDisabled(id: String, disabled: Bool, actorID: String) async throws -> User
     func setPasswordHash(id: String, passwordHash: String, actorID: String) async throws
+    /// Replaces a hash by another of the same password (a rehash at a new cost), only if it is still `oldHash`;
+    /// sessions are kept. Returns whether it was replaced.
+    func replacePasswordHash(id: String, from oldHash: String, to newHash: String) async throws -> Bool
 
     // MARK: Boards
     func createBoard(name: String, actorID: String) async throws -> Board

@@ -130,6 +130,13 @@ public struct SQLBoardRepository: BoardRepository {
         }
     }
 
+    public func replacePasswordHash(id: String, from oldHash: String, to newHash: String) async throws -> Bool {
+        !(try await database.query(
+            "UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3 RETURNING id",
+            [.text(newHash), .text(id), .text(oldHash)]
+        ).isEmpty)
+    }
+
     // MARK: - Boards
 
     public func createBoard(name: String, actorID: String) async throws -> Board {

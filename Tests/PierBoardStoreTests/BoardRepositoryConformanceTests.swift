@@ -49,6 +49,9 @@ struct BoardRepositoryConformanceTests {
             #expect(try await repository.user(id: user.id)?.disabled == true)
             try await repository.setPasswordHash(id: user.id, passwordHash: "new", actorID: user.id)
             #expect(try await repository.user(id: user.id)?.passwordHash == "new")
+            #expect(try await repository.replacePasswordHash(id: user.id, from: "stale", to: "x") == false)
+            #expect(try await repository.replacePasswordHash(id: user.id, from: "new", to: "rehashed"))
+            #expect(try await repository.user(id: user.id)?.passwordHash == "rehashed")
         }
     }
 

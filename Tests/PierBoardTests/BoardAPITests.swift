@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdBcrypt
 import HummingbirdTesting
 import PierBoard
 import PierBoardStore
@@ -54,6 +55,19 @@ struct BoardAPITests {
 
             let publicKey = try await client.call(.get, "/api/v1/auth/public-key")
             #expect(publicKey.object["paserk"] as? String == PASERK.encode(world.issuer.publicKey))
+        }
+    }
+
+    @Test("a password hashed at another cost is rehashed at the configured cost on sign-in")
+    func rehash() async throws {
+        try await APIWorld.with { world, client in
+            let old = Bcrypt.hash(APIWorld.password, cost: 11)
+            let user = try await world.repository.createUser(
+                email: "old@example.com", name: "Old", role: .pic, passwordHash: old, actorID: nil)
+            #expect(try await Self.login(client, "old@example.com").status == .ok)
+            let stored = try #require(try await world.repository.user(id: user.id)?.passwordHash)
+            #expect(stored.hasPrefix("$2b$10$"))
+            #expect(try await Self.login(client, "old@example.com").status == .ok)
         }
     }
 

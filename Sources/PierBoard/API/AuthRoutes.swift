@@ -46,6 +46,10 @@ extension BoardAPI {
             throw APIProblem(.unauthorized, code: "invalid_credentials", detail: "the email or password is wrong")
         }
         throttle.recordSuccess(account: account, address: address)
+        if passwords.needsRehash(user.passwordHash) {
+            let rehashed = try await passwords.hash(password)
+            _ = try await repository.replacePasswordHash(id: user.id, from: user.passwordHash, to: rehashed)
+        }
         let refreshToken = RefreshTokens.generate()
         try await repository.createSession(
             userID: user.id, tokenHash: RefreshTokens.hash(refreshToken),

@@ -29,6 +29,15 @@ public final class PasswordHasher: Sendable {
         try await pool.runIfActive { Bcrypt.verify(password, hash: hash) }
     }
 
+    /// Whether a stored hash was made at another cost than this hasher's (`$2b$12$…`): it is then rehashed at the
+    /// next sign-in, so every active account costs the same to check and timing tells nothing about which
+    /// emails exist.
+    public func needsRehash(_ hash: String) -> Bool {
+        let parts = hash.split(separator: "$", omittingEmptySubsequences: false)
+        guard parts.count >= 4, let stored = UInt8(parts[2]) else { return false }
+        return stored != cost
+    }
+
     /// Computes the stand-in hash ahead of the first sign-in, so that one is not slower either.
     public func prepare() async throws {
         guard dummy.withLock({ $0 }) == nil else { return }
