@@ -130,7 +130,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PierEdgeTests",
-            dependencies: ["PierEdge", "PierTesting"],
+            dependencies: ["PierCore", "PierEdge", "PierTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -146,6 +146,7 @@ let package = Package(
             name: "PierBoardTests",
             dependencies: [
                 "PierBoard",
+                "PierCore",
                 "PierBoardStore",
                 "PierTesting",
                 .product(name: "Crypto", package: "swift-crypto"),

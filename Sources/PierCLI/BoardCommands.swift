@@ -103,8 +103,12 @@ struct BoardServeCommand: AsyncParsableCommand {
         }
     }
 
-    func parsedListen() throws -> ListenAddress {
-        do { return try ListenAddress(parsing: listen) } catch { throw ValidationError("--listen: \(error)") }
+    func parsedListen() throws -> SocketAddressSpec {
+        guard let address = SocketAddressSpec(parsing: listen) else {
+            throw ValidationError(
+                "--listen: \"\(listen)\" is not host:port or [address]:port with a port from 0 to 65535")
+        }
+        return address
     }
 
     func parsedProxies() throws -> TrustedProxies {
@@ -151,7 +155,7 @@ struct BoardServeCommand: AsyncParsableCommand {
         let listen = try parsedListen()
         let app = BoardServer.application(api: api, listen: listen, logger: logger) { channel in
             let port = channel.localAddress?.port ?? listen.port
-            let shown = ListenAddress(host: listen.host, port: port)
+            let shown = SocketAddressSpec(host: listen.host, port: port)
             printNow("pier board listening on http://\(shown)")
         }
         let prepare = PrepareBoard(

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import PierCore
 import PierEdge
 import PierTesting
 import ServiceLifecycle

@@ -69,9 +69,14 @@ public struct APIProblem: Error, HTTPResponseError, CustomStringConvertible {
         APIProblem(.notFound, code: "not_found", detail: "\(what) not found")
     }
     static func invalidField(_ field: String, _ detail: String) -> APIProblem {
-        APIProblem(
-            .badRequest, code: "invalid_field", detail: "\(field): \(detail)",
-            extensions: [("field", JSONText.quoted(field))])
+        APIProblem(.badRequest, code: "invalid_field", detail: "\(field): \(detail)", extensions: [naming(field)])
+    }
+    static func missingField(_ field: String) -> APIProblem {
+        APIProblem(.badRequest, code: "missing_field", detail: "\(field) is required", extensions: [naming(field)])
+    }
+    /// The `field` member naming the offending input field.
+    static func naming(_ field: String) -> (name: String, json: String) {
+        ("field", JSONText.quoted(field))
     }
     static func invalidParameter(_ name: String, _ detail: String) -> APIProblem {
         APIProblem(

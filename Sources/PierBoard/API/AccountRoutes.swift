@@ -63,11 +63,7 @@ extension BoardAPI {
         let actor = try Self.requireSupervisor(context)
         let id = try Self.pathID(context, "user")
         let input = try await JSONInput.read(request, allowed: ["disabled"])
-        guard let disabled = try input.optionalBool("disabled") else {
-            throw APIProblem(
-                .badRequest, code: "missing_field", detail: "disabled is required",
-                extensions: [("field", JSONText.quoted("disabled"))])
-        }
+        guard let disabled = try input.optionalBool("disabled") else { throw APIProblem.missingField("disabled") }
         if id == actor.id && disabled {
             throw APIProblem(.conflict, code: "cannot_disable_self", detail: "you cannot disable your own account")
         }
@@ -105,7 +101,7 @@ extension BoardAPI {
         guard try await passwords.verify(current, hash: user.passwordHash) else {
             throw APIProblem(
                 .forbidden, code: "invalid_credentials", detail: "the current password is wrong",
-                extensions: [("field", JSONText.quoted("current_password"))])
+                extensions: [APIProblem.naming("current_password")])
         }
         throttle.recordSuccess(account: account, address: address)
         try await repository.setPasswordHash(id: user.id, passwordHash: try await passwords.hash(new), actorID: user.id)

@@ -36,29 +36,29 @@ extension BoardAPI {
             Response.json(BoardOut(try await self.memberBoard(context)))
         }
         group.get("boards/:id/members") { _, context in
-            let board = try await self.memberBoard(context)
-            return Response.json(try await self.repository.members(boardID: board.id).map(UserOut.init))
+            let boardID = try await self.memberBoardID(context)
+            return Response.json(try await self.repository.members(boardID: boardID).map(UserOut.init))
         }
         group.post("boards/:id/members") { request, context in
-            let board = try await self.memberBoard(context)
+            let boardID = try await self.memberBoardID(context)
             let user = try Self.requireSupervisor(context)
             let input = try await JSONInput.read(request, allowed: ["user_id"])
             let memberID = try input.string("user_id", maxLength: 36)
             guard try await self.repository.user(id: memberID) != nil else {
                 throw APIProblem.invalidField("user_id", "no such user")
             }
-            try await self.repository.addMember(boardID: board.id, userID: memberID, actorID: user.id)
+            try await self.repository.addMember(boardID: boardID, userID: memberID, actorID: user.id)
             return Response.noContent()
         }
         group.get("boards/:id/tasks") { request, context in
             let user = try context.requireUser()
-            let board = try await self.memberBoard(context)
+            let boardID = try await self.memberBoardID(context)
             let query = try self.taskQuery(request, user: user)
-            let page = try await self.repository.tasks(boardID: board.id, query: query)
+            let page = try await self.repository.tasks(boardID: boardID, query: query)
             return Response.json(TaskPageOut(tasks: page.tasks.map(TaskOut.init), nextCursor: page.nextCursor))
         }
         group.post("boards/:id/tasks") { request, context in
-            let board = try await self.memberBoard(context)
+            let boardID = try await self.memberBoardID(context)
             let user = try Self.requireSupervisor(context)
             let input = try await JSONInput.read(
                 request,
@@ -74,7 +74,7 @@ extension BoardAPI {
                     input.optionalStrings("labels", maxCount: Limits.labels, maxLength: Limits.label))
                     ?? []
             )
-            let task = try await self.repository.createTask(boardID: board.id, new, actorID: user.id)
+            let task = try await self.repository.createTask(boardID: boardID, new, actorID: user.id)
             return Response.json(
                 TaskOut(task), status: .created,
                 headers: [.location: "\(Self.prefix)/tasks/\(task.id)", .eTag: Self.eTag(task)])
@@ -84,12 +84,18 @@ extension BoardAPI {
     /// The board in the path, if the signed-in user is a member; otherwise 404 (a board you are not a member of
     /// does not exist for you). Membership is checked before any role rule, so outsiders never learn more.
     func memberBoard(_ context: BoardContext) async throws -> Board {
+        let id = try await memberBoardID(context)
+        guard let board = try await repository.board(id: id) else { throw APIProblem.notFound("board") }
+        return board
+    }
+
+    /// The board id in the path, if the signed-in user is a member (so the board exists); otherwise 404. For routes
+    /// that do not need the board itself, this is one query instead of three.
+    func memberBoardID(_ context: BoardContext) async throws -> String {
         let user = try context.requireUser()
         let id = try Self.pathID(context, "board")
-        guard let board = try await repository.board(id: id),
-            try await repository.isMember(boardID: id, userID: user.id)
-        else { throw APIProblem.notFound("board") }
-        return board
+        guard try await repository.isMember(boardID: id, userID: user.id) else { throw APIProblem.notFound("board") }
+        return id
     }
 
     static let taskQueryParameters: Set<String> = [

@@ -85,7 +85,7 @@ struct JSONInput {
             throw APIProblem(
                 .badRequest, code: "unknown_field",
                 detail: "unknown field \"\(unknown)\"; expected one of: \(allowed.sorted().joined(separator: ", "))",
-                extensions: [("field", JSONText.quoted(unknown))])
+                extensions: [APIProblem.naming(unknown)])
         }
         return JSONInput(fields: fields)
     }
@@ -95,9 +95,7 @@ struct JSONInput {
     /// A required string.
     func string(_ name: String, maxLength: Int, allowEmpty: Bool = false) throws -> String {
         guard let value = try optionalString(name, maxLength: maxLength, allowEmpty: allowEmpty) else {
-            throw APIProblem(
-                .badRequest, code: "missing_field", detail: "\(name) is required",
-                extensions: [("field", JSONText.quoted(name))])
+            throw APIProblem.missingField(name)
         }
         return value
     }

@@ -39,8 +39,8 @@ struct LoginThrottleState: Sendable {
         var accountCounter = current(accounts[account], now: now)
         accountCounter.failures += 1
         if accountCounter.failures >= accountFreeFailures {
-            let exponent = Double(min(accountCounter.failures - accountFreeFailures, 10))
-            accountCounter.blockedUntil = now + min(30 * pow2(exponent), maxBlock)
+            let doublings = min(accountCounter.failures - accountFreeFailures, 10)
+            accountCounter.blockedUntil = now + min(30 * Double(1 << doublings), maxBlock)
         }
         accounts[account] = accountCounter
 
@@ -93,12 +93,6 @@ struct LoginThrottleState: Sendable {
             accounts = trimmed(accounts)
             addresses = trimmed(addresses)
         }
-    }
-
-    private func pow2(_ exponent: Double) -> Double {
-        var value = 1.0
-        for _ in 0..<Int(exponent) { value *= 2 }
-        return value
     }
 }
 

@@ -58,12 +58,12 @@ extension BoardAPI {
             throw APIProblem(
                 .forbidden, code: "forbidden",
                 detail: "a PIC may change only the status, position and content of a task",
-                extensions: [("field", JSONText.quoted(field))])
+                extensions: [APIProblem.naming(field)])
         }
     }
 
-    /// The version the client saw: `If-Match` (an ETag from GET) or the `version` field.
-    static func expectedVersion(_ request: Request, _ input: JSONInput, required: Bool) throws -> Int64? {
+    /// The version the client saw: `If-Match` (an ETag from GET) or the `version` field; `nil` when neither is sent.
+    static func expectedVersion(_ request: Request, _ input: JSONInput) throws -> Int64? {
         let field = try input.optionalInteger("version", range: 0...Int64.max)
         if let header = request.headers[.ifMatch] {
             var text = header.trimmingCharacters(in: .whitespaces)
@@ -78,11 +78,6 @@ extension BoardAPI {
                 throw APIProblem.invalidField("version", "differs from If-Match")
             }
             return version
-        }
-        if field == nil && required {
-            throw APIProblem(
-                .preconditionRequired, code: "version_required",
-                detail: "send If-Match with the task's ETag, or the version you saw in a version field")
         }
         return field
     }
@@ -105,8 +100,10 @@ extension BoardAPI {
             request,
             allowed: ["title", "content", "column_id", "assignee_id", "due_at", "due_time_zone", "labels", "version"])
         try Self.requireMayChange(task, by: user, fields: Set(input.fields.keys))
-        guard let version = try Self.expectedVersion(request, input, required: true) else {
-            throw APIProblem(.preconditionRequired, code: "version_required")
+        guard let version = try Self.expectedVersion(request, input) else {
+            throw APIProblem(
+                .preconditionRequired, code: "version_required",
+                detail: "send If-Match with the task's ETag, or the version you saw in a version field")
         }
         var changes = TaskChanges()
         changes.title = try input.optionalString("title", maxLength: Limits.title)
@@ -140,7 +137,7 @@ extension BoardAPI {
         let columnID = try input.string("column_id", maxLength: 36)
         let afterID = try input.optionalString("after_id", maxLength: 36)
         let beforeID = try input.optionalString("before_id", maxLength: 36)
-        let version = try Self.expectedVersion(request, input, required: false)
+        let version = try Self.expectedVersion(request, input)
         do {
             let moved = try await repository.moveTask(
                 id: task.id, toColumnID: columnID, afterID: afterID, beforeID: beforeID, expectedVersion: version,

@@ -81,8 +81,9 @@ public struct PostgresSQLDatabase: SQLDatabase {
             var cells: [SQLValue] = []
             cells.reserveCapacity(row.count)
             for cell in row { cells.append(try decode(cell)) }
-            if columns == nil { columns = SQLColumns(row.map(\.columnName)) }
-            result.append(SQLRow(columns: columns!, cells: cells))
+            let shared = columns ?? SQLColumns(row.map(\.columnName))
+            columns = shared
+            result.append(SQLRow(columns: shared, cells: cells))
         }
         return result
     }

@@ -28,11 +28,6 @@ public final class SQLColumns: Sendable {
         for (index, name) in names.enumerated() where positions[name] == nil { positions[name] = index }
         self.positions = positions
     }
-
-    /// Whether `names` are these columns (rows of one result all have the same ones).
-    func matches(_ names: some Collection<String>) -> Bool {
-        names.count == self.names.count && zip(names, self.names).allSatisfy { $0 == $1 }
-    }
 }
 
 /// One result row, read by column name.

@@ -99,10 +99,10 @@ public final class SQLiteSQLDatabase: SQLDatabase {
                 case .blob(let buffer): .text(String(buffer: buffer))
                 }
             }
-            if columns == nil || !columns!.matches(row.columns.lazy.map(\.name)) {
-                columns = SQLColumns(row.columns.map(\.name))
-            }
-            return SQLRow(columns: columns!, cells: cells)
+            // Every row of one result has the same columns.
+            let shared = columns ?? SQLColumns(row.columns.map(\.name))
+            columns = shared
+            return SQLRow(columns: shared, cells: cells)
         }
     }
 

@@ -54,7 +54,6 @@ public struct HTTPHeaderFields: Sendable, Sequence {
     var presence: UInt32 = 0
 
     /// The value of the first field of a known name, or `nil`.
-
     public func first(_ header: KnownHeader) -> String? {
         guard presence & header.bit != 0 else { return nil }
         for index in fields.indices where fields[index].known == header.rawValue {
@@ -64,7 +63,6 @@ public struct HTTPHeaderFields: Sendable, Sequence {
     }
 
     /// Whether a field of a known name is present.
-
     public func contains(_ header: KnownHeader) -> Bool {
         presence & header.bit != 0
     }
@@ -123,7 +121,6 @@ public struct HTTPHeaderFields: Sendable, Sequence {
     }
 
     /// The value of the field at `index`, without surrounding whitespace.
-
     public func value(at index: Int) -> String {
         let field = fields[index]
         return storage.getString(

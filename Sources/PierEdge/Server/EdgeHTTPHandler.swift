@@ -39,8 +39,9 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     }
 
     let source: EdgeRuntimeSource
-    /// The runtime of the current request, refreshed from `source` at each request head.
+    /// The runtime of the current request, refreshed from `source` at a request head when a reload happened.
     var runtime: EdgeRuntime
+    var runtimeGeneration: Int
     var parser: HTTP1RequestParser
     var pending: ByteBuffer?
     let empty = ByteBuffer()
@@ -63,6 +64,7 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
 
     init(source: EdgeRuntimeSource) {
         self.source = source
+        self.runtimeGeneration = source.generation
         let runtime = source.current
         self.runtime = runtime
         self.parser = HTTP1RequestParser(limits: runtime.parserLimits)
@@ -212,11 +214,12 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     }
 
     func handleHead(context: ChannelHandlerContext, _ head: HTTPRequestHead) {
-        let current = source.current
-        if current !== runtime {
+        let generation = source.generation
+        if generation != runtimeGeneration {
             // A reload: this request uses the new routes, the next one is also parsed with the new limits.
-            runtime = current
-            parser.limits = current.parserLimits
+            runtimeGeneration = generation
+            runtime = source.current
+            parser.limits = runtime.parserLimits
         }
         let now = NIODeadline.now()
         var requestID = head.headers.first(.requestID) ?? ""

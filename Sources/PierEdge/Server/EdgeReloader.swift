@@ -115,19 +115,12 @@ public final class EdgeReloader: Service, Sendable {
         do {
             config = try EdgeConfig.load(path: path)
         } catch {
-            let text = error.diagnostics.map(\.description).joined(separator: "; ")
-            logger.error(
-                "configuration reload refused; the previous configuration keeps serving",
-                metadata: ["pier.reason": "\(reason)", "pier.errors": "\(text)"])
-            return .refused(text)
+            return refuse(error.diagnostics.map(\.description).joined(separator: "; "), reason: reason)
         }
         let previous = state.withLock { $0.loaded }
         if let field = Self.restartOnlyChange(from: previous, to: config) {
-            let text = "\(path): \(field) cannot change while running; restart pier edge to apply it"
-            logger.error(
-                "configuration reload refused; the previous configuration keeps serving",
-                metadata: ["pier.reason": "\(reason)", "pier.errors": "\(text)"])
-            return .refused(text)
+            return refuse(
+                "\(path): \(field) cannot change while running; restart pier edge to apply it", reason: reason)
         }
         guard config != previous else { return .unchanged }
         source.replace(makeRuntime(config))
@@ -135,6 +128,13 @@ public final class EdgeReloader: Service, Sendable {
         logger.notice(
             "configuration reloaded", metadata: ["pier.reason": "\(reason)", "pier.routes": "\(config.routes.count)"])
         return .applied
+    }
+
+    private func refuse(_ text: String, reason: String) -> Outcome {
+        logger.error(
+            "configuration reload refused; the previous configuration keeps serving",
+            metadata: ["pier.reason": "\(reason)", "pier.errors": "\(text)"])
+        return .refused(text)
     }
 
     /// The first field whose change needs a restart, if any.

@@ -53,6 +53,7 @@ public final class EdgeRuntime: Sendable {
 /// request while requests in flight finish with the runtime they started with.
 public final class EdgeRuntimeSource: Sendable {
     private let box: Mutex<EdgeRuntime>
+    private let version = Atomic<Int>(0)
 
     public init(_ runtime: EdgeRuntime) {
         self.box = Mutex(runtime)
@@ -60,8 +61,12 @@ public final class EdgeRuntimeSource: Sendable {
 
     public var current: EdgeRuntime { box.withLock { $0 } }
 
+    /// Changes with every replacement: a connection compares it (one atomic load) before taking the lock.
+    var generation: Int { version.load(ordering: .acquiring) }
+
     func replace(_ runtime: EdgeRuntime) {
         box.withLock { $0 = runtime }
+        version.add(1, ordering: .releasing)
     }
 }
 

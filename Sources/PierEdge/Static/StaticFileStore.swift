@@ -58,7 +58,6 @@ public final class StaticFileStore: Sendable {
     struct State: Sendable {
         var entries: [Key: Entry] = [:]
         var cachedBytes = 0
-
     }
 
     private let state = NIOLockedValueBox(State())
@@ -88,16 +87,11 @@ public final class StaticFileStore: Sendable {
     /// A fresh cached answer for `relativePath` (starting with `/`) under `root`, or `nil` when it must be resolved.
     @inlinable
     public func cached(root: String, relativePath: String, now: NIODeadline) -> StaticLookup? {
-        cachedEntry(key: Self.key(root: root, relativePath: relativePath), now: now)
+        cachedEntry(key: Key(root: root, path: relativePath), now: now)
     }
 
-    /// Cache keys keep roots apart even when one root lies inside another.
-    @usableFromInline
-    static func key(root: String, relativePath: String) -> Key {
-        Key(root: root, path: relativePath)
-    }
-
-    /// A cache key; a pair rather than a concatenation, so a lookup allocates nothing.
+    /// A cache key; a pair rather than a concatenation, so a lookup allocates nothing, and roots stay apart even
+    /// when one lies inside another.
     @usableFromInline
     struct Key: Hashable, Sendable {
         @usableFromInline var root: String
@@ -129,7 +123,7 @@ public final class StaticFileStore: Sendable {
                 relativePath: relativePath,
                 maxContentBytes: self.maxCachedFileBytes
             )
-            self.store(key: Self.key(root: root, relativePath: relativePath), lookup: lookup)
+            self.store(key: Key(root: root, path: relativePath), lookup: lookup)
             return lookup
         }
     }
