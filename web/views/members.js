@@ -1,0 +1,93 @@
+// A board's members; a Supervisor adds accounts to the board here.
+
+import * as api from "../api.js";
+import { clear, field, h, messageArea, openDialog } from "../dom.js";
+import { t } from "../i18n.js";
+import { isSupervisor } from "../session.js";
+import { avatar, notify, problemMessage, roleName } from "../ui.js";
+
+export function openMembersDialog({ board, onChanged }) {
+    const list = h("ul", { class: "member-list", "aria-label": t("members.list") });
+    const message = messageArea();
+    const select = h("select", { name: "user_id" });
+    const add = h("button", { type: "submit", class: "primary", text: t("members.add") });
+    const form = isSupervisor()
+        ? h(
+              "form",
+              {
+                  class: "stack",
+                  onSubmit: async (event) => {
+                      event.preventDefault();
+                      if (!select.value) return;
+                      add.disabled = true;
+                      try {
+                          await api.post(`/boards/${api.id(board.id)}/members`, { user_id: select.value });
+                          const name = select.selectedOptions[0]?.dataset.name ?? "";
+                          notify(t("members.added", { name }));
+                          await load();
+                          onChanged?.();
+                          select.focus();
+                      } catch (problem) {
+                          message.show(problemMessage(problem));
+                      } finally {
+                          add.disabled = false;
+                      }
+                  },
+              },
+              h("h3", { class: "small-heading", text: t("members.add_title") }),
+              message,
+              h("div", { class: "row" }, field(t("members.account"), select), add),
+          )
+        : null;
+
+    const load = async () => {
+        try {
+            const members = await api.get(`/boards/${api.id(board.id)}/members`);
+            clear(list);
+            for (const member of members) {
+                list.append(
+                    h(
+                        "li",
+                        { class: "member" },
+                        avatar(member),
+                        h("span", { class: "member-name", text: member.name }),
+                        h("span", { class: "muted small", text: `${member.email} · ${roleName(member.role)}` }),
+                    ),
+                );
+            }
+            if (form) {
+                const users = await api.get("/users");
+                const memberIDs = new Set(members.map((member) => member.id));
+                const candidates = users.filter((user) => !user.disabled && !memberIDs.has(user.id));
+                clear(select);
+                for (const user of candidates) {
+                    select.append(
+                        h("option", {
+                            value: user.id,
+                            dataset: { name: user.name, email: user.email },
+                            text: `${user.name} (${user.email})`,
+                        }),
+                    );
+                }
+                if (candidates.length === 0) {
+                    select.append(h("option", { value: "", text: t("members.none_left") }));
+                }
+                select.disabled = candidates.length === 0;
+                add.disabled = candidates.length === 0;
+            }
+        } catch (problem) {
+            message.show(problemMessage(problem));
+        }
+    };
+
+    const handle = openDialog({
+        title: t("members.title", { board: board.name }),
+        className: "dialog-medium",
+        body: [
+            list,
+            form,
+            h("div", { class: "actions" }, h("button", { type: "button", text: t("action.close"), onClick: () => handle.close() })),
+        ],
+    });
+    load();
+}
