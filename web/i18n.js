@@ -19,7 +19,6 @@ const catalogue = {
         "action.done": "Done",
 
         "title.page": "{page} · Pier",
-        "title.board": "{board}",
 
         "shell.skip": "Skip to content",
         "shell.home": "Pier, all boards",
@@ -106,6 +105,8 @@ const catalogue = {
         "column.review": "Review",
         "column.done": "Done",
 
+        "time.just_now": "just now",
+
         "due.overdue": "Overdue",
         "due.soon": "Due soon",
 
@@ -117,6 +118,8 @@ const catalogue = {
         "filters.search": "Search",
         "filters.overdue": "Overdue only",
         "filters.clear": "Clear filters",
+        "filters.toggle": "Filters",
+        "filters.toggle_active": "Filters ({count} on)",
         "filters.showing": "Showing {count} matching tasks.",
 
         "help.title": "Keyboard shortcuts",
@@ -282,7 +285,6 @@ const catalogue = {
         "action.done": "완료",
 
         "title.page": "{page} · Pier",
-        "title.board": "{board}",
 
         "shell.skip": "본문으로 건너뛰기",
         "shell.home": "Pier, 전체 보드",
@@ -369,6 +371,8 @@ const catalogue = {
         "column.review": "검토",
         "column.done": "완료",
 
+        "time.just_now": "방금",
+
         "due.overdue": "기한 지남",
         "due.soon": "마감 임박",
 
@@ -380,6 +384,8 @@ const catalogue = {
         "filters.search": "검색",
         "filters.overdue": "기한 지난 작업만",
         "filters.clear": "필터 지우기",
+        "filters.toggle": "필터",
+        "filters.toggle_active": "필터 ({count}개 적용)",
         "filters.showing": "조건에 맞는 작업 {count}개를 표시합니다.",
 
         "help.title": "단축키",

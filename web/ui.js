@@ -67,6 +67,7 @@ export function formatShortDate(iso) {
 
 export function formatRelative(iso) {
     const seconds = (new Date(iso).getTime() - Date.now()) / 1000;
+    if (Math.abs(seconds) < 60) return t("time.just_now");
     const format = new Intl.RelativeTimeFormat(intlLocale(), { numeric: "auto" });
     const units = [
         ["year", 31536000],
@@ -79,7 +80,7 @@ export function formatRelative(iso) {
     for (const [unit, size] of units) {
         if (Math.abs(seconds) >= size) return format.format(Math.round(seconds / size), unit);
     }
-    return format.format(0, "minute");
+    return t("time.just_now");
 }
 
 /** A `<time>` showing a relative time, with the full date as its tooltip. */

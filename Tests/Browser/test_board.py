@@ -277,6 +277,14 @@ class BoardScenario(unittest.TestCase):
         self.assertEqual(self.column_of(driver, MINE).find_element(By.CSS_SELECTOR, ".column-name").text, "In progress")
         self.assertEqual(self.column_named(driver, "In progress").find_element(By.CSS_SELECTOR, ".count").text, "1")
         self.assertEqual(self.column_named(driver, "To do").find_element(By.CSS_SELECTOR, ".count").text, "2")
+        # A move the server refuses snaps back with a message: here someone else changed the task meanwhile.
+        task = self.api.task_by_title(self.board["id"], THIRD)
+        self.api.call("PATCH", f"/tasks/{task['id']}", {"content": "Changed elsewhere.", "version": task["version"]})
+        self.drag(driver, THIRD, "Done")
+        wait_text(driver, ".notice-error", "Someone else changed this task meanwhile.")
+        wait(driver, lambda d: self.column_of(d, THIRD).find_element(By.CSS_SELECTOR, ".column-name").text == "To do")
+        self.assertEqual(self.api.task_by_title(self.board["id"], THIRD)["column_id"], self.column_id("To do"))
+        self.dismiss_notices(driver)
 
     @step
     def test_07_move_cards_from_the_keyboard(self):
@@ -509,6 +517,42 @@ class BoardScenario(unittest.TestCase):
         self.take_screenshots("en")
         self.assertEqual(console_errors(self.supervisor), [])
         self.assertEqual(console_errors(self.pic_driver), [])
+
+    @step
+    def test_18_supervisor_resets_and_disables_an_account(self):
+        driver = self.supervisor
+        driver.find_element(By.LINK_TEXT, "Users").click()
+        row = wait_for(driver, f'tr[data-email="{OTHER_EMAIL}"]')
+        row.find_element(By.XPATH, ".//button[text()='Reset password']").click()
+        confirm = wait_for(driver, "dialog[open]")
+        confirm.find_element(By.XPATH, ".//button[text()='Reset password']").click()
+        secret = wait_for(driver, "dialog[open] [data-testid=generated-password]")
+        password = secret.text
+        self.assertNotEqual(password, self.passwords[OTHER_EMAIL])
+        driver.find_element(By.XPATH, "//dialog[@open]//button[text()='Done']").click()
+        API(self.base, OTHER_EMAIL, password)
+        row = wait_for(driver, f'tr[data-email="{OTHER_EMAIL}"]')
+        row.find_element(By.XPATH, ".//button[text()='Disable']").click()
+        confirm = wait_for(driver, "dialog[open]")
+        self.assertIn("Disable Jun Lee?", confirm.text)
+        confirm.find_element(By.XPATH, ".//button[text()='Disable']").click()
+        wait_text(driver, f'tr[data-email="{OTHER_EMAIL}"]', "Disabled")
+        with self.assertRaises(APIError) as refused:
+            API(self.base, OTHER_EMAIL, password)
+        self.assertEqual(refused.exception.status, 401)
+        # Your own account cannot be disabled from here.
+        own = driver.find_element(By.CSS_SELECTOR, f'tr[data-email="{self.server.email}"]')
+        self.assertFalse(own.find_element(By.XPATH, ".//button[text()='Disable']").is_displayed())
+
+    @step
+    def test_19_sign_out(self):
+        driver = self.pic_driver
+        driver.find_element(By.CSS_SELECTOR, ".account-menu summary").click()
+        wait_for(driver, "#sign-out").click()
+        wait_text(driver, ".signin-panel", "You have signed out.")
+        driver.refresh()
+        wait_text(driver, "main h1", "Sign in")
+        self.assertTrue(driver.current_url.endswith("/sign-in"))
 
     def take_screenshots(self, language):
         driver = self.supervisor

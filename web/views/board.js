@@ -29,7 +29,20 @@ export function boardView(route) {
 
     const heading = h("h1", { tabindex: "-1", text: t("common.loading") });
     const toolbar = h("div", { class: "toolbar" });
-    const filterBar = h("form", { class: "filters", role: "search", "aria-label": t("filters.label") });
+    const filterBar = h("form", { id: uid("filters"), class: "filters", role: "search", "aria-label": t("filters.label") });
+    // On narrow screens the filters fold away behind this button; on wide ones they are always shown.
+    const filterToggle = h("button", {
+        type: "button",
+        class: "filter-toggle",
+        "aria-expanded": "false",
+        "aria-controls": filterBar.id,
+        onClick: () => {
+            const open = filterToggle.getAttribute("aria-expanded") !== "true";
+            filterToggle.setAttribute("aria-expanded", String(open));
+            filterBar.classList.toggle("filters-open", open);
+            if (open) filterBar.querySelector("select, input")?.focus();
+        },
+    });
     const summary = h("p", { class: "muted small filter-summary", role: "status" });
     const columns = h("div", { class: "columns", "aria-busy": "true" });
     const hintID = uid("card-hint");
@@ -37,6 +50,7 @@ export function boardView(route) {
         "div",
         { class: "page board-page" },
         h("div", { class: "page-head" }, heading, toolbar),
+        filterToggle,
         filterBar,
         summary,
         h("p", { id: hintID, class: "visually-hidden", text: t("board.card_hint") }),
@@ -67,7 +81,7 @@ export function boardView(route) {
             state.members = members;
             state.membersByID = new Map(members.map((member) => [member.id, member]));
             heading.textContent = board.name;
-            document.title = t("title.board", { board: board.name });
+            document.title = t("title.page", { page: board.name });
             renderToolbar();
             renderFilters();
             await loadTasks();
@@ -101,7 +115,12 @@ export function boardView(route) {
                 text: t("board.members"),
                 onClick: () => openMembersDialog({ board: state.board, onChanged: reloadMembers }),
             }),
-            h("button", { type: "button", text: t("board.shortcuts"), "aria-keyshortcuts": "?", onClick: openHelp }),
+            h(
+                "button",
+                { type: "button", class: "shortcuts-button", "aria-keyshortcuts": "?", onClick: openHelp },
+                h("span", { class: "button-icon", "aria-hidden": "true", text: "⌨" }),
+                h("span", { class: "button-text", text: t("board.shortcuts") }),
+            ),
         );
     };
 
@@ -220,6 +239,8 @@ export function boardView(route) {
         const scroll = columns.scrollLeft;
         clear(columns);
         const filtered = FILTER_KEYS.some((key) => state.filters[key]);
+        const active = FILTER_KEYS.filter((key) => state.filters[key]).length;
+        filterToggle.textContent = active ? t("filters.toggle_active", { count: active }) : t("filters.toggle");
         summary.textContent = filtered ? t("filters.showing", { count: state.tasks.length }) : "";
         for (const column of state.board.columns) {
             const tasks = tasksIn(column.id);
@@ -645,7 +666,7 @@ export function boardView(route) {
 
     return {
         element,
-        title: t("title.board", { board: "" }),
+        title: "",
         refresh,
         /** Another URL of the same board: open or close the task dialog, apply filters from the URL. */
         update(next) {

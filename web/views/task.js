@@ -410,7 +410,7 @@ export function openTaskDialog({ board, members, taskID, onSaved, onDeleted, onC
                 { class: "grid-fields" },
                 field(t("field.column"), fields.column),
                 field(t("field.assignee"), fields.assignee),
-                h("div", { class: "field" }, h("label", { for: (fields.due.id = uid("due")), text: t("field.due_at") }), h("div", { class: "row" }, fields.due, editAll ? h("button", { type: "button", class: "small", text: t("task.clear_due"), onClick: () => (fields.due.value = "") }) : null)),
+                h("div", { class: "field" }, h("label", { for: (fields.due.id = uid("due")), text: t("field.due_at") }), h("div", { class: "row due-row" }, fields.due, editAll ? h("button", { type: "button", class: "small", text: t("task.clear_due"), onClick: () => (fields.due.value = "") }) : null)),
                 field(t("field.labels"), fields.labels, editAll ? t("task.labels_hint") : null),
             ),
             fields.description.element,
