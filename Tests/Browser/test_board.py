@@ -202,8 +202,10 @@ class BoardScenario(unittest.TestCase):
         driver.find_element(By.XPATH, "//button[text()='Members']").click()
         dialog = wait_for(driver, "dialog[open]")
         for email in (PIC_EMAIL, OTHER_EMAIL):
-            select = Select(wait(driver, lambda d: next((s for s in d.find_elements(By.CSS_SELECTOR, "dialog[open] select[name=user_id]") if s.is_enabled()), False)))
-            select.select_by_value(self.pic["id"] if email == PIC_EMAIL else self.other["id"])
+            user_id = self.pic["id"] if email == PIC_EMAIL else self.other["id"]
+            option = wait_for(driver, f'dialog[open] select[name=user_id] option[value="{user_id}"]', visible=False)
+            Select(driver.find_element(By.CSS_SELECTOR, "dialog[open] select[name=user_id]")).select_by_value(user_id)
+            self.assertTrue(option.is_selected())
             dialog.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
             wait_text(driver, "dialog[open] .member-list", email)
         dialog.find_element(By.XPATH, ".//button[text()='Close']").click()

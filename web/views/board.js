@@ -65,8 +65,14 @@ export function boardView(route) {
         return query;
     };
 
+    // Filters can change faster than answers arrive: only the answer to the latest request is shown.
+    let loadSequence = 0;
     const loadTasks = async () => {
-        state.tasks = await api.allTasks(state.boardID, queryFromFilters());
+        loadSequence += 1;
+        const sequence = loadSequence;
+        const tasks = await api.allTasks(state.boardID, queryFromFilters());
+        if (sequence !== loadSequence) return;
+        state.tasks = tasks;
         for (const task of state.tasks) for (const label of task.labels) state.labels.add(label);
         renderColumns();
     };
@@ -322,6 +328,7 @@ export function boardView(route) {
         state.busy = true;
         try {
             const moved = await api.post(`/tasks/${api.id(task.id)}/move`, body);
+            loadSequence += 1; // a list requested before this move would show the card where it was
             state.tasks = state.tasks.map((other) => (other.id === moved.id ? moved : other));
             if (viaKeyboard) state.focusTaskID = moved.id;
             renderColumns();
