@@ -34,6 +34,7 @@ export function boardView(route) {
     const filterToggle = h("button", {
         type: "button",
         class: "filter-toggle",
+        text: t("filters.toggle"),
         "aria-expanded": "false",
         "aria-controls": filterBar.id,
         onClick: () => {
@@ -569,6 +570,8 @@ export function boardView(route) {
             openHelp();
         } else if (event.key === "/") {
             event.preventDefault();
+            filterToggle.setAttribute("aria-expanded", "true");
+            filterBar.classList.add("filters-open");
             filterBar.querySelector("#filter-q")?.focus();
         } else if ((event.key === "n" || event.key === "N") && isSupervisor() && state.board) {
             event.preventDefault();
