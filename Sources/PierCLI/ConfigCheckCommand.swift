@@ -58,6 +58,10 @@ struct ConfigCheckCommand: ParsableCommand {
             case .static(let config):
                 action = "static \(config.root)"
                 if let fallback = config.spaFallback { action += " (spa_fallback \(fallback))" }
+            case .proxy(let config):
+                action = "upstream \(config.upstream)"
+                if let prefix = config.stripPrefix { action += " (strip_prefix \(prefix))" }
+                if let prefix = config.addPrefix { action += " (add_prefix \(prefix))" }
             }
             if let cors = route.cors {
                 action += "; cors \(cors.allowOrigins.joined(separator: " "))"
@@ -65,6 +69,21 @@ struct ConfigCheckCommand: ParsableCommand {
             }
             text += "  \(index + 1). \(match) -> \(action)\n"
         }
+        if !config.upstreams.isEmpty {
+            text += "upstreams:\n"
+            for (name, upstream) in config.upstreams.sorted(by: { $0.key < $1.key }) {
+                let targets = upstream.targets.map { target in
+                    target.weight == 1 ? "\(target.address)" : "\(target.address) (weight \(target.weight))"
+                }
+                var line = "  \(name): \(targets.joined(separator: ", ")); \(upstream.balance.rawValue)"
+                if upstream.balance == .hash { line += " on \(upstream.hashOn)" }
+                if let check = upstream.healthCheck {
+                    line += "; health check GET \(check.path) every \(ConfigDuration.format(check.interval))"
+                }
+                text += line + "\n"
+            }
+        }
+        if let admin = config.admin { text += "admin: http://\(admin.listen)/status\n" }
         return text
     }
 }

@@ -28,28 +28,18 @@ struct EdgeCommand: AsyncParsableCommand {
         let edgeConfig = try ConfigCheckCommand.loadOrExit(config)
         _ = Bootstrap.observability(global)
         let logger = Logger(label: "pier.edge")
-        let accessLog: AccessLogWriter?
+        let workers = EdgeWorkers.count(configured: edgeConfig.workers)
+        let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: workers)
+        let stack: EdgeStack
         do {
-            accessLog = try AccessLogWriter.open(edgeConfig.accessLog)
+            stack = try EdgeStack(config: edgeConfig, configPath: config, group: eventLoops, logger: logger)
         } catch {
+            try? await eventLoops.shutdownGracefully()
             printError("pier: \(error)")
             throw ExitCode(1)
         }
-        let files = StaticFileStore()
-        let runtime = EdgeRuntime(config: edgeConfig, files: files, accessLog: accessLog, logger: logger)
-        let source = EdgeRuntimeSource(runtime)
-        let workers = EdgeWorkers.count(configured: edgeConfig.workers)
-        let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: workers)
-        let server = EdgeServer(source: source, group: eventLoops, logger: logger)
-        let reloader = EdgeReloader(path: config, loaded: edgeConfig, source: source, logger: logger) { newConfig in
-            EdgeRuntime(config: newConfig, files: files, accessLog: accessLog, logger: logger)
-        }
         logger.debug("event loops", metadata: ["pier.workers": "\(workers)"])
-        // The access log starts first and stops last, so the final lines are flushed.
-        var services: [any Service] = []
-        if let accessLog { services.append(accessLog) }
-        services.append(server)
-        services.append(reloader)
+        let services = stack.services
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },

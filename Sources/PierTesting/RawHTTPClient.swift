@@ -38,6 +38,10 @@ public struct RawHTTPExchange: Sendable {
 public enum RawHTTPClient {
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
+
+        public init(description: String) {
+            self.description = description
+        }
     }
 
     /// Sends `request` on a new connection and reads `expecting` responses, then waits up to `closeWait` to see

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import PierCore
 import PierEdge
 import PierTesting
@@ -12,6 +13,7 @@ struct EdgeFixture: Sendable {
     /// The temporary directory; configuration paths are relative to it.
     let directory: String
     let server: EdgeServer
+    let stack: EdgeStack
     /// Starts the server's graceful shutdown (the fixture also does this when the body returns).
     let shutdown: @Sendable () async -> Void
 
@@ -31,15 +33,11 @@ struct EdgeFixture: Sendable {
             var config = try EdgeConfig.parse(yaml, file: "edge.yaml", baseDirectory: directory)
             config.listen = [ListenConfig(address: SocketAddressSpec(host: "127.0.0.1", port: 0))]
             let logger = Logger(label: "pier.test.edge", factory: { _ in SwiftLogNoOpLogHandler() })
-            let accessLog = try AccessLogWriter.open(config.accessLog)
-            let runtime = EdgeRuntime(
-                config: config,
-                files: StaticFileStore(revalidateAfter: .milliseconds(50)),
-                accessLog: accessLog,
-                logger: logger
-            )
-            let server = EdgeServer(runtime: runtime, logger: logger)
-            let group = ServiceGroup(services: [server], logger: logger)
+            let stack = try EdgeStack(
+                config: config, configPath: nil, group: MultiThreadedEventLoopGroup.singleton, logger: logger,
+                files: StaticFileStore(revalidateAfter: .milliseconds(50)))
+            let server = stack.server
+            let group = ServiceGroup(services: stack.services, logger: logger)
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await group.run() }
                 let result: Result<Void, any Error>
@@ -47,7 +45,7 @@ struct EdgeFixture: Sendable {
                     let port = try await server.boundAddresses().first?.port ?? 0
                     try await body(
                         EdgeFixture(
-                            port: port, directory: directory, server: server,
+                            port: port, directory: directory, server: server, stack: stack,
                             shutdown: { await group.triggerGracefulShutdown() })
                     )
                     result = .success(())
@@ -62,9 +60,10 @@ struct EdgeFixture: Sendable {
     }
 
     /// Sends one request and returns the response.
-    func get(_ target: String, headers: [(String, String)] = [], method: String = "GET") async throws -> RawHTTPResponse
+    func get(_ target: String, headers: [(String, String)] = [], method: String = "GET", body: [UInt8] = [])
+        async throws -> RawHTTPResponse
     {
-        try await RawHTTPClient.request(port: port, method, target, headers: headers)
+        try await RawHTTPClient.request(port: port, method, target, headers: headers, body: body)
     }
 
     /// Sends raw bytes and returns what came back.

@@ -129,6 +129,25 @@ public struct ConfigValue {
         return ConfigMapping(values: values, owner: self)
     }
 
+    /// The value as a mapping of names the caller chooses (such as upstream names), in file order.
+    public func namedEntries() -> [(name: String, value: ConfigValue)]? {
+        guard case .mapping(let mapping) = node else {
+            report("expected a mapping of names")
+            return nil
+        }
+        var entries: [(name: String, value: ConfigValue)] = []
+        for (key, value) in mapping {
+            guard case .scalar(let keyScalar) = key, !keyScalar.string.isEmpty else {
+                reader.report(line: key.mark?.line, field: field, "names must be plain, non-empty strings")
+                continue
+            }
+            let name = keyScalar.string
+            let childField = field.isEmpty ? name : "\(field).\(name)"
+            entries.append((name, ConfigValue(node: value, field: childField, reader: reader, keyLine: key.mark?.line)))
+        }
+        return entries
+    }
+
     /// The value as a list; a single scalar is not silently promoted.
     public func list() -> [ConfigValue]? {
         guard case .sequence(let sequence) = node else {

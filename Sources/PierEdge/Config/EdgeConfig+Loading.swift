@@ -38,7 +38,7 @@ struct EdgeConfigParser {
     func parse(_ root: ConfigValue) -> EdgeConfig? {
         guard
             let document = root.mapping(allowedKeys: [
-                "listen", "access_log", "limits", "shutdown_timeout", "workers", "routes",
+                "listen", "access_log", "limits", "shutdown_timeout", "workers", "routes", "upstreams", "admin",
             ])
         else { return nil }
         var config = EdgeConfig(routes: [])
@@ -73,12 +73,25 @@ struct EdgeConfigParser {
         if let value = document["shutdown_timeout"] {
             if let timeout = value.duration() { config.shutdownTimeout = timeout } else { valid = false }
         }
+        var upstreamsParsed = true
+        if let value = document["upstreams"] {
+            if let upstreams = parseUpstreams(value) {
+                config.upstreams = upstreams
+            } else {
+                upstreamsParsed = false
+                valid = false
+            }
+        }
+        if let value = document["admin"] {
+            if let admin = parseAdmin(value) { config.admin = admin } else { valid = false }
+        }
         if let routes = document.required("routes")?.list() {
             if routes.isEmpty {
                 document["routes"]?.report("needs at least one route")
                 valid = false
             }
-            let parsed = routes.map(parseRoute)
+            // Pool names are checked only when the pools themselves parsed, so one mistake is reported once.
+            let parsed = routes.map { parseRoute($0, upstreams: upstreamsParsed ? config.upstreams : nil) }
             if parsed.contains(where: { $0 == nil }) { valid = false }
             config.routes = parsed.compactMap { $0 }
         } else {
@@ -86,6 +99,10 @@ struct EdgeConfigParser {
         }
         return valid ? config : nil
     }
+
+    static let routeKeys = [
+        "match", "static", "cors", "upstream", "timeouts", "retries", "strip_prefix", "add_prefix", "host_header",
+    ]
 
     func parseListen(_ value: ConfigValue) -> ListenConfig? {
         guard let mapping = value.mapping(allowedKeys: ["address"]), let address = mapping.required("address") else {
@@ -159,18 +176,32 @@ struct EdgeConfigParser {
         return valid ? limits : nil
     }
 
-    func parseRoute(_ value: ConfigValue) -> RouteConfig? {
-        guard let mapping = value.mapping(allowedKeys: ["match", "static", "cors"]) else { return nil }
+    func parseRoute(_ value: ConfigValue, upstreams: [String: UpstreamConfig]?) -> RouteConfig? {
+        guard let mapping = value.mapping(allowedKeys: Self.routeKeys) else { return nil }
         var valid = true
         var match = RouteMatch()
         if let matchValue = mapping["match"] {
             if let parsed = parseMatch(matchValue) { match = parsed } else { valid = false }
         }
         var action: RouteAction?
-        if let staticValue = mapping["static"] {
+        let proxyKeys = ["timeouts", "retries", "strip_prefix", "add_prefix", "host_header"]
+        if mapping.has("static") && mapping.has("upstream") {
+            mapping.owner.report("has two actions: use either static or upstream")
+            valid = false
+        } else if let staticValue = mapping["static"] {
             if let config = parseStatic(staticValue) { action = .static(config) } else { valid = false }
+            for key in proxyKeys where mapping.has(key) {
+                mapping[key]?.report("applies only to routes with an upstream")
+                valid = false
+            }
+        } else if mapping.has("upstream") {
+            if let config = parseProxyRoute(mapping, upstreams: upstreams) {
+                action = .proxy(config)
+            } else {
+                valid = false
+            }
         } else {
-            mapping.owner.report("needs an action: static")
+            mapping.owner.report("needs an action: static or upstream")
             valid = false
         }
         var cors: CORSConfig?

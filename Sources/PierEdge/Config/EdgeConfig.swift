@@ -16,6 +16,10 @@ public struct EdgeConfig: Sendable, Hashable {
     public var workers: Int?
     /// The routes, tried in order; the first match wins.
     public var routes: [RouteConfig]
+    /// Named pools of back-end servers that proxy routes send requests to.
+    public var upstreams: [String: UpstreamConfig]
+    /// The loopback-only status listener; off when `nil`.
+    public var admin: AdminConfig?
 
     public init(
         listen: [ListenConfig] = [ListenConfig(address: SocketAddressSpec(host: "127.0.0.1", port: 8080))],
@@ -23,7 +27,9 @@ public struct EdgeConfig: Sendable, Hashable {
         limits: LimitsConfig = LimitsConfig(),
         shutdownTimeout: Duration = .seconds(30),
         workers: Int? = nil,
-        routes: [RouteConfig]
+        routes: [RouteConfig],
+        upstreams: [String: UpstreamConfig] = [:],
+        admin: AdminConfig? = nil
     ) {
         self.workers = workers
         self.listen = listen
@@ -31,6 +37,8 @@ public struct EdgeConfig: Sendable, Hashable {
         self.limits = limits
         self.shutdownTimeout = shutdownTimeout
         self.routes = routes
+        self.upstreams = upstreams
+        self.admin = admin
     }
 }
 
@@ -130,6 +138,7 @@ public struct RouteConfig: Sendable, Hashable {
 /// What answers a route's requests.
 public enum RouteAction: Sendable, Hashable {
     case `static`(StaticConfig)
+    case proxy(ProxyRouteConfig)
 }
 
 /// Static file hosting from a directory.

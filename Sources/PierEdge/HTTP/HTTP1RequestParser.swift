@@ -46,17 +46,12 @@ public struct HTTP1RequestParser: Sendable {
 
     enum State: Sendable, Hashable {
         case head(scanned: Int)
-        case fixedBody(remaining: Int)
-        case chunkSize
-        case chunkData(remaining: Int)
-        case chunkDataEnd
-        case trailers(scanned: Int)
+        case body(HTTP1BodyDecoder)
     }
 
     /// Replaced between requests when the configuration is reloaded.
     public var limits: Limits
     var state: State = .head(scanned: 0)
-    var bodyBytes = 0
 
     public init(limits: Limits) {
         self.limits = limits
@@ -77,34 +72,19 @@ public struct HTTP1RequestParser: Sendable {
         switch state {
         case .head(let scanned):
             return try parseHead(&buffer, scanned: scanned)
-        case .fixedBody(let remaining):
-            guard buffer.readableBytes > 0 else { return nil }
-            let length = min(remaining, buffer.readableBytes)
-            let slice = buffer.readSlice(length: length)!
-            if remaining - length == 0 {
+        case .body(var decoder):
+            let event = try decoder.next(&buffer, error: Self.bodyError)
+            switch event {
+            case .data(let bytes)?:
+                state = .body(decoder)
+                return .body(bytes)
+            case .end?:
                 state = .head(scanned: 0)
-                pendingEnd = true
-            } else {
-                state = .fixedBody(remaining: remaining - length)
+                return .end
+            case nil:
+                state = .body(decoder)
+                return nil
             }
-            return .body(slice)
-        case .chunkSize:
-            return try parseChunkSize(&buffer)
-        case .chunkData(let remaining):
-            guard buffer.readableBytes > 0 else { return nil }
-            let length = min(remaining, buffer.readableBytes)
-            let slice = buffer.readSlice(length: length)!
-            state = remaining - length == 0 ? .chunkDataEnd : .chunkData(remaining: remaining - length)
-            return .body(slice)
-        case .chunkDataEnd:
-            guard buffer.readableBytes >= 2 else { return nil }
-            guard buffer.readInteger(as: UInt16.self) == 0x0D0A else {
-                throw .badRequest("invalid_chunk", "a chunk is not followed by CRLF")
-            }
-            state = .chunkSize
-            return try parseChunkSize(&buffer)
-        case .trailers(let scanned):
-            return try parseTrailers(&buffer, scanned: scanned)
         }
     }
 
@@ -159,11 +139,11 @@ public struct HTTP1RequestParser: Sendable {
                 state = .head(scanned: 0)
                 pendingEnd = true
             } else {
-                state = .fixedBody(remaining: length)
+                state = .body(HTTP1BodyDecoder(contentLength: length))
             }
         case .chunked:
-            bodyBytes = 0
-            state = .chunkSize
+            state = .body(
+                HTTP1BodyDecoder(chunkedWithin: limits.maxBodyBytes, maxTrailerBytes: limits.maxHeaderBytes))
         }
         return .head(head)
     }
@@ -245,74 +225,83 @@ public struct HTTP1RequestParser: Sendable {
                             status: 505, code: "version_not_supported",
                             reason: "only HTTP/1.0 and HTTP/1.1 are spoken here"))
                 }
-                index += 10
 
-                var fields: [HTTPHeaderFields.Field] = []
-                fields.reserveCapacity(12)
-                var presence: UInt32 = 0
-                while index < bytes.count {
-                    if bytes[index] == UInt8(ascii: "\r") {
-                        // Only the final empty line may start with CR; a bare CR must never hide what follows.
-                        guard index + 2 == bytes.count, bytes[index + 1] == UInt8(ascii: "\n") else {
-                            return .failure(.badRequest("invalid_header", "a header line starts with a bare CR"))
-                        }
-                        break
-                    }
-                    if bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: "\t") {
-                        return .failure(
-                            .badRequest("obsolete_line_folding", "header line folding (obs-fold) is not allowed"))
-                    }
-                    let nameStart = index
-                    while index < bytes.count && HTTPToken.isTokenByte(bytes[index]) { index += 1 }
-                    guard index > nameStart, index < bytes.count, bytes[index] == UInt8(ascii: ":") else {
-                        return .failure(
-                            .badRequest("invalid_header", "a header name is malformed or followed by whitespace"))
-                    }
-                    let nameEnd = index
-                    index += 1
-                    while index < bytes.count
-                        && (bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: "\t"))
-                    { index += 1 }
-                    let valueStart = index
-                    var valueEnd = index
-                    while index < bytes.count && bytes[index] != UInt8(ascii: "\r") {
-                        let byte = bytes[index]
-                        if byte == UInt8(ascii: "\t") || byte == UInt8(ascii: " ") {
-                            // trailing whitespace is not part of the value
-                        } else if byte > 0x20 && byte != 0x7F {
-                            valueEnd = index + 1
-                        } else {
-                            return .failure(
-                                .badRequest("invalid_header", "a header value contains a control character"))
-                        }
-                        index += 1
-                    }
-                    guard index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "\n") else {
-                        return .failure(.badRequest("invalid_header", "a header line does not end with CRLF"))
-                    }
-                    index += 2
-                    let known = KnownHeader.classify(bytes, start: nameStart, end: nameEnd)
-                    if known != KnownHeader.unknown { presence |= 1 << UInt32(known) }
-                    fields.append(
-                        HTTPHeaderFields.Field(
-                            nameStart: UInt32(nameStart), nameEnd: UInt32(nameEnd), valueStart: UInt32(valueStart),
-                            valueEnd: UInt32(valueEnd), known: known
-                        )
-                    )
-                    if fields.count > limits.maxHeaderCount {
-                        return .failure(
-                            HTTPParseError(
-                                status: 431, code: "header_too_large",
-                                reason: "more than \(limits.maxHeaderCount) header fields"))
-                    }
+                return Self.parseFieldLines(bytes, from: index + 10, maxCount: limits.maxHeaderCount).map {
+                    (method, target, minor, $0.fields, $0.presence)
                 }
-                return .success((method, target, minor, fields, presence))
             }
         let (method, target, minor, fields, presence) = try parsed.get()
         var headers = HTTPHeaderFields(storage: head, fields: fields)
         headers.presence = presence
         let framing = try Self.framing(headers, minorVersion: minor, limits: limits)
         return HTTPRequestHead(method: method, target: target, minorVersion: minor, headers: headers, framing: framing)
+    }
+
+    /// Parses header field lines from `index` up to the final empty line, recognising known names.
+    static func parseFieldLines(_ bytes: UnsafeRawBufferPointer, from start: Int, maxCount: Int) -> Result<
+        (fields: [HTTPHeaderFields.Field], presence: UInt32), HTTPParseError
+    > {
+        var index = start
+        var fields: [HTTPHeaderFields.Field] = []
+        fields.reserveCapacity(12)
+        var presence: UInt32 = 0
+        while index < bytes.count {
+            if bytes[index] == UInt8(ascii: "\r") {
+                // Only the final empty line may start with CR; a bare CR must never hide what follows.
+                guard index + 2 == bytes.count, bytes[index + 1] == UInt8(ascii: "\n") else {
+                    return .failure(.badRequest("invalid_header", "a header line starts with a bare CR"))
+                }
+                break
+            }
+            if bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: "\t") {
+                return .failure(
+                    .badRequest("obsolete_line_folding", "header line folding (obs-fold) is not allowed"))
+            }
+            let nameStart = index
+            while index < bytes.count && HTTPToken.isTokenByte(bytes[index]) { index += 1 }
+            guard index > nameStart, index < bytes.count, bytes[index] == UInt8(ascii: ":") else {
+                return .failure(
+                    .badRequest("invalid_header", "a header name is malformed or followed by whitespace"))
+            }
+            let nameEnd = index
+            index += 1
+            while index < bytes.count
+                && (bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: "\t"))
+            { index += 1 }
+            let valueStart = index
+            var valueEnd = index
+            while index < bytes.count && bytes[index] != UInt8(ascii: "\r") {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\t") || byte == UInt8(ascii: " ") {
+                    // trailing whitespace is not part of the value
+                } else if byte > 0x20 && byte != 0x7F {
+                    valueEnd = index + 1
+                } else {
+                    return .failure(
+                        .badRequest("invalid_header", "a header value contains a control character"))
+                }
+                index += 1
+            }
+            guard index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "\n") else {
+                return .failure(.badRequest("invalid_header", "a header line does not end with CRLF"))
+            }
+            index += 2
+            let known = KnownHeader.classify(bytes, start: nameStart, end: nameEnd)
+            if known != KnownHeader.unknown { presence |= 1 << UInt32(known) }
+            fields.append(
+                HTTPHeaderFields.Field(
+                    nameStart: UInt32(nameStart), nameEnd: UInt32(nameEnd), valueStart: UInt32(valueStart),
+                    valueEnd: UInt32(valueEnd), known: known
+                )
+            )
+            if fields.count > maxCount {
+                return .failure(
+                    HTTPParseError(
+                        status: 431, code: "header_too_large",
+                        reason: "more than \(maxCount) header fields"))
+            }
+        }
+        return .success((fields, presence))
     }
 
     /// Works out the body framing and checks the fields that smuggling attacks play with.
@@ -331,19 +320,7 @@ public struct HTTP1RequestParser: Sendable {
                     throw .badRequest("invalid_host", "the Host header is malformed")
                 }
             } else if known == KnownHeader.contentLength.rawValue {
-                for element in headers.value(at: index).split(separator: ",", omittingEmptySubsequences: false) {
-                    let digits = element.trimmingASCIISpaces()
-                    guard !digits.isEmpty, digits.utf8.count <= 18,
-                        digits.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
-                        let length = Int(digits)
-                    else {
-                        throw .badRequest("invalid_content_length", "Content-Length is not a number")
-                    }
-                    if let existing = contentLength, existing != length {
-                        throw .badRequest("conflicting_content_length", "differing Content-Length values")
-                    }
-                    contentLength = length
-                }
+                contentLength = try contentLengthValue(headers.value(at: index), merging: contentLength)
             } else if known == KnownHeader.transferEncoding.rawValue {
                 transferCodings += HTTPToken.list(headers.value(at: index)).map { $0.lowercased() }
             }
@@ -375,6 +352,27 @@ public struct HTTP1RequestParser: Sendable {
         return .none
     }
 
+    /// A Content-Length value (a number, or a list of equal numbers), checked against one seen before.
+    static func contentLengthValue(_ value: String, merging previous: Int?) throws(HTTPParseError) -> Int {
+        var contentLength = previous
+        for element in value.split(separator: ",", omittingEmptySubsequences: false) {
+            let digits = element.trimmingASCIISpaces()
+            guard !digits.isEmpty, digits.utf8.count <= 18, digits.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+                let length = Int(digits)
+            else {
+                throw .badRequest("invalid_content_length", "Content-Length is not a number")
+            }
+            if let existing = contentLength, existing != length {
+                throw .badRequest("conflicting_content_length", "differing Content-Length values")
+            }
+            contentLength = length
+        }
+        guard let contentLength else {
+            throw .badRequest("invalid_content_length", "Content-Length is empty")
+        }
+        return contentLength
+    }
+
     @inline(__always)
     static func isHostByte(_ byte: UInt8) -> Bool {
         switch byte {
@@ -389,78 +387,15 @@ public struct HTTP1RequestParser: Sendable {
         }
     }
 
-    // MARK: - Chunked bodies
-
-    private mutating func parseChunkSize(_ buffer: inout ByteBuffer) throws(HTTPParseError) -> Event? {
-        let line: Result<(size: Int, consumed: Int)?, HTTPParseError> = buffer.withUnsafeReadableBytes { bytes in
-            var index = 0
-            var size = 0
-            while index < bytes.count, let digit = HTTPToken.hexDigit(bytes[index]) {
-                guard size <= (Int.max >> 4) else {
-                    return .failure(.badRequest("invalid_chunk", "the chunk size is too large"))
-                }
-                size = size << 4 | Int(digit)
-                index += 1
-                if index > 16 { return .failure(.badRequest("invalid_chunk", "the chunk size is too long")) }
-            }
-            if index == bytes.count { return .success(nil) }
-            guard index > 0 else { return .failure(.badRequest("invalid_chunk", "the chunk size is not hexadecimal")) }
-            // Optional chunk extensions, ignored; bounded so a client cannot stream an endless line.
-            while index < bytes.count && bytes[index] != UInt8(ascii: "\r") {
-                let byte = bytes[index]
-                guard
-                    byte == UInt8(ascii: ";") || byte == UInt8(ascii: "=") || byte == UInt8(ascii: "\"")
-                        || byte == UInt8(ascii: " ")
-                        || byte == UInt8(ascii: "\t") || HTTPToken.isTokenByte(byte)
-                else {
-                    return .failure(.badRequest("invalid_chunk", "the chunk size line is malformed"))
-                }
-                index += 1
-                if index > 4096 { return .failure(.badRequest("invalid_chunk", "the chunk extension is too long")) }
-            }
-            if index + 1 >= bytes.count { return .success(nil) }
-            guard bytes[index + 1] == UInt8(ascii: "\n") else {
-                return .failure(.badRequest("invalid_chunk", "the chunk size line does not end with CRLF"))
-            }
-            return .success((size, index + 2))
+    /// How body framing errors are reported for requests.
+    static func bodyError(_ problem: HTTP1BodyDecoder.Problem) -> HTTPParseError {
+        switch problem {
+        case .invalidChunk(let reason): .badRequest("invalid_chunk", reason)
+        case .tooLarge(let limit):
+            HTTPParseError(status: 413, code: "body_too_large", reason: "the request body exceeds \(limit) bytes")
+        case .trailersTooLarge:
+            HTTPParseError(status: 431, code: "header_too_large", reason: "the trailer section is too large")
+        case .bareLineFeed: .badRequest("bare_lf", "lines must end with CRLF")
         }
-        guard let (size, consumed) = try line.get() else {
-            if buffer.readableBytes > 4200 { throw .badRequest("invalid_chunk", "the chunk size line is too long") }
-            return nil
-        }
-        buffer.moveReaderIndex(forwardBy: consumed)
-        if size == 0 {
-            state = .trailers(scanned: 0)
-            return try parseTrailers(&buffer, scanned: 0)
-        }
-        if size > limits.maxBodyBytes - bodyBytes {
-            throw HTTPParseError(
-                status: 413, code: "body_too_large", reason: "the request body exceeds \(limits.maxBodyBytes) bytes")
-        }
-        bodyBytes += size
-        state = .chunkData(remaining: size)
-        return try next(&buffer)
-    }
-
-    private mutating func parseTrailers(_ buffer: inout ByteBuffer, scanned: Int) throws(HTTPParseError) -> Event? {
-        // No trailers: just the final CRLF.
-        if buffer.readableBytes >= 2, buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) == 0x0D0A {
-            buffer.moveReaderIndex(forwardBy: 2)
-            state = .head(scanned: 0)
-            return .end
-        }
-        // Trailer fields are read and dropped: the edge never lets them change how a request is handled.
-        let search = Self.findHeadEnd(buffer, from: max(0, scanned - 3))
-        guard let length = search.end else {
-            if let problem = search.problem { throw problem }
-            if buffer.readableBytes > limits.maxHeaderBytes {
-                throw HTTPParseError(status: 431, code: "header_too_large", reason: "the trailer section is too large")
-            }
-            state = .trailers(scanned: buffer.readableBytes)
-            return nil
-        }
-        buffer.moveReaderIndex(forwardBy: length)
-        state = .head(scanned: 0)
-        return .end
     }
 }

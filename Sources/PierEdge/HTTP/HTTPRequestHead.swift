@@ -142,6 +142,8 @@ public enum KnownHeader: UInt8, Sendable, CaseIterable {
     case host, connection, contentLength, transferEncoding, expect, requestID, userAgent, referer, origin
     case accessControlRequestMethod, accessControlRequestHeaders, accept, acceptEncoding, range, ifRange, ifNoneMatch
     case ifModifiedSince
+    // Read by the proxy: hop-by-hop fields and those it replaces.
+    case keepAlive, upgrade, te, trailer, contentType, forwardedFor, forwardedProto, forwardedHost, realIP, cookie
 
     /// Marks fields the edge does not read itself.
     public static let unknown: UInt8 = 255
@@ -166,6 +168,16 @@ public enum KnownHeader: UInt8, Sendable, CaseIterable {
         case .ifRange: "if-range"
         case .ifNoneMatch: "if-none-match"
         case .ifModifiedSince: "if-modified-since"
+        case .keepAlive: "keep-alive"
+        case .upgrade: "upgrade"
+        case .te: "te"
+        case .trailer: "trailer"
+        case .contentType: "content-type"
+        case .forwardedFor: "x-forwarded-for"
+        case .forwardedProto: "x-forwarded-proto"
+        case .forwardedHost: "x-forwarded-host"
+        case .realIP: "x-real-ip"
+        case .cookie: "cookie"
         }
     }
 
@@ -194,5 +206,38 @@ public enum KnownHeader: UInt8, Sendable, CaseIterable {
             return candidate.header.rawValue
         }
         return unknown
+    }
+}
+
+extension HTTPHeaderFields {
+    /// Copies the field at `index` as `Name: value\r\n`, byte for byte.
+    func writeField(at index: Int, into buffer: inout ByteBuffer) {
+        let field = fields[index]
+        storage.withUnsafeReadableBytes { bytes in
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[Int(field.nameStart)..<Int(field.nameEnd)]))
+            buffer.writeStaticString(": ")
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[Int(field.valueStart)..<Int(field.valueEnd)]))
+            buffer.writeStaticString("\r\n")
+        }
+    }
+
+    /// The known-name tag of the field at `index` (``KnownHeader/unknown`` for others).
+    func knownTag(at index: Int) -> UInt8 { fields[index].known }
+
+    /// Whether the field name at `index` starts with `prefix` (given in lower case).
+    func nameHasPrefix(_ index: Int, _ prefix: StaticString) -> Bool {
+        let field = fields[index]
+        let length = Int(field.nameEnd - field.nameStart)
+        guard length >= prefix.utf8CodeUnitCount else { return false }
+        return storage.withUnsafeReadableBytes { bytes in
+            var position = Int(field.nameStart)
+            for offset in 0..<prefix.utf8CodeUnitCount {
+                var byte = bytes[position]
+                if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { byte |= 0x20 }
+                if byte != prefix.utf8Start[offset] { return false }
+                position += 1
+            }
+            return true
+        }
     }
 }

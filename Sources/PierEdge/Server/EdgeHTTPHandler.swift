@@ -47,13 +47,17 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     let empty = ByteBuffer()
     var exchange: Exchange?
     /// A request whose body is still being read; it is answered at its end.
-    var deferredHead: HTTPRequestHead?
+    var deferred: (head: HTTPRequestHead, resolved: Resolution)?
+    /// The proxied exchange in progress, if any.
+    var proxy: ProxyState?
     var awaitingResponse = false
     var heldRead = false
     var closing = false
     var shouldClose = false
     var needsFlush = false
     var requestIDs = RequestIDGenerator()
+    /// This handler's context, for callbacks from upstream connections on the same event loop.
+    var ownContext: ChannelHandlerContext?
     let dates = DateHeaderCache()
     var remoteAddress = "-"
     var deadline = NIODeadline.distantFuture
@@ -73,6 +77,7 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     // MARK: - Channel events
 
     func handlerAdded(context: ChannelHandlerContext) {
+        ownContext = context
         if context.channel.isActive { connectionStarted(context: context) }
     }
 
@@ -87,6 +92,7 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        proxyClientFailed(context: context)
         closing = true
         timer?.cancel()
         timer = nil
@@ -96,11 +102,16 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil
+        ownContext = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
         guard !closing else { return }
+        if proxy?.phase == .tunnel {
+            tunnelFromClient(context: context, bytes)
+            return
+        }
         if var buffered = pending.take(), buffered.readableBytes > 0 {
             // Consumed bytes are dropped before appending, so a slow trickle of pipelined requests cannot make
             // the buffer (and the copy on every read) grow with everything ever received.
@@ -114,6 +125,7 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        flushProxyWrites(context: context)
         if needsFlush {
             needsFlush = false
             context.flush()
@@ -122,7 +134,14 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if awaitingResponse || !context.channel.isWritable {
+        if let proxy {
+            // While proxying, the client is read only as fast as the upstream takes its bytes.
+            if proxy.acceptsClientBytes {
+                context.read()
+            } else {
+                heldRead = true
+            }
+        } else if awaitingResponse || !context.channel.isWritable {
             heldRead = true
         } else {
             context.read()
@@ -131,6 +150,9 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         lastWriteProgress = NIODeadline.now()
+        if let connection = proxy?.connection, context.channel.isWritable {
+            connection.resumeReads()
+        }
         if context.channel.isWritable && !awaitingResponse && !closing {
             if heldRead {
                 heldRead = false
@@ -159,6 +181,10 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
             return
         }
         if let event = event as? ChannelEvent, event == .inputClosed {
+            if proxy?.phase == .tunnel {
+                abortProxy(context: context)
+                return
+            }
             // The client finished sending; answer what is in flight, then close.
             shouldClose = true
             if exchange == nil && !awaitingResponse && (pending?.readableBytes ?? 0) == 0 {
@@ -179,7 +205,7 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     func drain(context: ChannelHandlerContext) {
         // Parsing stops while the socket is not writable: a client that pipelines without reading cannot make
         // the edge queue responses (or open files) without bound.
-        while !awaitingResponse && !closing && context.channel.isWritable {
+        while !awaitingResponse && !closing && context.channel.isWritable && (proxy?.acceptsClientBytes ?? true) {
             // The parser is called even without new bytes: it may owe an `.end` for the request just read.
             var buffer = pending ?? empty
             let event: HTTP1RequestParser.Event?
@@ -195,13 +221,16 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
             switch event {
             case .head(let head):
                 handleHead(context: context, head)
-            case .body:
-                break  // bodies sent to static routes are read and dropped
+            case .body(let bytes):
+                // Bodies sent to static routes are read and dropped.
+                if proxy != nil { proxyForwardBody(context: context, bytes) }
             case .end:
                 exchange?.ended = true
-                if let head = deferredHead {
-                    deferredHead = nil
-                    dispatch(context: context, head)
+                if let proxy, !proxy.requestEnded {
+                    proxyRequestEnded(context: context)
+                } else if let (head, resolved) = deferred {
+                    deferred = nil
+                    dispatch(context: context, head, resolved)
                 } else if exchange?.responded == true {
                     finishExchange(context: context)
                 }
@@ -244,29 +273,57 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
             epochSeconds: time(nil)
         )
         arm(context: context, now + runtime.idleTimeout)
+        let resolved = resolve(head)
+        if case .route(let route, let path) = resolved, case .proxy(let config) = route.action,
+            !isPreflight(head, route)
+        {
+            // Proxied requests stream their bodies to the upstream as they arrive.
+            startProxy(context: context, head: head, route: route, config: config, path: path)
+            return
+        }
         if head.framing != .none, head.headers.first(.expect)?.lowercased() == "100-continue" {
             // Answer at once instead of inviting a body the edge would only discard; the unread body means the
             // connection cannot be reused.
             exchange?.keepAlive = false
-            dispatch(context: context, head)
+            dispatch(context: context, head, resolved)
             return
         }
         if head.framing != .none {
             // The edge answers only after reading (and discarding, within max_body_bytes) the body, so malformed
             // chunked framing is refused and the connection stays usable.
-            deferredHead = head
+            deferred = (head, resolved)
             return
         }
-        dispatch(context: context, head)
+        dispatch(context: context, head, resolved)
     }
 
-    /// Routes a request and answers it.
-    func dispatch(context: ChannelHandlerContext, _ head: HTTPRequestHead) {
-        let host = exchange?.host
+    /// Where a request goes: a route (with its checked path), or nowhere.
+    enum Resolution {
+        case route(EdgeRuntime.Route, RequestPath)
+        case invalidPath
+        case noRoute
+    }
+
+    func resolve(_ head: HTTPRequestHead) -> Resolution {
+        guard let path = try? RequestPath(target: head.target) else { return .invalidPath }
+        guard let route = runtime.route(host: exchange?.host, path: path.path, method: head.method) else {
+            return .noRoute
+        }
+        return .route(route, path)
+    }
+
+    /// A CORS preflight the route's policy answers at the edge.
+    func isPreflight(_ head: HTTPRequestHead, _ route: EdgeRuntime.Route) -> Bool {
+        route.cors != nil && head.method == "OPTIONS" && head.headers.contains(.origin)
+            && head.headers.contains(.accessControlRequestMethod)
+    }
+
+    /// Answers a request that the edge itself handles.
+    func dispatch(context: ChannelHandlerContext, _ head: HTTPRequestHead, _ resolved: Resolution) {
+        let route: EdgeRuntime.Route
         let path: RequestPath
-        do {
-            path = try RequestPath(target: head.target)
-        } catch {
+        switch resolved {
+        case .invalidPath:
             if head.target == "*" && head.method == "OPTIONS" {
                 var response = HTTPResponseHead(status: 204)
                 response.add("Allow", "GET, HEAD, OPTIONS")
@@ -277,11 +334,13 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
                 context: context, status: 400, code: "invalid_path",
                 detail: "the request target is not an acceptable path", head: head)
             return
-        }
-        guard let route = runtime.route(host: host, path: path.path, method: head.method) else {
+        case .noRoute:
             respondProblem(
                 context: context, status: 404, code: "no_route", detail: "no route matches this request", head: head)
             return
+        case .route(let matched, let checkedPath):
+            route = matched
+            path = checkedPath
         }
         var extra: [(String, String)] = []
         if let cors = route.cors {
@@ -305,6 +364,8 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
         switch route.action {
         case .static(let config):
             serveStatic(context: context, head: head, path: path, config: config, extra: extra)
+        case .proxy(let config):
+            startProxy(context: context, head: head, route: route, config: config, path: path)
         }
     }
 
@@ -582,7 +643,11 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
         }
         exchange?.keepAlive = false
         exchange?.ended = true
-        deferredHead = nil
+        deferred = nil
+        if proxy != nil {
+            proxyClientFailed(context: context)
+            return
+        }
         if exchange?.responded == true {
             // The answer already went out (a static route answered before the body): just close.
             finishExchange(context: context)
@@ -618,7 +683,8 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     }
 
     private func timerFired(context: ChannelHandlerContext) {
-        guard !closing else { return }
+        // A proxied exchange keeps its own deadlines; the connection's resume when it ends.
+        guard !closing, proxy == nil else { return }
         let now = NIODeadline.now()
         if now < deadline {
             schedule(context: context, at: deadline)

@@ -143,6 +143,7 @@ public final class EdgeReloader: Service, Sendable {
         if old.workers != new.workers { return "workers" }
         if old.accessLog != new.accessLog { return "access_log" }
         if old.limits.maxConnections != new.limits.maxConnections { return "limits.max_connections" }
+        if old.admin != new.admin { return "admin" }
         return nil
     }
 

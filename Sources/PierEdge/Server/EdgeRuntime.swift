@@ -22,11 +22,20 @@ public final class EdgeRuntime: Sendable {
     let files: StaticFileStore
     let accessLog: AccessLogWriter?
     let logger: Logger
+    /// The upstream pools by name, and the registry that keeps their targets across reloads.
+    let upstreams: [String: UpstreamPool]
+    let registry: UpstreamRegistry
     /// Whether any route matches on host, or the access log records it; otherwise the Host header is not read.
     let needsHost: Bool
 
-    public init(config: EdgeConfig, files: StaticFileStore, accessLog: AccessLogWriter?, logger: Logger) {
+    public init(
+        config: EdgeConfig, files: StaticFileStore, accessLog: AccessLogWriter?, logger: Logger,
+        upstreams registry: UpstreamRegistry? = nil
+    ) {
         self.config = config
+        let registry = registry ?? UpstreamRegistry(logger: logger)
+        self.registry = registry
+        self.upstreams = registry.makePools(config.upstreams)
         self.routes = config.routes.map { route in
             Route(match: route.match, action: route.action, cors: route.cors.map(CORSPolicy.init))
         }
@@ -57,6 +66,7 @@ public final class EdgeRuntimeSource: Sendable {
 
     public init(_ runtime: EdgeRuntime) {
         self.box = Mutex(runtime)
+        runtime.registry.activate(runtime.upstreams)
     }
 
     public var current: EdgeRuntime { box.withLock { $0 } }
@@ -67,6 +77,7 @@ public final class EdgeRuntimeSource: Sendable {
     func replace(_ runtime: EdgeRuntime) {
         box.withLock { $0 = runtime }
         version.add(1, ordering: .releasing)
+        runtime.registry.activate(runtime.upstreams)
     }
 }
 

@@ -1,0 +1,170 @@
+import Logging
+import NIOCore
+import NIOPosix
+import PierCore
+import ServiceLifecycle
+import Synchronization
+
+/// The operators' status listener (`admin.listen`, loopback only): `GET /status` reports every upstream's targets
+/// with their health, load and ejections as JSON.
+public final class EdgeAdminServer: Service, Sendable {
+    private let address: SocketAddressSpec
+    private let source: EdgeRuntimeSource
+    private let server: EdgeServer
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let listening: EventLoopPromise<SocketAddress>
+
+    public init(
+        address: SocketAddressSpec, source: EdgeRuntimeSource, server: EdgeServer, group: any EventLoopGroup,
+        logger: Logger
+    ) {
+        self.address = address
+        self.source = source
+        self.server = server
+        self.group = group
+        self.logger = logger
+        self.listening = group.next().makePromise(of: SocketAddress.self)
+    }
+
+    /// The bound address, once listening.
+    public func boundAddress() async throws -> SocketAddress {
+        try await listening.futureResult.get()
+    }
+
+    public func run() async throws {
+        let status: @Sendable () -> String = { [source, server] in
+            Self.statusJSON(source.current, openConnections: server.openConnections)
+        }
+        let channel: any Channel
+        do {
+            channel = try await ServerBootstrap(group: group)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(AdminHandler(status: status))
+                    }
+                }
+                .bind(host: address.host, port: address.port)
+                .get()
+        } catch {
+            listening.fail(error)
+            throw error
+        }
+        if let bound = channel.localAddress { listening.succeed(bound) }
+        logger.info(
+            "admin status listening", metadata: ["pier.address": "\(channel.localAddress.map { "\($0)" } ?? "")"])
+        try? await gracefulShutdown()
+        try? await channel.close()
+    }
+
+    static func statusJSON(_ runtime: EdgeRuntime, openConnections: Int) -> String {
+        let now = Int64(NIODeadline.now().uptimeNanoseconds)
+        var upstreams: [String] = []
+        for (name, pool) in runtime.upstreams.sorted(by: { $0.key < $1.key }) {
+            let targets = pool.targets.map { target in
+                var fields = [
+                    "\"address\":\(JSONText.quoted(target.address.description))",
+                    "\"weight\":\(target.weight)",
+                    "\"health\":\(JSONText.quoted(target.active.name))",
+                    "\"usable\":\(target.isUsable(now: now))",
+                    "\"in_flight\":\(target.inFlight.load(ordering: .relaxed))",
+                    "\"requests\":\(target.requests.load(ordering: .relaxed))",
+                    "\"failures\":\(target.failures.load(ordering: .relaxed))",
+                    "\"ejections\":\(target.ejections.load(ordering: .relaxed))",
+                ]
+                if let seconds = target.ejectedFor(now: now) {
+                    fields.append("\"ejected_for_seconds\":\((seconds * 10).rounded() / 10)")
+                }
+                return "{" + fields.joined(separator: ",") + "}"
+            }
+            upstreams.append(
+                "\(JSONText.quoted(name)):{\"balance\":\(JSONText.quoted(pool.config.balance.rawValue)),"
+                    + "\"targets\":[\(targets.joined(separator: ","))]}")
+        }
+        return "{\"version\":\(JSONText.quoted(PierVersion.current)),\"open_connections\":\(openConnections),"
+            + "\"routes\":\(runtime.config.routes.count),\"upstreams\":{\(upstreams.joined(separator: ","))}}\n"
+    }
+}
+
+/// Answers admin requests, one at a time, on a connection.
+final class AdminHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let status: @Sendable () -> String
+    private var parser = HTTP1RequestParser(
+        limits: .init(maxHeaderBytes: 8192, maxURIBytes: 2048, maxBodyBytes: 0))
+    private var pending = ByteBuffer()
+
+    init(status: @escaping @Sendable () -> String) {
+        self.status = status
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        pending.writeBuffer(&bytes)
+        while true {
+            let event: HTTP1RequestParser.Event?
+            do {
+                event = try parser.next(&pending)
+            } catch {
+                answer(
+                    context: context, status: error.status,
+                    body: ProblemDetails(
+                        status: error.status, title: HTTPResponseHead.reasonPhrase(error.status), code: error.code,
+                        detail: error.reason
+                    ).json, type: ProblemDetails.contentType, keepAlive: false)
+                return
+            }
+            guard let event else { return }
+            guard case .head(let head) = event else { continue }
+            let path = head.target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.target
+            if head.method != "GET" && head.method != "HEAD" {
+                answer(
+                    context: context, status: 405,
+                    body: ProblemDetails(
+                        status: 405, title: "Method Not Allowed", code: "method_not_allowed",
+                        detail: "the admin listener answers GET"
+                    ).json, type: ProblemDetails.contentType,
+                    keepAlive: head.keepAlive)
+            } else if path == "/status" || path == "/" {
+                answer(
+                    context: context, status: 200, body: status(), type: "application/json",
+                    keepAlive: head.keepAlive, omitBody: head.method == "HEAD")
+            } else {
+                answer(
+                    context: context, status: 404,
+                    body: ProblemDetails(
+                        status: 404, title: "Not Found", code: "not_found", detail: "try GET /status"
+                    ).json,
+                    type: ProblemDetails.contentType, keepAlive: head.keepAlive)
+            }
+        }
+    }
+
+    private func answer(
+        context: ChannelHandlerContext, status: Int, body: String, type: String, keepAlive: Bool,
+        omitBody: Bool = false
+    ) {
+        var response = HTTPResponseHead(status: status)
+        response.add("Content-Type", type)
+        response.add("Content-Length", String(body.utf8.count))
+        response.add("Cache-Control", "no-store")
+        if !keepAlive { response.add("Connection", "close") }
+        var out = context.channel.allocator.buffer(capacity: body.utf8.count + 200)
+        response.write(into: &out)
+        if !omitBody { out.writeString(body) }
+        if keepAlive {
+            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        } else {
+            context.writeAndFlush(wrapOutboundOut(out)).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}

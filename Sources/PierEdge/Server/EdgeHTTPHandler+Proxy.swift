@@ -1,0 +1,730 @@
+import NIOCore
+import NIOPosix
+import PierCore
+import Synchronization
+
+/// The state of one proxied exchange on a client connection.
+struct ProxyState {
+    enum Phase {
+        /// Waiting for a connection to a target.
+        case connecting
+        /// The request head went out; its body may still be streaming; no response head yet.
+        case awaitingResponse
+        /// The response head went to the client; its body is streaming.
+        case streamingResponse
+        /// After 101 Switching Protocols: bytes flow both ways unparsed.
+        case tunnel
+    }
+
+    let config: ProxyRouteConfig
+    let pool: UpstreamPool
+    let cors: [(String, String)]
+    /// The upstream request head without its final empty line (a Host line may follow per target).
+    let requestHead: ByteBuffer
+    let needsHost: Bool
+    let method: String
+    let idempotent: Bool
+    let hasBody: Bool
+    let chunkedBody: Bool
+    let upgrade: Bool
+    let expectContinue: Bool
+    let hashKey: String?
+    let clientMinorVersion: Int
+
+    var phase = Phase.connecting
+    var attempts = 0
+    var tried: [Int] = []
+    var target: UpstreamTarget?
+    var connection: UpstreamConnection?
+    /// Distinguishes the current attempt from the callbacks of an abandoned one.
+    var attemptID = 0
+    var requestEnded = false
+    var bodyStarted = false
+    var sentContinue = false
+    var upstreamNeedsFlush = false
+    /// The response body is re-framed as chunks for the client.
+    var chunkedToClient = false
+    /// SSE responses and tunnels wait without an idle timeout unless `stream_idle` is set.
+    var streaming = false
+    var lastActivity = NIODeadline.now()
+    var timer: Scheduled<Void>?
+    var timerDeadline = NIODeadline.distantFuture
+    /// What the client gets if no attempt succeeds: the last failure's status and code.
+    var lastFailure = (status: 502, code: "upstream_unavailable", detail: "no upstream target could be reached")
+
+    /// Whether the client's request bytes should be read now (body forwarding, or a tunnel).
+    var acceptsClientBytes: Bool {
+        guard let connection, connection.isWritable else { return false }
+        return phase == .tunnel || !requestEnded
+    }
+}
+
+extension EdgeHTTPHandler: UpstreamConnectionOwner {
+    // MARK: - Starting
+
+    func startProxy(
+        context: ChannelHandlerContext,
+        head: HTTPRequestHead,
+        route: EdgeRuntime.Route,
+        config: ProxyRouteConfig,
+        path: RequestPath
+    ) {
+        guard let pool = runtime.upstreams[config.upstream] else {
+            respondProblem(
+                context: context, status: 502, code: "no_upstream", detail: "the route's upstream is not defined",
+                head: head)
+            return
+        }
+        let upgrade = Self.isUpgrade(head)
+        let expectContinue =
+            head.framing != .none && head.headers.first(.expect)?.lowercased() == "100-continue"
+        let (requestHead, needsHost) = makeUpstreamHead(head, path: path, config: config, upgrade: upgrade)
+        let cors = route.cors?.responseHeaders(origin: head.headers.first(.origin)) ?? []
+        proxy = ProxyState(
+            config: config,
+            pool: pool,
+            cors: cors,
+            requestHead: requestHead,
+            needsHost: needsHost,
+            method: head.method,
+            idempotent: ["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"].contains(head.method),
+            hasBody: head.framing != .none,
+            chunkedBody: head.framing == .chunked,
+            upgrade: upgrade,
+            expectContinue: expectContinue,
+            hashKey: hashKey(head, pool.config.hashOn, balance: pool.config.balance),
+            clientMinorVersion: head.minorVersion
+        )
+        pool.countRequest()
+        proxyAttempt(context: context)
+    }
+
+    static func isUpgrade(_ head: HTTPRequestHead) -> Bool {
+        guard head.minorVersion >= 1, head.headers.contains(.upgrade) else { return false }
+        return head.headers.values(.connection).contains { value in
+            HTTPToken.list(value).contains { $0.lowercased() == "upgrade" }
+        }
+    }
+
+    func hashKey(_ head: HTTPRequestHead, _ key: UpstreamConfig.HashKey, balance: UpstreamConfig.Balance) -> String? {
+        guard balance == .hash else { return nil }
+        switch key {
+        case .clientIP:
+            return remoteAddress
+        case .header(let name):
+            return head.headers.first(name)
+        case .cookie(let name):
+            for value in head.headers.values(.cookie) {
+                for pair in value.split(separator: ";") {
+                    let trimmed = pair.trimmingASCIISpaces()
+                    if let equals = trimmed.firstIndex(of: "="), trimmed[..<equals] == name {
+                        return String(trimmed[trimmed.index(after: equals)...])
+                    }
+                }
+            }
+            return nil
+        }
+    }
+
+    /// The request line and header fields sent upstream: hop-by-hop fields dropped, forwarding fields set.
+    func makeUpstreamHead(_ head: HTTPRequestHead, path: RequestPath, config: ProxyRouteConfig, upgrade: Bool)
+        -> (ByteBuffer, needsHost: Bool)
+    {
+        var buffer = ByteBufferAllocator().buffer(capacity: head.headers.storage.readableBytes + 256)
+        buffer.writeString(head.method)
+        buffer.writeStaticString(" ")
+        buffer.writeString(Self.upstreamTarget(head.target, path: path, config: config))
+        buffer.writeStaticString(" HTTP/1.1\r\n")
+
+        let headers = head.headers
+        // Fields named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
+        var connectionOptions: [String] = []
+        for value in headers.values(.connection) {
+            connectionOptions += HTTPToken.list(value).map { $0.lowercased() }
+        }
+        var forwardedFor: [String] = []
+        var originalHost: String?
+        for index in 0..<headers.count {
+            switch headers.knownTag(at: index) {
+            case KnownHeader.connection.rawValue, KnownHeader.keepAlive.rawValue, KnownHeader.te.rawValue,
+                KnownHeader.trailer.rawValue, KnownHeader.transferEncoding.rawValue, KnownHeader.upgrade.rawValue,
+                KnownHeader.contentLength.rawValue, KnownHeader.expect.rawValue, KnownHeader.forwardedProto.rawValue,
+                KnownHeader.forwardedHost.rawValue, KnownHeader.realIP.rawValue, KnownHeader.requestID.rawValue:
+                continue
+            case KnownHeader.forwardedFor.rawValue:
+                forwardedFor.append(headers.value(at: index))
+                continue
+            case KnownHeader.host.rawValue:
+                originalHost = headers.value(at: index)
+                if config.hostHeader != nil { continue }
+            default:
+                if headers.nameHasPrefix(index, "proxy-") { continue }
+                if !connectionOptions.isEmpty, connectionOptions.contains(headers.name(at: index).lowercased()) {
+                    continue
+                }
+            }
+            headers.writeField(at: index, into: &buffer)
+        }
+        if let host = config.hostHeader {
+            buffer.writeString("Host: \(host)\r\n")
+        }
+        forwardedFor.append(remoteAddress)
+        buffer.writeString("X-Forwarded-For: \(forwardedFor.joined(separator: ", "))\r\n")
+        buffer.writeStaticString("X-Forwarded-Proto: http\r\n")
+        if let originalHost { buffer.writeString("X-Forwarded-Host: \(originalHost)\r\n") }
+        buffer.writeString("X-Real-IP: \(remoteAddress)\r\n")
+        if let requestID = exchange?.requestID { buffer.writeString("X-Request-ID: \(requestID)\r\n") }
+        switch head.framing {
+        case .none: break
+        case .contentLength(let length): buffer.writeString("Content-Length: \(length)\r\n")
+        case .chunked: buffer.writeStaticString("Transfer-Encoding: chunked\r\n")
+        }
+        if upgrade, let protocols = headers.first(.upgrade) {
+            buffer.writeString("Connection: upgrade\r\nUpgrade: \(protocols)\r\n")
+        }
+        return (buffer, config.hostHeader == nil && originalHost == nil)
+    }
+
+    /// The request target sent upstream: as received (origin form) unless the route rewrites the path.
+    static func upstreamTarget(_ target: String, path: RequestPath, config: ProxyRouteConfig) -> String {
+        let query = path.query.map { "?" + $0 } ?? ""
+        guard config.stripPrefix != nil || config.addPrefix != nil else {
+            if target.utf8.first == UInt8(ascii: "/") { return target }
+            return encodePath(path.path) + query
+        }
+        var rewritten = path.path
+        if let prefix = config.stripPrefix, RouteMatch.pathMatches(prefix: prefix, path: rewritten) {
+            rewritten = String(rewritten.dropFirst(prefix.count))
+            if !rewritten.hasPrefix("/") { rewritten = "/" + rewritten }
+        }
+        if let prefix = config.addPrefix, prefix != "/" {
+            rewritten = rewritten == "/" ? prefix + "/" : prefix + rewritten
+        }
+        return encodePath(rewritten) + query
+    }
+
+    // MARK: - Attempts
+
+    /// Sends the request to the next target the balancer picks, or answers with the failure when none is left.
+    func proxyAttempt(context: ChannelHandlerContext) {
+        guard var state = proxy else { return }
+        let now = Int64(NIODeadline.now().uptimeNanoseconds)
+        guard state.attempts < state.config.retries.attempts,
+            let index = state.pool.pick(hashKey: state.hashKey, excluded: state.tried, now: now)
+        else {
+            if state.tried.isEmpty {
+                proxyFail(
+                    context: context, status: 503, code: "no_healthy_upstream",
+                    detail: "no target of upstream \"\(state.pool.name)\" is healthy", retryAfter: true)
+            } else {
+                let failure = state.lastFailure
+                proxyFail(context: context, status: failure.status, code: failure.code, detail: failure.detail)
+            }
+            return
+        }
+        let target = state.pool.targets[index]
+        state.attempts += 1
+        state.tried.append(index)
+        state.target = target
+        state.phase = .connecting
+        state.lastActivity = .now()
+        state.attemptID &+= 1
+        let attemptID = state.attemptID
+        target.inFlight.add(1, ordering: .relaxed)
+        target.requests.add(1, ordering: .relaxed)
+        proxy = state
+        armProxyTimer(context: context)
+
+        if let connection = target.pool(on: context.eventLoop).take() {
+            proxyConnected(context: context, connection)
+            return
+        }
+        let bootstrap = ClientBootstrap(group: context.eventLoop)
+            .connectTimeout(TimeAmount(state.config.timeouts.connect))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(UpstreamConnection(target: target))
+                }
+            }
+        let connecting: EventLoopFuture<any Channel> =
+            if let address = target.socketAddress {
+                bootstrap.connect(to: address)
+            } else {
+                bootstrap.connect(host: target.address.host, port: target.address.port)
+            }
+        connecting.assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let channel):
+                let connection = try? channel.pipeline.syncOperations.handler(type: UpstreamConnection.self)
+                guard let connection, self.proxy?.attemptID == attemptID, self.proxy?.phase == .connecting,
+                    !self.closing
+                else {
+                    channel.close(promise: nil)
+                    return
+                }
+                self.proxyConnected(context: context, connection)
+            case .failure(let error):
+                guard self.proxy?.attemptID == attemptID, self.proxy?.phase == .connecting else { return }
+                target.recordFailure("connect failed: \(error)")
+                self.proxyAttemptFailed(
+                    context: context, condition: .connectFailure, status: 502, code: "upstream_connect_failed",
+                    detail: "the upstream target could not be connected to")
+            }
+        }
+    }
+
+    /// Sends the request head (and whatever body is buffered) on a connection.
+    func proxyConnected(context: ChannelHandlerContext, _ connection: UpstreamConnection) {
+        guard var state = proxy else { return }
+        connection.owner = self
+        connection.requestMethod = state.method
+        connection.uses += 1
+        state.connection = connection
+        state.phase = .awaitingResponse
+        state.lastActivity = .now()
+        var head = state.requestHead
+        if state.needsHost, let target = state.target {
+            head.writeString("Host: \(target.address)\r\n")
+        }
+        head.writeStaticString("\r\n")
+        connection.write(head)
+        state.upstreamNeedsFlush = true
+        if state.expectContinue && !state.sentContinue {
+            state.sentContinue = true
+            var interim = context.channel.allocator.buffer(capacity: 32)
+            interim.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
+            context.write(wrapOutboundOut(.byteBuffer(interim)), promise: nil)
+            needsFlush = true
+        }
+        if state.requestEnded && state.chunkedBody {
+            // Only on a retry of a request whose (empty) chunked body already ended.
+            var last = context.channel.allocator.buffer(capacity: 5)
+            last.writeStaticString("0\r\n\r\n")
+            connection.write(last)
+        }
+        proxy = state
+        armProxyTimer(context: context)
+        // Whatever part of the request is buffered goes out now.
+        if heldRead && state.acceptsClientBytes {
+            heldRead = false
+            context.read()
+        }
+        drain(context: context)
+        flushProxyWrites(context: context)
+    }
+
+    func proxyForwardBody(context: ChannelHandlerContext, _ bytes: ByteBuffer) {
+        guard var state = proxy, let connection = state.connection else { return }
+        state.bodyStarted = true
+        state.lastActivity = .now()
+        if state.chunkedBody {
+            var size = context.channel.allocator.buffer(capacity: 20)
+            size.writeString(String(bytes.readableBytes, radix: 16))
+            size.writeStaticString("\r\n")
+            connection.write(size)
+            connection.write(bytes)
+            var end = context.channel.allocator.buffer(capacity: 2)
+            end.writeStaticString("\r\n")
+            connection.write(end)
+        } else {
+            connection.write(bytes)
+        }
+        state.upstreamNeedsFlush = true
+        proxy = state
+    }
+
+    func proxyRequestEnded(context: ChannelHandlerContext) {
+        guard var state = proxy else { return }
+        state.requestEnded = true
+        state.lastActivity = .now()
+        if state.chunkedBody, let connection = state.connection {
+            var last = context.channel.allocator.buffer(capacity: 5)
+            last.writeStaticString("0\r\n\r\n")
+            connection.write(last)
+            state.upstreamNeedsFlush = true
+        }
+        proxy = state
+    }
+
+    /// Flushes what was written to the upstream during this read burst.
+    func flushProxyWrites(context: ChannelHandlerContext) {
+        guard proxy?.upstreamNeedsFlush == true else { return }
+        proxy?.upstreamNeedsFlush = false
+        proxy?.connection?.flush()
+    }
+
+    /// Whether a failed attempt may be repeated on another target; takes a retry from the budget if so.
+    func mayRetry(_ state: ProxyState, after condition: RetryConfig.Condition) -> Bool {
+        // A connect failure never reached the target, so any request may go elsewhere; after sending, only a
+        // repeatable request without a body (which would be gone) may.
+        let repeatable = condition == .connectFailure || (state.idempotent && !state.hasBody)
+        return repeatable && state.config.retries.on.contains(condition)
+            && state.attempts < state.config.retries.attempts && state.pool.allowRetry()
+    }
+
+    /// An attempt failed before any response reached the client: retry elsewhere if allowed, else answer.
+    func proxyAttemptFailed(
+        context: ChannelHandlerContext, condition: RetryConfig.Condition, status: Int, code: String, detail: String
+    ) {
+        guard var state = proxy else { return }
+        releaseTarget(&state, reuse: false)
+        state.lastFailure = (status, code, detail)
+        state.phase = .connecting
+        proxy = state
+        if mayRetry(state, after: condition) {
+            proxyAttempt(context: context)
+        } else {
+            proxyFail(context: context, status: status, code: code, detail: detail)
+        }
+    }
+
+    /// Answers with a problem document and ends the proxied exchange.
+    func proxyFail(context: ChannelHandlerContext, status: Int, code: String, detail: String, retryAfter: Bool = false)
+    {
+        guard var state = proxy else { return }
+        releaseTarget(&state, reuse: false)
+        state.timer?.cancel()
+        proxy = nil
+        if state.hasBody && !state.requestEnded {
+            // The rest of the body will not be read: the connection cannot carry another request.
+            exchange?.keepAlive = false
+        }
+        respondProblem(
+            context: context, status: status, code: code, detail: detail, head: nil,
+            extra: (retryAfter ? [("Retry-After", "1")] : []) + state.cors)
+        resumeAfterProxy(context: context)
+    }
+
+    /// Gives the connection back to its pool (or closes it) and the target's in-flight slot.
+    func releaseTarget(_ state: inout ProxyState, reuse: Bool) {
+        if let connection = state.connection {
+            state.connection = nil
+            if reuse, let target = state.target, let loop = connection.channel?.eventLoop {
+                target.pool(on: loop).release(connection)
+            } else {
+                connection.close()
+            }
+        }
+        if let target = state.target {
+            state.target = nil
+            target.inFlight.add(-1, ordering: .relaxed)
+        }
+    }
+
+    /// Continues reading the client's connection once the proxied exchange is over.
+    func resumeAfterProxy(context: ChannelHandlerContext) {
+        if heldRead && context.channel.isWritable && !closing {
+            heldRead = false
+            context.read()
+        }
+        if !closing { drain(context: context) }
+        flushIfNeeded(context: context)
+    }
+
+    // MARK: - Responses
+
+    func upstream(_ connection: UpstreamConnection, event: HTTP1ResponseParser.Event) {
+        guard let context = ownContext, var state = proxy, state.connection === connection else {
+            connection.close()
+            return
+        }
+        state.lastActivity = .now()
+        switch event {
+        case .head(let response):
+            if response.status >= 500 {
+                state.target?.recordFailure("status \(response.status)")
+            } else {
+                state.target?.recordSuccess()
+            }
+            if state.phase == .awaitingResponse, mayRetry(state, after: .status(response.status)) {
+                // The answer is dropped with its connection; the next target gets the request.
+                releaseTarget(&state, reuse: false)
+                state.lastFailure = (response.status, "upstream_error", "the upstream answered \(response.status)")
+                state.phase = .connecting
+                proxy = state
+                proxyAttempt(context: context)
+                return
+            }
+            proxy = state
+            sendResponseHead(context: context, response, state: &state)
+            proxy = state
+        case .body(let bytes):
+            exchange?.bodyBytes += bytes.readableBytes
+            if state.chunkedToClient {
+                var size = context.channel.allocator.buffer(capacity: 20)
+                size.writeString(String(bytes.readableBytes, radix: 16))
+                size.writeStaticString("\r\n")
+                context.write(wrapOutboundOut(.byteBuffer(size)), promise: nil)
+                context.write(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
+                var end = context.channel.allocator.buffer(capacity: 2)
+                end.writeStaticString("\r\n")
+                context.write(wrapOutboundOut(.byteBuffer(end)), promise: nil)
+            } else {
+                context.write(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
+            }
+            needsFlush = true
+            proxy = state
+            if !context.channel.isWritable { connection.pauseReads() }
+        case .end:
+            if state.chunkedToClient {
+                var last = context.channel.allocator.buffer(capacity: 5)
+                last.writeStaticString("0\r\n\r\n")
+                context.write(wrapOutboundOut(.byteBuffer(last)), promise: nil)
+                needsFlush = true
+            }
+            finishProxy(context: context, state: state)
+        }
+    }
+
+    /// Writes the response head for the client: hop-by-hop fields dropped, framing chosen for this client.
+    func sendResponseHead(context: ChannelHandlerContext, _ response: HTTPUpstreamResponseHead, state: inout ProxyState)
+    {
+        let headers = response.headers
+        let status = response.status
+        var out = context.channel.allocator.buffer(capacity: headers.storage.readableBytes + 160)
+        out.writeString(HTTPResponseHead.statusLine(status))
+        var connectionOptions: [String] = []
+        for value in headers.values(.connection) {
+            connectionOptions += HTTPToken.list(value).map { $0.lowercased() }
+        }
+        let switching = status == 101 && state.upgrade
+        for index in 0..<headers.count {
+            switch headers.knownTag(at: index) {
+            case KnownHeader.connection.rawValue, KnownHeader.keepAlive.rawValue, KnownHeader.te.rawValue,
+                KnownHeader.trailer.rawValue, KnownHeader.transferEncoding.rawValue, KnownHeader.upgrade.rawValue,
+                KnownHeader.contentLength.rawValue:
+                continue
+            case KnownHeader.contentType.rawValue:
+                if headers.value(at: index).lowercased().hasPrefix("text/event-stream") { state.streaming = true }
+            default:
+                if headers.nameHasPrefix(index, "proxy-") { continue }
+                if !connectionOptions.isEmpty, connectionOptions.contains(headers.name(at: index).lowercased()) {
+                    continue
+                }
+            }
+            headers.writeField(at: index, into: &out)
+        }
+        if !headers.contains(.requestID), let requestID = exchange?.requestID {
+            out.writeString("X-Request-ID: \(requestID)\r\n")
+        }
+        for (name, value) in state.cors { out.writeString("\(name): \(value)\r\n") }
+
+        let bodyless = state.method == "HEAD" || status == 204 || status == 304 || status < 200
+        var keepAlive = (exchange?.keepAlive ?? false) && !shouldClose
+        if switching {
+            state.phase = .tunnel
+            state.streaming = true
+            out.writeString("Connection: upgrade\r\nUpgrade: \(headers.first(.upgrade) ?? "websocket")\r\n")
+        } else {
+            state.phase = .streamingResponse
+            if bodyless {
+                if state.method == "HEAD" || status == 304, let length = response.contentLength {
+                    out.writeString("Content-Length: \(length)\r\n")
+                }
+            } else if let length = response.contentLength {
+                out.writeString("Content-Length: \(length)\r\n")
+            } else if state.clientMinorVersion >= 1 {
+                out.writeStaticString("Transfer-Encoding: chunked\r\n")
+                state.chunkedToClient = true
+            } else {
+                // An HTTP/1.0 client learns where the body ends by the connection closing.
+                keepAlive = false
+            }
+            if !state.requestEnded && state.hasBody {
+                // The upstream answered before the whole body arrived; the rest will not be read.
+                keepAlive = false
+            }
+            if !keepAlive {
+                out.writeStaticString("Connection: close\r\n")
+            } else if state.clientMinorVersion == 0 {
+                out.writeStaticString("Connection: keep-alive\r\n")
+            }
+        }
+        exchange?.keepAlive = keepAlive
+        out.writeStaticString("\r\n")
+        exchange?.status = status
+        context.write(wrapOutboundOut(.byteBuffer(out)), promise: nil)
+        needsFlush = true
+        if switching { startTunnel(context: context, state: &state) }
+    }
+
+    func upstreamReadComplete(_ connection: UpstreamConnection) {
+        guard let context = ownContext else { return }
+        // Every burst from the upstream reaches the client at once: events of a stream are never held back.
+        flushIfNeeded(context: context)
+    }
+
+    func upstreamWritabilityChanged(_ connection: UpstreamConnection) {
+        guard let context = ownContext, let state = proxy, state.connection === connection else { return }
+        if state.acceptsClientBytes {
+            if heldRead {
+                heldRead = false
+                context.read()
+            }
+            if state.phase != .tunnel { drain(context: context) }
+            flushProxyWrites(context: context)
+        }
+    }
+
+    func upstream(_ connection: UpstreamConnection, failed error: HTTPParseError?) {
+        guard let context = ownContext, let state = proxy, state.connection === connection else { return }
+        switch state.phase {
+        case .connecting, .awaitingResponse:
+            state.target?.recordFailure(error.map { "invalid response: \($0.reason)" } ?? "connection closed")
+            if let error {
+                proxyAttemptFailed(
+                    context: context, condition: .reset, status: 502, code: error.code, detail: error.reason)
+            } else {
+                proxyAttemptFailed(
+                    context: context, condition: .reset, status: 502, code: "upstream_reset",
+                    detail: "the upstream closed the connection before answering")
+            }
+        case .streamingResponse:
+            // The head is out: a cut-short body can only be signalled by closing.
+            state.target?.recordFailure("response cut short")
+            abortProxy(context: context)
+        case .tunnel:
+            var done = state
+            releaseTarget(&done, reuse: false)
+            done.timer?.cancel()
+            proxy = nil
+            exchange?.keepAlive = false
+            exchange?.responded = true
+            finishExchange(context: context)
+        }
+    }
+
+    /// The exchange completed normally.
+    func finishProxy(context: ChannelHandlerContext, state: ProxyState) {
+        var done = state
+        done.timer?.cancel()
+        let reusable =
+            done.requestEnded && (done.connection?.isOpen ?? false) && !done.upgrade
+            && (done.connection?.parser.isIdle ?? false) && done.connection?.pending == nil
+        releaseTarget(&done, reuse: reusable)
+        proxy = nil
+        if !done.requestEnded { exchange?.keepAlive = false }
+        exchange?.responded = true
+        finishIfComplete(context: context)
+        resumeAfterProxy(context: context)
+    }
+
+    /// Ends the exchange by closing both connections.
+    func abortProxy(context: ChannelHandlerContext) {
+        guard var state = proxy else { return }
+        state.timer?.cancel()
+        releaseTarget(&state, reuse: false)
+        proxy = nil
+        exchange?.keepAlive = false
+        exchange?.responded = true
+        finishExchange(context: context)
+        closeNow(context: context)
+    }
+
+    /// The client went away or sent something unparseable mid-exchange.
+    func proxyClientFailed(context: ChannelHandlerContext) {
+        guard proxy != nil else { return }
+        if exchange?.status == 0 { exchange?.status = 499 }
+        abortProxy(context: context)
+    }
+
+    // MARK: - Tunnels (WebSocket and other upgrades)
+
+    func startTunnel(context: ChannelHandlerContext, state: inout ProxyState) {
+        // Bytes the client sent after its request head belong to the new protocol.
+        if let bytes = pending.take(), bytes.readableBytes > 0, let connection = state.connection {
+            connection.write(bytes)
+            connection.flush()
+        }
+        if heldRead && state.acceptsClientBytes {
+            heldRead = false
+            context.read()
+        }
+    }
+
+    func tunnelFromClient(context: ChannelHandlerContext, _ bytes: ByteBuffer) {
+        guard var state = proxy, let connection = state.connection else { return }
+        state.lastActivity = .now()
+        proxy = state
+        connection.write(bytes)
+        state.upstreamNeedsFlush = true
+        proxy?.upstreamNeedsFlush = true
+    }
+
+    func upstream(_ connection: UpstreamConnection, tunnelled bytes: ByteBuffer) {
+        guard let context = ownContext, proxy?.connection === connection else {
+            connection.close()
+            return
+        }
+        proxy?.lastActivity = .now()
+        exchange?.bodyBytes += bytes.readableBytes
+        context.write(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
+        needsFlush = true
+        if !context.channel.isWritable { connection.pauseReads() }
+    }
+
+    // MARK: - Timeouts
+
+    /// The moment the current phase times out, or `nil` for none.
+    func proxyDeadline(_ state: ProxyState) -> NIODeadline? {
+        let timeouts = state.config.timeouts
+        switch state.phase {
+        case .connecting:
+            // The connect timeout is the bootstrap's; this only guards against a lost callback.
+            return state.lastActivity + TimeAmount(timeouts.connect) + .seconds(1)
+        case .awaitingResponse:
+            return state.lastActivity + TimeAmount(timeouts.response)
+        case .streamingResponse:
+            if state.streaming { return timeouts.streamIdle.map { state.lastActivity + TimeAmount($0) } }
+            return state.lastActivity + TimeAmount(timeouts.idle)
+        case .tunnel:
+            return timeouts.streamIdle.map { state.lastActivity + TimeAmount($0) }
+        }
+    }
+
+    /// Schedules the exchange's timer for its current deadline unless one already fires earlier; a timer that fires
+    /// early re-arms itself, so activity does not reschedule anything.
+    func armProxyTimer(context: ChannelHandlerContext) {
+        guard let state = proxy else { return }
+        let deadline = proxyDeadline(state) ?? NIODeadline.now() + .seconds(60)
+        if state.timer != nil {
+            guard deadline < state.timerDeadline else { return }
+            state.timer?.cancel()
+        }
+        let attemptID = state.attemptID
+        proxy?.timerDeadline = deadline
+        proxy?.timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
+            self.proxy?.timer = nil
+            self.proxyTimerFired(context: context, attemptID: attemptID)
+        }
+    }
+
+    func proxyTimerFired(context: ChannelHandlerContext, attemptID: Int) {
+        guard let state = proxy else { return }
+        let now = NIODeadline.now()
+        guard let deadline = proxyDeadline(state), deadline <= now else {
+            armProxyTimer(context: context)
+            return
+        }
+        if !context.channel.isWritable, state.phase == .streamingResponse {
+            // The client is slow to read, not the upstream to send: the client's own idle timeout applies.
+            if now - lastWriteProgress < runtime.idleTimeout {
+                proxy?.lastActivity = lastWriteProgress
+                armProxyTimer(context: context)
+                return
+            }
+        }
+        switch state.phase {
+        case .connecting, .awaitingResponse:
+            state.target?.recordFailure("timeout")
+            proxyAttemptFailed(
+                context: context, condition: .timeout, status: 504, code: "upstream_timeout",
+                detail: "the upstream did not answer within \(ConfigDuration.format(state.config.timeouts.response))")
+            armProxyTimer(context: context)
+        case .streamingResponse, .tunnel:
+            abortProxy(context: context)
+        }
+    }
+}

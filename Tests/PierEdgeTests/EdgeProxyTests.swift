@@ -1,0 +1,507 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import PierTesting
+import Synchronization
+import Testing
+
+@testable import PierEdge
+
+/// Starts stub upstreams, runs an edge whose configuration names them, and stops everything afterwards.
+func withUpstreams(
+    _ names: [String],
+    _ yaml: @Sendable ([StubUpstream]) -> String,
+    _ body: @Sendable ([StubUpstream], EdgeFixture) async throws -> Void
+) async throws {
+    var stubs: [StubUpstream] = []
+    for name in names { stubs.append(try await StubUpstream.start(name: name)) }
+    let started = stubs
+    defer { Task { for stub in started { await stub.kill() } } }
+    try await EdgeFixture.run(yaml(started)) { edge in
+        try await body(started, edge)
+    }
+}
+
+/// A pool section for the given stubs.
+func pool(_ stubs: [StubUpstream], _ extra: String = "") -> String {
+    """
+    upstreams:
+      app:
+        targets: [\(stubs.map(\.address).joined(separator: ", "))]
+    \(extra.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
+    """
+}
+
+/// Waits until `condition` holds, polling; fails after `limit`.
+func eventually(
+    _ what: String, within limit: Duration = .seconds(10), _ condition: @Sendable () async throws -> Bool
+) async throws {
+    let start = ContinuousClock.now
+    while ContinuousClock.now - start < limit {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    Issue.record("timed out waiting for: \(what)")
+    throw RawHTTPClient.Failure(description: "timed out waiting for: \(what)")
+}
+
+@Suite("Proxy: forwarding")
+struct ProxyForwardingTests {
+    @Test("forwards with X-Forwarded-*, drops hop-by-hop fields, keeps Host, passes the answer through")
+    func forwarding() async throws {
+        try await withUpstreams(["a"]) { stubs in
+            """
+            routes:
+              - match: { path_prefix: /headers }
+                upstream: app
+            \(pool(stubs))
+            """
+        } _: { stubs, edge in
+            let response = try await edge.get(
+                "/headers?x=1",
+                headers: [
+                    ("Host", "board.example"), ("X-Forwarded-For", "203.0.113.9"), ("Connection", "X-Secret"),
+                    ("X-Secret", "hop"), ("Keep-Alive", "timeout=5"), ("TE", "trailers"),
+                    ("Proxy-Authorization", "Basic eA=="), ("X-Real-IP", "198.51.100.1"), ("Accept", "text/plain"),
+                ])
+            #expect(response.status == 200)
+            #expect(response.header("X-Upstream") == "a")
+            let lines = Set(response.text.split(separator: "\n").map(String.init))
+            #expect(lines.contains("host: board.example"))
+            #expect(lines.contains("x-forwarded-for: 203.0.113.9, 127.0.0.1"))
+            #expect(lines.contains("x-forwarded-proto: http"))
+            #expect(lines.contains("x-forwarded-host: board.example"))
+            #expect(lines.contains("x-real-ip: 127.0.0.1"))
+            #expect(lines.contains("accept: text/plain"))
+            let requestID = try #require(response.header("X-Request-ID"))
+            #expect(lines.contains("x-request-id: \(requestID)"))
+            for dropped in ["x-secret", "keep-alive", "te", "proxy-authorization", "connection"] {
+                #expect(!lines.contains { $0.hasPrefix(dropped + ":") }, "\(dropped) must not be forwarded")
+            }
+            #expect(stubs[0].requests.last?.uri == "/headers?x=1")
+        }
+    }
+
+    @Test("strip_prefix and add_prefix rewrite the path, query kept")
+    func rewriting() async throws {
+        try await withUpstreams(["a"]) { stubs in
+            """
+            routes:
+              - match: { path_prefix: /ws/ }
+                upstream: app
+                strip_prefix: /ws
+              - match: { path_prefix: /v2/ }
+                upstream: app
+                strip_prefix: /v2
+                add_prefix: /api/v2
+            \(pool(stubs))
+            """
+        } _: { stubs, edge in
+            let answer = try await edge.get("/ws/whoami?q=%20a").text
+            #expect(answer == "a")
+            #expect(stubs[0].requests.last?.uri == "/whoami?q=%20a")
+            _ = try await edge.get("/v2/items/caf%C3%A9")
+            #expect(stubs[0].requests.last?.uri == "/api/v2/items/caf%C3%A9")
+        }
+    }
+
+    @Test("request bodies stream upstream: fixed length, chunked, and after 100-continue")
+    func bodies() async throws {
+        try await withUpstreams(["a"]) { stubs in
+            """
+            routes:
+              - match: { path_prefix: / }
+                upstream: app
+            \(pool(stubs))
+            """
+        } _: { _, edge in
+            let fixed = try await edge.get("/count", method: "POST", body: Array(repeating: 65, count: 100_000))
+            #expect(fixed.status == 200)
+            #expect(fixed.text == "100000")
+
+            let chunked = try await edge.raw(
+                "POST /count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    + "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+                    + "GET /whoami HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                expecting: 2)
+            #expect(chunked.responses.map(\.status) == [200, 200])
+            #expect(chunked.responses.first?.text == "11")
+            #expect(chunked.responses.last?.text == "a")
+
+            let continued = try await edge.raw(
+                "POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\nabc",
+                expecting: 2)
+            #expect(continued.responses.map(\.status) == [100, 200])
+            #expect(continued.responses.last?.text == "3")
+        }
+    }
+
+    @Test("chunked answers are re-chunked for HTTP/1.1 and close-delimited for HTTP/1.0; HEAD has no body")
+    func responseFraming() async throws {
+        try await withUpstreams(["a"]) { stubs in
+            """
+            routes:
+              - match: { path_prefix: / }
+                upstream: app
+            \(pool(stubs))
+            """
+        } _: { _, edge in
+            let modern = try await edge.raw(
+                "GET /chunked HTTP/1.1\r\nHost: x\r\n\r\nGET /whoami HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                expecting: 2)
+            #expect(modern.responses.first?.header("Transfer-Encoding") == "chunked")
+            #expect(modern.responses.first?.text == "one two three")
+            #expect(modern.responses.last?.text == "a")
+
+            let old = try await edge.raw("GET /chunked HTTP/1.0\r\n\r\n", expecting: 1, closeWait: .seconds(2))
+            #expect(old.responses.first?.text == "one two three")
+            #expect(old.responses.first?.header("Transfer-Encoding") == nil)
+            #expect(old.closedByServer)
+
+            let head = try await edge.get("/whoami", method: "HEAD")
+            #expect(head.status == 200)
+            #expect(head.header("Content-Length") == "1")
+            #expect(head.body.isEmpty)
+        }
+    }
+
+    @Test("an upstream that does not answer in time gets 504 as a problem document")
+    func responseTimeout() async throws {
+        try await withUpstreams(["a"]) { stubs in
+            """
+            routes:
+              - match: { path_prefix: / }
+                upstream: app
+                timeouts: { response: 300ms }
+            \(pool(stubs))
+            """
+        } _: { _, edge in
+            let response = try await edge.get("/slow/3000")
+            #expect(response.status == 504)
+            #expect(response.header("Content-Type") == "application/problem+json")
+            #expect(response.text.contains("\"code\":\"upstream_timeout\""))
+            // The edge keeps serving.
+            let after = try await edge.get("/whoami").status
+            #expect(after == 200)
+        }
+    }
+
+    @Test("server-sent events arrive one by one, not buffered")
+    func serverSentEvents() async throws {
+        try await withUpstreams(["a"]) { stubs in
+            """
+            routes:
+              - match: { path_prefix: / }
+                upstream: app
+            \(pool(stubs))
+            """
+        } _: { _, edge in
+            let arrivals = try await StreamProbe.arrivals(
+                port: edge.port, request: "GET /sse HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                markers: ["data: event 1", "data: event 2", "data: event 3"])
+            #expect(arrivals.count == 3)
+            // The upstream sends them 300 ms apart; a buffering proxy would deliver them together at the end.
+            if arrivals.count == 3 {
+                #expect(arrivals[1] - arrivals[0] > .milliseconds(150))
+                #expect(arrivals[2] - arrivals[1] > .milliseconds(150))
+            }
+        }
+    }
+
+    @Test("a WebSocket upgrade becomes a two-way byte stream")
+    func webSocket() async throws {
+        try await withUpstreams(["a"]) { stubs in
+            """
+            routes:
+              - match: { path_prefix: / }
+                upstream: app
+            \(pool(stubs))
+            """
+        } _: { _, edge in
+            let echoed = try await WebSocketProbe.echo(port: edge.port, path: "/ws", messages: ["hello", "안녕하세요"])
+            #expect(echoed == ["hello", "안녕하세요"])
+        }
+    }
+}
+
+@Suite("Proxy: balancing")
+struct ProxyBalancingTests {
+    @Test("round robin spreads evenly, and by weight")
+    func roundRobin() async throws {
+        try await withUpstreams(["a", "b", "c"]) { stubs in
+            """
+            routes:
+              - upstream: app
+            upstreams:
+              app:
+                targets: [\(stubs[0].address), \(stubs[1].address), { address: \(stubs[2].address), weight: 2 }]
+            """
+        } _: { stubs, edge in
+            for _ in 0..<40 {
+                let status = try await edge.get("/whoami").status
+                #expect(status == 200)
+            }
+            #expect(stubs.map(\.requestCount) == [10, 10, 20])
+        }
+    }
+
+    @Test("least_requests avoids the busy target")
+    func leastRequests() async throws {
+        try await withUpstreams(["a", "b"]) { stubs in
+            """
+            routes:
+              - upstream: app
+            \(pool(stubs, "balance: least_requests"))
+            """
+        } _: { stubs, edge in
+            // Hold two slow requests; whichever targets they went to, the quick ones go to the other one when both
+            // slow requests share a target, or alternate when they do not.
+            async let slowOne = edge.get("/slow/1500")
+            try await Task.sleep(for: .milliseconds(200))
+            let busy = stubs[0].requestCount == 1 ? 0 : 1
+            for _ in 0..<6 {
+                let answer = try await edge.get("/whoami").text
+                #expect(answer == stubs[1 - busy].name)
+            }
+            _ = try await slowOne
+        }
+    }
+
+    @Test("p2c uses every target")
+    func powerOfTwo() async throws {
+        try await withUpstreams(["a", "b", "c"]) { stubs in
+            """
+            routes:
+              - upstream: app
+            \(pool(stubs, "balance: p2c"))
+            """
+        } _: { stubs, edge in
+            for _ in 0..<60 { _ = try await edge.get("/whoami") }
+            #expect(stubs.allSatisfy { $0.requestCount >= 5 }, "\(stubs.map(\.requestCount))")
+        }
+    }
+
+    @Test("hash keeps a header, a cookie or a client address on one target")
+    func consistentHashing() async throws {
+        try await withUpstreams(["a", "b", "c"]) { stubs in
+            """
+            routes:
+              - match: { path_prefix: /h/ }
+                upstream: app
+              - upstream: cookies
+            \(pool(stubs, "balance: hash\nhash_on: header:X-User"))
+              cookies:
+                targets: [\(stubs.map(\.address).joined(separator: ", "))]
+                balance: hash
+                hash_on: cookie:session
+            """
+        } _: { _, edge in
+            var owners: [String: Set<String>] = [:]
+            for user in 0..<20 {
+                for _ in 0..<3 {
+                    let answer = try await edge.get("/h/whoami", headers: [("X-User", "user-\(user)")]).text
+                    owners["user-\(user)", default: []].insert(answer)
+                }
+            }
+            #expect(owners.values.allSatisfy { $0.count == 1 })
+            #expect(Set(owners.values.flatMap { $0 }).count >= 2)
+
+            var sessions: Set<String> = []
+            for _ in 0..<5 {
+                sessions.insert(try await edge.get("/whoami", headers: [("Cookie", "theme=dark; session=s-42")]).text)
+            }
+            #expect(sessions.count == 1)
+        }
+    }
+}
+
+@Suite("Proxy: health, retries, failures")
+struct ProxyHealthTests {
+    @Test("active checks take a failing target out and bring it back; the admin listener reports it")
+    func activeChecks() async throws {
+        try await withUpstreams(["a", "b"]) { stubs in
+            """
+            admin: { listen: 127.0.0.1:0 }
+            routes:
+              - upstream: app
+            \(pool(stubs, "health_check: { path: /healthz, interval: 100ms, timeout: 80ms, healthy_threshold: 2, unhealthy_threshold: 2 }"))
+            """
+        } _: { stubs, edge in
+            try await eventually("both targets healthy") {
+                Set(try await (0..<4).asyncMap { _ in try await edge.get("/whoami").text }) == ["a", "b"]
+            }
+            stubs[1].setHealth(503)
+            try await eventually("b taken out") {
+                let answers = try await (0..<4).asyncMap { _ in try await edge.get("/whoami").text }
+                return answers.allSatisfy { $0 == "a" }
+            }
+            let adminPort = try #require(try await edge.stack.admin?.boundAddress().port)
+            let status = try await RawHTTPClient.request(port: adminPort, "GET", "/status")
+            #expect(status.header("Content-Type") == "application/json")
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(status.body)) as? [String: Any])
+            let app = try #require((json["upstreams"] as? [String: Any])?["app"] as? [String: Any])
+            let targets = try #require(app["targets"] as? [[String: Any]])
+            #expect(targets.map { $0["health"] as? String } == ["healthy", "unhealthy"])
+
+            stubs[1].setHealth(200)
+            try await eventually("b back") {
+                Set(try await (0..<4).asyncMap { _ in try await edge.get("/whoami").text }) == ["a", "b"]
+            }
+        }
+    }
+
+    @Test("no healthy target: 503 problem at once")
+    func noHealthyTarget() async throws {
+        try await withUpstreams(["a"]) { stubs in
+            """
+            routes:
+              - upstream: app
+            \(pool(stubs, "health_check: { interval: 100ms, timeout: 50ms }"))
+            """
+        } _: { stubs, edge in
+            stubs[0].setHealth(500)
+            try await eventually("503 from the edge") {
+                let response = try await edge.get("/whoami")
+                guard response.status == 503 else { return false }
+                #expect(response.header("Content-Type") == "application/problem+json")
+                #expect(response.header("Retry-After") == "1")
+                #expect(response.text.contains("no_healthy_upstream"))
+                return true
+            }
+        }
+    }
+
+    @Test("connect failures are retried elsewhere, eject the target, and it is re-admitted later")
+    func passiveEjection() async throws {
+        // A port that was just free: nothing listens there until the test starts a stub on it.
+        let placeholder = try await StubUpstream.start(name: "gone")
+        let port = placeholder.port
+        await placeholder.kill()
+        try await withUpstreams(["a"]) { stubs in
+            """
+            admin: { listen: 127.0.0.1:0 }
+            routes:
+              - upstream: app
+            upstreams:
+              app:
+                targets: [\(stubs[0].address), 127.0.0.1:\(port)]
+                passive: { consecutive_failures: 2, eject_for: 1s }
+            """
+        } _: { stubs, edge in
+            for _ in 0..<10 {
+                let response = try await edge.get("/whoami")
+                #expect(response.status == 200)
+                #expect(response.text == "a")
+            }
+            let adminPort = try #require(try await edge.stack.admin?.boundAddress().port)
+            let status = try await RawHTTPClient.request(port: adminPort, "GET", "/status")
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(status.body)) as? [String: Any])
+            let app = try #require((json["upstreams"] as? [String: Any])?["app"] as? [String: Any])
+            let targets = try #require(app["targets"] as? [[String: Any]])
+            #expect((targets.last?["ejections"] as? Int ?? 0) >= 1, "\(status.text)")
+            let revived = try await StubUpstream.start(name: "revived", port: port)
+            defer { Task { await revived.kill() } }
+            try await eventually("the revived target receives requests again") {
+                _ = try await edge.get("/whoami")
+                return revived.requestCount > 0
+            }
+        }
+    }
+
+    @Test("5xx answers are retried for idempotent requests only, within the retry budget")
+    func statusRetries() async throws {
+        try await withUpstreams(["a", "b"]) { stubs in
+            """
+            routes:
+              - upstream: app
+                retries: { attempts: 2, on: [connect_failure, "503"] }
+            \(pool(stubs, "passive: off\nretry_budget: { ratio: 0, min_per_second: 1 }"))
+            """
+        } _: { stubs, edge in
+            stubs[0].setFailing(503)
+            // GETs: a 503 from a goes to b (as long as the budget lasts: 10 retries in 10 s).
+            var statuses: [Int] = []
+            for _ in 0..<8 { statuses.append(try await edge.get("/whoami").status) }
+            #expect(statuses.allSatisfy { $0 == 200 }, "\(statuses)")
+            // POSTs are not repeated: half of them see a's 503.
+            var posts: [Int] = []
+            for _ in 0..<4 { posts.append(try await edge.get("/count", method: "POST", body: [1]).status) }
+            #expect(posts.sorted() == [200, 200, 503, 503])
+            // Both failing: the budget stops the edge from doubling the load.
+            stubs[1].setFailing(503)
+            let before = stubs[0].requestCount + stubs[1].requestCount
+            for _ in 0..<30 {
+                let status = try await edge.get("/whoami").status
+                #expect(status == 503)
+            }
+            let sent = stubs[0].requestCount + stubs[1].requestCount - before
+            #expect(sent >= 30 && sent <= 40, "\(sent) upstream requests for 30 client requests")
+        }
+    }
+
+    @Test("a target killed mid-load: GETs see no errors; POSTs get problem documents, never hangs")
+    func killedMidLoad() async throws {
+        try await withUpstreams(["a", "b"]) { stubs in
+            """
+            routes:
+              - upstream: app
+            \(pool(stubs, "passive: { consecutive_failures: 1, eject_for: 30s }"))
+            """
+        } _: { stubs, edge in
+            let failures = Recorder<String>()
+            let postStatuses = Recorder<Int>()
+            let stop = StopFlag()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for worker in 0..<4 {
+                    group.addTask {
+                        while !stop.isSet {
+                            if worker == 3 {
+                                let response = try await edge.get("/count", method: "POST", body: [1, 2, 3])
+                                postStatuses.append(response.status)
+                                if response.status != 200 {
+                                    #expect(response.header("Content-Type") == "application/problem+json")
+                                }
+                            } else {
+                                let response = try await edge.get("/slow/20")
+                                if response.status != 200 {
+                                    failures.append("\(response.status) \(response.text)")
+                                }
+                            }
+                        }
+                    }
+                }
+                try await Task.sleep(for: .milliseconds(600))
+                await stubs[1].kill()
+                try await Task.sleep(for: .milliseconds(900))
+                stop.set()
+                try await group.waitForAll()
+            }
+            #expect(failures.all == [])
+            let posts = postStatuses.all
+            #expect(posts.allSatisfy { $0 == 200 || $0 == 502 }, "\(posts)")
+            print("killed mid-load: POST outcomes \(Dictionary(grouping: posts, by: { $0 }).mapValues(\.count))")
+        }
+    }
+}
+
+/// Tells load loops to end.
+final class StopFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .relaxed) }
+    var isSet: Bool { value.load(ordering: .relaxed) }
+}
+
+/// Collects values from concurrent tasks.
+final class Recorder<Value: Sendable>: Sendable {
+    private let values = Mutex<[Value]>([])
+    func append(_ value: Value) { values.withLock { $0.append(value) } }
+    var all: [Value] { values.withLock { $0 } }
+}
+
+extension Sequence {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var results: [T] = []
+        for element in self { results.append(try await transform(element)) }
+        return results
+    }
+}
