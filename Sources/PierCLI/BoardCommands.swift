@@ -188,6 +188,8 @@ struct PrepareBoard: Service {
     let migrate: Bool
     let supervisorEmail: String
     let logger: Logger
+    /// Called once the schema is current and the first Supervisor exists.
+    var onPrepared: @Sendable () -> Void = {}
 
     func run() async throws {
         if migrate {
@@ -215,6 +217,7 @@ struct PrepareBoard: Service {
                 // Another instance created it at the same moment.
             }
         }
+        onPrepared()
         try await gracefulShutdown()
     }
 }

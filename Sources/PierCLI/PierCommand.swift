@@ -8,6 +8,9 @@ struct PierCommand: AsyncParsableCommand {
         commandName: "pier",
         abstract: "Pier: the front door, the task board and the whole stack in one Swift binary.",
         version: PierVersion.current,
-        subcommands: [EdgeCommand.self, BoardCommand.self, UserCommand.self, ConfigCommand.self, VersionCommand.self]
+        subcommands: [
+            UpCommand.self, EdgeCommand.self, BoardCommand.self, UserCommand.self, ConfigCommand.self,
+            VersionCommand.self,
+        ]
     )
 }

@@ -40,8 +40,7 @@ struct TargetHealth: Sendable, Hashable {
         } else {
             failures += 1
             passes = 0
-            // An unknown target that fails is known to be unhealthy at once.
-            if active == .unknown || (active == .healthy && failures >= unhealthyThreshold) {
+            if active != .unhealthy && failures >= unhealthyThreshold {
                 active = .unhealthy
                 return .unhealthy
             }

@@ -90,3 +90,11 @@ extension TimeAmount {
         self = .nanoseconds(overflow || overflowAgain ? (seconds < 0 ? .min : .max) : total)
     }
 }
+
+extension EdgeRuntimeSource {
+    /// How many targets of the named upstream take requests now (0 when there is no such upstream).
+    public func usableTargets(in upstream: String) -> Int {
+        let now = Int64(NIODeadline.now().uptimeNanoseconds)
+        return current.upstreams[upstream]?.targets.filter { $0.isUsable(now: now) }.count ?? 0
+    }
+}

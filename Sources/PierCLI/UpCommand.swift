@@ -1,0 +1,258 @@
+import ArgumentParser
+import Crypto
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PierBoard
+import PierBoardStore
+import PierCore
+import PierEdge
+import ServiceLifecycle
+import UnixSignals
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `pier up`: the whole system on one machine — the edge serving the web app and proxying `/api/` to one or more
+/// board instances, stored in SQLite under `./pier-data/` or in PostgreSQL.
+struct UpCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "up",
+        abstract: "Run the whole board on this machine: the web app, the API and the database, behind the edge.",
+        discussion: """
+            Opens http://127.0.0.1:8080/ by default. On an empty database it creates a Supervisor and prints the \
+            generated credentials once. Data lives in --data-dir (SQLite database and the token signing key) unless \
+            --database-url points at PostgreSQL. Ctrl-C or SIGTERM stops everything gracefully.
+            """
+    )
+
+    @Option(help: "host:port the edge listens on; port 0 picks a free port (printed at start).")
+    var listen = "127.0.0.1:8080"
+
+    @Option(help: "Directory for the SQLite database and the signing key (created with mode 0700).")
+    var dataDir = "./pier-data"
+
+    @Option(
+        name: .customLong("database-url"),
+        help: "postgres://user:pass@host:port/db to use PostgreSQL; default: SQLite in --data-dir.")
+    var databaseURL: String?
+
+    @Option(help: "Board instances behind the edge's health-checked pool (1-16).")
+    var instances = 1
+
+    @Option(help: "The web app's directory (default: ./web, or the web folder installed next to the binary).")
+    var webRoot: String?
+
+    @Option(help: "bcrypt cost for new passwords (10-16).")
+    var bcryptCost: UInt8 = 12
+
+    @Option(help: "Email of the Supervisor created on an empty database.")
+    var initialSupervisorEmail = "admin@pier.localhost"
+
+    @Flag(help: "Write an access log line per request to standard output.")
+    var accessLog = false
+
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        guard SocketAddressSpec(parsing: listen) != nil else {
+            throw ValidationError("--listen: \"\(listen)\" is not host:port or [address]:port")
+        }
+        guard (1...16).contains(instances) else { throw ValidationError("--instances must be between 1 and 16") }
+        guard (PasswordHasher.minimumCost...16).contains(bcryptCost) else {
+            throw ValidationError("--bcrypt-cost must be between \(PasswordHasher.minimumCost) and 16")
+        }
+        if let databaseURL {
+            do { _ = try DatabaseURL(parsing: databaseURL) } catch { throw ValidationError(error.description) }
+        }
+        if let problem = AccountRules.emailProblem(initialSupervisorEmail) {
+            throw ValidationError("--initial-supervisor-email: \(problem)")
+        }
+    }
+
+    func run() async throws {
+        _ = Bootstrap.observability(global)
+        let logger = Logger(label: "pier.up")
+        let web = try Self.findWebRoot(webRoot)
+        let dataDirectory = URL(fileURLWithPath: dataDir).standardizedFileURL.path
+        do {
+            try FileManager.default.createDirectory(
+                atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            printError("pier: cannot create the data directory \(dataDirectory): \(error.localizedDescription)")
+            throw ExitCode(1)
+        }
+        let database =
+            try databaseURL.map { try DatabaseURL(parsing: $0) } ?? .sqlite(path: dataDirectory + "/pier.sqlite")
+
+        let signingKey: Curve25519.Signing.PrivateKey
+        do {
+            if let text = ProcessInfo.processInfo.environment["PIER_SIGNING_KEY"], !text.isEmpty {
+                signingKey = try PASERK.secretKey(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            } else {
+                signingKey = try SigningKeyFile.loadOrCreate(path: dataDirectory + "/signing-key").key
+            }
+        } catch {
+            printError("pier: \(error)")
+            throw ExitCode(1)
+        }
+
+        let opened = try await BoardDatabase.open(database, logger: Logger(label: "pier.board"))
+        let passwords = PasswordHasher(cost: bcryptCost)
+        let api = BoardAPI(
+            repository: opened.repository,
+            tokens: AccessTokenIssuer(signingKey: signingKey),
+            passwords: passwords,
+            settings: BoardAPISettings(allowedOrigins: [], trustedProxies: try TrustedProxies(parsing: "loopback")),
+            logger: Logger(label: "pier.board")
+        )
+        let (prepared, preparedSignal) = AsyncStream.makeStream(of: Void.self)
+        let prepare = PrepareBoard(
+            repository: opened.repository, passwords: passwords, migrate: true,
+            supervisorEmail: initialSupervisorEmail, logger: Logger(label: "pier.board"),
+            onPrepared: { preparedSignal.finish() })
+
+        // Each instance gets a loopback port reserved now, so the edge's pool can name it before anything runs.
+        var boards: [any Service] = []
+        var targets: [UpstreamTargetConfig] = []
+        for _ in 0..<instances {
+            let port = try Self.reserveLoopbackPort()
+            let address = SocketAddressSpec(host: "127.0.0.1", port: port)
+            targets.append(UpstreamTargetConfig(address: address))
+            boards.append(BoardServer.application(api: api, listen: address, logger: Logger(label: "pier.board")))
+        }
+
+        let edgeConfig = EdgeConfig(
+            listen: [ListenConfig(address: SocketAddressSpec(parsing: listen)!)],
+            accessLog: AccessLogConfig(format: .combined, destination: accessLog ? .standardOutput : .off),
+            shutdownTimeout: .seconds(10),
+            routes: [
+                RouteConfig(
+                    match: RouteMatch(pathPrefix: "/api/"),
+                    action: .proxy(ProxyRouteConfig(upstream: "board", timeouts: ProxyTimeouts(response: .seconds(30))))
+                ),
+                RouteConfig(
+                    match: RouteMatch(pathPrefix: "/", methods: ["GET", "HEAD", "OPTIONS"]),
+                    action: .static(StaticConfig(root: web, spaFallback: "index.html"))
+                ),
+            ],
+            upstreams: [
+                "board": UpstreamConfig(
+                    targets: targets,
+                    balance: .leastRequests,
+                    healthCheck: HealthCheckConfig(
+                        path: "/readyz", interval: .milliseconds(500), timeout: .milliseconds(400),
+                        healthyThreshold: 1, unhealthyThreshold: 2),
+                    passive: PassiveHealthConfig(consecutiveFailures: 3, ejectFor: .seconds(5))
+                )
+            ]
+        )
+        let edgeLogger = Logger(label: "pier.edge")
+        let stack: EdgeStack
+        do {
+            stack = try EdgeStack(
+                config: edgeConfig, configPath: nil, group: MultiThreadedEventLoopGroup.singleton, logger: edgeLogger)
+        } catch {
+            printError("pier: \(error)")
+            throw ExitCode(1)
+        }
+        let announce = Announce(
+            stack: stack, prepared: prepared, instances: instances, host: edgeConfig.listen[0].address.host)
+
+        // Started in this order and stopped in reverse: the edge stops taking requests first, the database last.
+        let services: [any Service] = opened.services + [prepare] + boards + stack.services + [announce]
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        do {
+            try await group.run()
+        } catch {
+            await opened.close()
+            throw error
+        }
+        await opened.close()
+    }
+
+    /// Prints the address once the board is prepared (credentials printed first), the edge listens and a board
+    /// instance passes its health check.
+    struct Announce: Service {
+        let stack: EdgeStack
+        let prepared: AsyncStream<Void>
+        let instances: Int
+        let host: String
+
+        func run() async throws {
+            try? await cancelWhenGracefulShutdown {
+                for await _ in prepared {}
+                let addresses = try await stack.server.boundAddresses()
+                while stack.source.usableTargets(in: "board") == 0 {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                let port = addresses.first?.port ?? 0
+                let shown = host.contains(":") ? "[\(host)]" : host
+                printNow("pier up: open http://\(shown):\(port)/")
+                if instances > 1 { printNow("pier up: \(instances) board instances behind the edge") }
+                try await gracefulShutdown()
+            }
+        }
+    }
+
+    /// The web app: `--web-root`, else `./web`, else a `web` folder installed next to the binary
+    /// (`bin/../share/pier/web` or `bin/web`).
+    static func findWebRoot(_ given: String?) throws -> String {
+        let manager = FileManager.default
+        func usable(_ path: String) -> String? {
+            let standardized = URL(fileURLWithPath: path).standardizedFileURL.path
+            return manager.fileExists(atPath: standardized + "/index.html") ? standardized : nil
+        }
+        if let given {
+            guard let root = usable(given) else {
+                printError("pier: --web-root \(given) has no index.html")
+                throw ExitCode(1)
+            }
+            return root
+        }
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent()
+        let candidates = [
+            "./web", binary.appendingPathComponent("../share/pier/web").path, binary.appendingPathComponent("web").path,
+        ]
+        for candidate in candidates {
+            if let root = usable(candidate) { return root }
+        }
+        printError(
+            "pier: cannot find the web app (looked in \(candidates.joined(separator: ", "))); pass --web-root DIR")
+        throw ExitCode(1)
+    }
+
+    /// A loopback port that was free a moment ago.
+    static func reserveLoopbackPort() throws -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw ReservationError() }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
+        }
+        guard bound == 0 else { throw ReservationError() }
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        guard named == 0 else { throw ReservationError() }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    struct ReservationError: Error, CustomStringConvertible {
+        var description: String { "cannot reserve a loopback port for a board instance" }
+    }
+}
