@@ -154,3 +154,56 @@ public enum WebSocketProbe {
         return (Array(bytes[offset..<offset + length]), offset + length)
     }
 }
+
+/// Moves large bodies through a server without holding them in memory: the sender waits for each piece to be
+/// written to the socket, the receiver only counts.
+public enum StreamingClient {
+    /// Sends a `POST` with a body of `bytes` bytes (1 MiB pieces) and returns the response's status and body text.
+    public static func upload(port: Int, path: String, bytes: Int) async throws -> (status: Int, body: String) {
+        let connection = try await ByteStreamConnection.connect(port: port)
+        defer { Task { await connection.close() } }
+        try await connection.send(
+            Array(
+                "POST \(path) HTTP/1.1\r\nHost: localhost\r\nContent-Length: \(bytes)\r\nConnection: close\r\n\r\n".utf8
+            ))
+        let piece = [UInt8](repeating: UInt8(ascii: "u"), count: 1 << 20)
+        var left = bytes
+        while left > 0 {
+            let size = min(left, piece.count)
+            try await connection.send(size == piece.count ? piece : Array(piece[..<size]))
+            left -= size
+        }
+        var received: [UInt8] = []
+        for await chunk in connection.received { received += Array(chunk.readableBytesView) }
+        guard let response = try RawHTTPClient.parse(&received, isHead: false, closed: true) else {
+            throw RawHTTPClient.Failure(description: "no complete response to the upload")
+        }
+        return (response.status, response.text)
+    }
+
+    /// Sends a `GET` and counts the body's bytes as they arrive; returns the status and the count.
+    public static func download(port: Int, path: String) async throws -> (status: Int, bytes: Int) {
+        let connection = try await ByteStreamConnection.connect(port: port)
+        defer { Task { await connection.close() } }
+        try await connection.send(Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8))
+        var head: [UInt8] = []
+        var status = 0
+        var count = 0
+        var headDone = false
+        for await chunk in connection.received {
+            if headDone {
+                count += chunk.readableBytes
+                continue
+            }
+            head += Array(chunk.readableBytesView)
+            if let end = RawHTTPClient.find([13, 10, 13, 10], in: head) {
+                headDone = true
+                let statusLine = String(decoding: head[..<end], as: UTF8.self).split(separator: " ")
+                status = statusLine.count > 1 ? Int(statusLine[1]) ?? 0 : 0
+                count = head.count - end - 4
+                head = []
+            }
+        }
+        return (status, count)
+    }
+}

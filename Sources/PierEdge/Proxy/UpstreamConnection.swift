@@ -29,7 +29,6 @@ final class UpstreamConnection: ChannelDuplexHandler {
     /// After a 101 response: bytes are passed through unparsed.
     var tunnelled = false
     var readsPaused = false
-    private var heldRead = false
     private(set) var isOpen = true
     /// The upstream closed its side (or the connection failed); bytes may still wait in `pending`.
     private var inputEnded = false
@@ -73,26 +72,18 @@ final class UpstreamConnection: ChannelDuplexHandler {
 
     // MARK: - Reading
 
+    /// Stops reading from the upstream (auto-read off) until ``resumeReads()``.
     func pauseReads() {
+        guard !readsPaused else { return }
         readsPaused = true
+        try? context?.channel.syncOptions?.setOption(.autoRead, value: false)
     }
 
     func resumeReads() {
         guard readsPaused else { return }
         readsPaused = false
         deliver()
-        if heldRead, let context {
-            heldRead = false
-            context.read()
-        }
-    }
-
-    func read(context: ChannelHandlerContext) {
-        if readsPaused {
-            heldRead = true
-        } else {
-            context.read()
-        }
+        if !readsPaused { try? context?.channel.syncOptions?.setOption(.autoRead, value: true) }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -151,7 +151,9 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         lastWriteProgress = NIODeadline.now()
         if let connection = proxy?.connection, context.channel.isWritable {
+            // What the upstream sends next goes out now, even if it makes the client unwritable again at once.
             connection.resumeReads()
+            flushIfNeeded(context: context)
         }
         if context.channel.isWritable && !awaitingResponse && !closing {
             if heldRead {
