@@ -85,14 +85,14 @@ struct EdgeConfigTests {
                     "edge.yaml:6: routes[0].match.path_prefix: \"docs\" must start with /",
                     "edge.yaml:6: routes[0].match.methods[0]: \"get\" is not an HTTP method",
                     "edge.yaml:7: routes[0].static.root: the directory \(directory)/missing does not exist",
-                    "edge.yaml:8: routes[0]: unknown field \"upstream\"",
+                    "edge.yaml:6: routes[0]: has two actions: use either static or upstream",
                     "edge.yaml:9: routes[1].match.host: \"a.*.org\" is not a host name",
                     "edge.yaml:10: routes[1].cors: allow_origins \"*\" cannot be combined with allow_credentials",
                     "edge.yaml:11: routes[1].cors.allow_origins[1]: origin \"https://ok.example.com/\" must not end with /",
                     "edge.yaml:11: routes[1].cors.allow_origins[2]: origin \"ftp://x\" must use http or https",
                     "edge.yaml:13: routes[1].cors.max_age: 100000 is out of range",
                     "edge.yaml:14: routes[1].static.spa_fallback: \"../escape.html\" must be a file path inside the root",
-                    "edge.yaml:15: routes[2]: needs an action: static",
+                    "edge.yaml:15: routes[2]: needs an action: static or upstream",
                 ]
                 for prefix in expected {
                     #expect(

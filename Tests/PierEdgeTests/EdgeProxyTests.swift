@@ -1,7 +1,9 @@
 import Foundation
+import Logging
 import NIOCore
 import NIOPosix
 import PierTesting
+import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -503,5 +505,76 @@ extension Sequence {
         var results: [T] = []
         for element in self { results.append(try await transform(element)) }
         return results
+    }
+}
+
+@Suite("Proxy: reload")
+struct ProxyReloadTests {
+    @Test("swapping targets under load fails no request; a removed target finishes what it has and gets nothing new")
+    func reloadUnderLoad() async throws {
+        let stubs = [
+            try await StubUpstream.start(name: "a"), try await StubUpstream.start(name: "b"),
+            try await StubUpstream.start(name: "c"),
+        ]
+        defer { Task { for stub in stubs { await stub.kill() } } }
+        try await TemporaryDirectory.with { directory in
+            let path = directory + "/edge.yaml"
+            func write(_ targets: [StubUpstream]) throws {
+                try """
+                listen: [{ address: 127.0.0.1:0 }]
+                access_log: off
+                routes:
+                  - upstream: app
+                upstreams:
+                  app:
+                    targets: [\(targets.map(\.address).joined(separator: ", "))]
+                """.write(toFile: path, atomically: true, encoding: .utf8)
+            }
+            try write([stubs[0], stubs[1]])
+            let logger = Logger(label: "pier.test.proxy", factory: { _ in SwiftLogNoOpLogHandler() })
+            let stack = try EdgeStack(
+                config: try EdgeConfig.load(path: path), configPath: path,
+                group: MultiThreadedEventLoopGroup.singleton, logger: logger, reloadPollInterval: .seconds(3600))
+            let group = ServiceGroup(services: stack.services, logger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                let port = try await stack.server.boundAddresses().first?.port ?? 0
+                let failures = Recorder<String>()
+                let stop = StopFlag()
+                let load = Task {
+                    try await withThrowingTaskGroup(of: Void.self) { workers in
+                        for _ in 0..<4 {
+                            workers.addTask {
+                                while !stop.isSet {
+                                    let response = try await RawHTTPClient.request(port: port, "GET", "/slow/10")
+                                    if response.status != 200 { failures.append("\(response.status)") }
+                                }
+                            }
+                        }
+                        try await workers.waitForAll()
+                    }
+                }
+                try await Task.sleep(for: .milliseconds(400))
+                // A slow request on a is in flight while a is removed: it must still complete.
+                let inFlightOnA = Task { try await RawHTTPClient.request(port: port, "GET", "/slow/800") }
+                try await eventually("a slow request reached a") {
+                    stubs[0].requests.contains { $0.uri == "/slow/800" }
+                        || stubs[1].requests.contains { $0.uri == "/slow/800" }
+                }
+                try write([stubs[1], stubs[2]])
+                #expect(stack.reloader?.reload(reason: "test") == .applied)
+                let aAfterReload = stubs[0].requestCount
+                try await Task.sleep(for: .milliseconds(600))
+                stop.set()
+                try await load.value
+                let slow = try await inFlightOnA.value
+                #expect(slow.status == 200)
+                #expect(failures.all == [])
+                #expect(stubs[0].requestCount == aAfterReload, "the removed target got new requests")
+                #expect(stubs[2].requestCount > 0, "the added target got no requests")
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+            }
+        }
     }
 }

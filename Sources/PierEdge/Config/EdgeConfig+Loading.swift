@@ -187,6 +187,7 @@ struct EdgeConfigParser {
         let proxyKeys = ["timeouts", "retries", "strip_prefix", "add_prefix", "host_header"]
         if mapping.has("static") && mapping.has("upstream") {
             mapping.owner.report("has two actions: use either static or upstream")
+            _ = mapping["static"].flatMap(parseStatic)
             valid = false
         } else if let staticValue = mapping["static"] {
             if let config = parseStatic(staticValue) { action = .static(config) } else { valid = false }
