@@ -131,13 +131,9 @@ struct BoardServeCommand: AsyncParsableCommand {
         let logger = Logger(label: "pier.board")
         let signingKey: Curve25519.Signing.PrivateKey
         do {
-            if let text = ProcessInfo.processInfo.environment["PIER_SIGNING_KEY"], !text.isEmpty {
-                signingKey = try PASERK.secretKey(text.trimmingCharacters(in: .whitespacesAndNewlines))
-            } else {
-                let (key, created) = try SigningKeyFile.loadOrCreate(path: keyPath)
-                if created { logger.notice("created a token signing key", metadata: ["pier.path": "\(keyPath)"]) }
-                signingKey = key
-            }
+            let (key, created) = try Bootstrap.signingKey(path: keyPath)
+            if created { logger.notice("created a token signing key", metadata: ["pier.path": "\(keyPath)"]) }
+            signingKey = key
         } catch {
             printError("pier: \(error)")
             throw ExitCode(1)
@@ -161,22 +157,7 @@ struct BoardServeCommand: AsyncParsableCommand {
         let prepare = PrepareBoard(
             repository: opened.repository, passwords: passwords, migrate: migrate, supervisorEmail: email,
             logger: logger)
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: (opened.services + [prepare, app]).map {
-                    ServiceGroupConfiguration.ServiceConfiguration(service: $0)
-                },
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
-        )
-        do {
-            try await group.run()
-        } catch {
-            await opened.close()
-            throw error
-        }
-        await opened.close()
+        try await Bootstrap.run(opened.services + [prepare, app], logger: logger, cleanup: opened.close)
     }
 }
 

@@ -1,7 +1,12 @@
+import Crypto
+import Foundation
 import Logging
 import Metrics
+import PierBoard
 import PierCore
 import Prometheus
+import ServiceLifecycle
+import UnixSignals
 
 /// The one place where the process-wide logging and metrics systems are set up.
 ///
@@ -18,5 +23,35 @@ enum Bootstrap {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         return registry
+    }
+
+    /// Runs the command's services in its one `ServiceGroup` until SIGTERM or SIGINT has shut them down gracefully
+    /// (in reverse order); `cleanup` runs afterwards, also when a service failed.
+    static func run(
+        _ services: [any Service], logger: Logger, cleanup: @Sendable () async -> Void = {}
+    ) async throws {
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        do {
+            try await group.run()
+        } catch {
+            await cleanup()
+            throw error
+        }
+        await cleanup()
+    }
+
+    /// The token signing key: `PIER_SIGNING_KEY` (a k4.secret PASERK) when set, else the key file at `path`,
+    /// created (mode 0600) when missing. Returns whether the file was created.
+    static func signingKey(path: String) throws -> (key: Curve25519.Signing.PrivateKey, created: Bool) {
+        if let text = ProcessInfo.processInfo.environment["PIER_SIGNING_KEY"], !text.isEmpty {
+            return (try PASERK.secretKey(text.trimmingCharacters(in: .whitespacesAndNewlines)), false)
+        }
+        return try SigningKeyFile.loadOrCreate(path: path)
     }
 }

@@ -39,20 +39,8 @@ struct EdgeCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         logger.debug("event loops", metadata: ["pier.workers": "\(workers)"])
-        let services = stack.services
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
-        )
-        do {
-            try await group.run()
-        } catch {
+        try await Bootstrap.run(stack.services, logger: logger) {
             try? await eventLoops.shutdownGracefully()
-            throw error
         }
-        try await eventLoops.shutdownGracefully()
     }
 }

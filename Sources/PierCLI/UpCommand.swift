@@ -89,11 +89,7 @@ struct UpCommand: AsyncParsableCommand {
 
         let signingKey: Curve25519.Signing.PrivateKey
         do {
-            if let text = ProcessInfo.processInfo.environment["PIER_SIGNING_KEY"], !text.isEmpty {
-                signingKey = try PASERK.secretKey(text.trimmingCharacters(in: .whitespacesAndNewlines))
-            } else {
-                signingKey = try SigningKeyFile.loadOrCreate(path: dataDirectory + "/signing-key").key
-            }
+            signingKey = try Bootstrap.signingKey(path: dataDirectory + "/signing-key").key
         } catch {
             printError("pier: \(error)")
             throw ExitCode(1)
@@ -163,20 +159,7 @@ struct UpCommand: AsyncParsableCommand {
 
         // Started in this order and stopped in reverse: the edge stops taking requests first, the database last.
         let services: [any Service] = opened.services + [prepare] + boards + stack.services + [announce]
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
-        )
-        do {
-            try await group.run()
-        } catch {
-            await opened.close()
-            throw error
-        }
-        await opened.close()
+        try await Bootstrap.run(services, logger: logger, cleanup: opened.close)
     }
 
     /// Prints the address once the board is prepared (credentials printed first), the edge listens and a board

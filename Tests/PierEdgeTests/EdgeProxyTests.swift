@@ -34,6 +34,16 @@ func pool(_ stubs: [StubUpstream], _ extra: String = "") -> String {
     """
 }
 
+/// One route sending everything to a pool of the given stubs.
+func proxyEverything(_ stubs: [StubUpstream], _ extra: String = "") -> String {
+    """
+    routes:
+      - match: { path_prefix: / }
+        upstream: app
+    \(pool(stubs, extra))
+    """
+}
+
 /// Waits until `condition` holds, polling; fails after `limit`.
 func eventually(
     _ what: String, within limit: Duration = .seconds(10), _ condition: @Sendable () async throws -> Bool
@@ -110,12 +120,7 @@ struct ProxyForwardingTests {
     @Test("request bodies stream upstream: fixed length, chunked, and after 100-continue")
     func bodies() async throws {
         try await withUpstreams(["a"]) { stubs in
-            """
-            routes:
-              - match: { path_prefix: / }
-                upstream: app
-            \(pool(stubs))
-            """
+            proxyEverything(stubs)
         } _: { _, edge in
             let fixed = try await edge.get("/count", method: "POST", body: Array(repeating: 65, count: 100_000))
             #expect(fixed.status == 200)
@@ -141,12 +146,7 @@ struct ProxyForwardingTests {
     @Test("chunked answers are re-chunked for HTTP/1.1 and close-delimited for HTTP/1.0; HEAD has no body")
     func responseFraming() async throws {
         try await withUpstreams(["a"]) { stubs in
-            """
-            routes:
-              - match: { path_prefix: / }
-                upstream: app
-            \(pool(stubs))
-            """
+            proxyEverything(stubs)
         } _: { _, edge in
             let modern = try await edge.raw(
                 "GET /chunked HTTP/1.1\r\nHost: x\r\n\r\nGET /whoami HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
@@ -191,12 +191,7 @@ struct ProxyForwardingTests {
     @Test("server-sent events arrive one by one, not buffered")
     func serverSentEvents() async throws {
         try await withUpstreams(["a"]) { stubs in
-            """
-            routes:
-              - match: { path_prefix: / }
-                upstream: app
-            \(pool(stubs))
-            """
+            proxyEverything(stubs)
         } _: { _, edge in
             let arrivals = try await StreamProbe.arrivals(
                 port: edge.port, request: "GET /sse HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
@@ -213,12 +208,7 @@ struct ProxyForwardingTests {
     @Test("a WebSocket upgrade becomes a two-way byte stream")
     func webSocket() async throws {
         try await withUpstreams(["a"]) { stubs in
-            """
-            routes:
-              - match: { path_prefix: / }
-                upstream: app
-            \(pool(stubs))
-            """
+            proxyEverything(stubs)
         } _: { _, edge in
             let echoed = try await WebSocketProbe.echo(port: edge.port, path: "/ws", messages: ["hello", "안녕하세요"])
             #expect(echoed == ["hello", "안녕하세요"])
