@@ -338,6 +338,9 @@ struct BoardAPITests {
             #expect((overdue["tasks"] as? [Any])?.count == 5)
             let search = try await client.call(.get, base + "?q=VENUE", token: token).object
             #expect((search["tasks"] as? [[String: Any]])?.first?["id"] as? String == world.otherTask.id)
+            // A form-style query: + is a space.
+            let phrase = try await client.call(.get, base + "?q=the+VENUE", token: token).object
+            #expect((phrase["tasks"] as? [[String: Any]])?.map { $0["id"] as? String } == [world.otherTask.id])
             let before = try await client.call(
                 .get, base + "?due_before=2020-01-03T00:00:00%2B00:00", token: token
             ).object

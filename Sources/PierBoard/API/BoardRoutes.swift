@@ -102,9 +102,27 @@ extension BoardAPI {
         "assignee", "column", "label", "q", "due_before", "overdue", "limit", "cursor",
     ]
 
+    /// Query parameters decoded as HTML forms send them: `+` is a space, then percent-escapes; the first of
+    /// repeated names wins.
+    static func formParameters(_ query: String?) throws -> [(name: String, value: String)] {
+        guard let query, !query.isEmpty else { return [] }
+        var parameters: [(name: String, value: String)] = []
+        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ text: Substring) throws -> String {
+                guard let decoded = text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding else {
+                    throw APIProblem.invalidParameter(String(parts[0]), "is not valid percent-encoded UTF-8")
+                }
+                return decoded
+            }
+            parameters.append((try decode(parts[0]), parts.count > 1 ? try decode(parts[1]) : ""))
+        }
+        return parameters
+    }
+
     func taskQuery(_ request: Request, user: User) throws -> TaskQuery {
-        let parameters = request.uri.queryParameters
-        for (name, _) in parameters where !Self.taskQueryParameters.contains(String(name)) {
+        let parameters = try Self.formParameters(request.uri.query)
+        for (name, _) in parameters where !Self.taskQueryParameters.contains(name) {
             throw APIProblem(
                 .badRequest, code: "unknown_parameter",
                 detail:
@@ -112,7 +130,7 @@ extension BoardAPI {
                 extensions: [("parameter", JSONText.quoted(String(name)))])
         }
         func text(_ name: String, maxLength: Int) throws -> String? {
-            guard let value = parameters[name[...]].map(String.init) else { return nil }
+            guard let value = parameters.first(where: { $0.name == name })?.value else { return nil }
             guard !value.isEmpty, value.unicodeScalars.count <= maxLength else {
                 throw APIProblem.invalidParameter(name, "must be 1 to \(maxLength) characters")
             }
