@@ -4,15 +4,15 @@ import NIOPosix
 /// A raw connection whose received bytes can be awaited piece by piece.
 public final class ByteStreamConnection: Sendable {
     private let channel: any Channel
-    private let stream: AsyncStream<ByteBuffer>
+    private let stream: AsyncStream<(ByteBuffer, ContinuousClock.Instant)>
 
-    private init(channel: any Channel, stream: AsyncStream<ByteBuffer>) {
+    private init(channel: any Channel, stream: AsyncStream<(ByteBuffer, ContinuousClock.Instant)>) {
         self.channel = channel
         self.stream = stream
     }
 
     public static func connect(host: String = "127.0.0.1", port: Int) async throws -> ByteStreamConnection {
-        let (stream, continuation) = AsyncStream.makeStream(of: ByteBuffer.self)
+        let (stream, continuation) = AsyncStream.makeStream(of: (ByteBuffer, ContinuousClock.Instant).self)
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -33,18 +33,23 @@ public final class ByteStreamConnection: Sendable {
     }
 
     /// The pieces as they arrive; ends when the peer closes.
-    public var received: AsyncStream<ByteBuffer> { stream }
+    public var received: AsyncMapSequence<AsyncStream<(ByteBuffer, ContinuousClock.Instant)>, ByteBuffer> {
+        stream.map { $0.0 }
+    }
+
+    /// The pieces with the moment the event loop read each one (not when a task got round to looking).
+    public var receivedWithTimes: AsyncStream<(ByteBuffer, ContinuousClock.Instant)> { stream }
 
     final class Forwarder: ChannelInboundHandler {
         typealias InboundIn = ByteBuffer
-        let continuation: AsyncStream<ByteBuffer>.Continuation
+        let continuation: AsyncStream<(ByteBuffer, ContinuousClock.Instant)>.Continuation
 
-        init(continuation: AsyncStream<ByteBuffer>.Continuation) {
+        init(continuation: AsyncStream<(ByteBuffer, ContinuousClock.Instant)>.Continuation) {
             self.continuation = continuation
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            continuation.yield(unwrapInboundIn(data))
+            continuation.yield((unwrapInboundIn(data), .now))
         }
 
         func channelInactive(context: ChannelHandlerContext) {
@@ -68,10 +73,10 @@ public enum StreamProbe {
         return try await withTimeout(limit) {
             var text = ""
             var times: [ContinuousClock.Instant] = []
-            for await var piece in connection.received {
+            for await (var piece, arrived) in connection.receivedWithTimes {
                 text += piece.readString(length: piece.readableBytes) ?? ""
                 while times.count < markers.count, text.contains(markers[times.count]) {
-                    times.append(.now)
+                    times.append(arrived)
                 }
                 if times.count == markers.count { break }
             }

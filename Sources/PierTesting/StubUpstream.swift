@@ -24,6 +24,7 @@ public final class StubUpstream: Sendable {
         var health = 200
         var failing: Int?
         var requests: [RecordedRequest] = []
+        var eventsSent: [ContinuousClock.Instant] = []
     }
 
     /// One request as the stub received it.
@@ -105,6 +106,13 @@ public final class StubUpstream: Sendable {
     }
 
     var failing: Int? { state.withLock { $0.failing } }
+
+    /// When each server-sent event of `/sse` was handed to the socket.
+    public var eventsSent: [ContinuousClock.Instant] { state.withLock { $0.eventsSent } }
+
+    func recordEventSent() {
+        state.withLock { $0.eventsSent.append(.now) }
+    }
 
     /// What `GET /healthz` answers from now on.
     public func setHealth(_ status: Int) {
@@ -258,6 +266,7 @@ final class StubHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func sendEvent(context: ChannelHandlerContext, number: Int, of total: Int) {
         var buffer = context.channel.allocator.buffer(capacity: 32)
         buffer.writeString("id: \(number)\ndata: event \(number)\n\n")
+        box.stub.withLock { $0 }?.recordEventSent()
         context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         if number == total {
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)

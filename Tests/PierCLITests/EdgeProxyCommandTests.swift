@@ -14,7 +14,11 @@ struct EdgeProxyCommandTests {
         return nil
     }
 
-    @Test("1 GiB up and 1 GiB down through the edge with flat memory")
+    /// Moving 2 GiB keeps both cores busy for a while, which would make timing-sensitive suites running beside it
+    /// flaky: scripts/test runs it on its own after the other suites (`PIER_TEST_HEAVY=1`).
+    static let heavy = ProcessInfo.processInfo.environment["PIER_TEST_HEAVY"] == "1"
+
+    @Test("1 GiB up and 1 GiB down through the edge with flat memory", .enabled(if: Self.heavy))
     func streamingGigabyte() async throws {
         let upstream = try await StubUpstream.start(name: "bulk")
         defer { Task { await upstream.kill() } }

@@ -229,7 +229,7 @@ struct EdgeProtocolTests {
         try await EdgeFixture.run(Self.config(limits: limits), files: Self.files) { edge in
             async let first = edge.raw("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", closeWait: .seconds(1))
             async let second = edge.raw("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", closeWait: .seconds(1))
-            try await Task.sleep(for: .milliseconds(200))
+            try await eventually("both connections accepted") { edge.server.openConnections == 2 }
             // Refused at once: closed without an answer, or reset if the close raced the request being sent.
             do {
                 let third = try await edge.raw("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", expecting: 1)
@@ -247,7 +247,8 @@ struct EdgeProtocolTests {
     func gracefulShutdown() async throws {
         try await EdgeFixture.run(Self.config(limits: "{ idle_timeout: 30s }"), files: Self.files) { edge in
             async let idle = edge.raw("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", closeWait: .seconds(10))
-            try await Task.sleep(for: .milliseconds(300))
+            try await eventually("the connection accepted") { edge.server.openConnections == 1 }
+            try await Task.sleep(for: .milliseconds(100))
             let started = ContinuousClock.now
             await edge.shutdown()
             let exchange = try await idle

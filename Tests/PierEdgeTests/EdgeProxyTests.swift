@@ -192,15 +192,18 @@ struct ProxyForwardingTests {
     func serverSentEvents() async throws {
         try await withUpstreams(["a"]) { stubs in
             proxyEverything(stubs)
-        } _: { _, edge in
+        } _: { stubs, edge in
             let arrivals = try await StreamProbe.arrivals(
                 port: edge.port, request: "GET /sse HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
                 markers: ["data: event 1", "data: event 2", "data: event 3"])
+            let sent = stubs[0].eventsSent
             #expect(arrivals.count == 3)
-            // The upstream sends them 300 ms apart; a buffering proxy would deliver them together at the end.
-            if arrivals.count == 3 {
-                #expect(arrivals[1] - arrivals[0] > .milliseconds(150))
-                #expect(arrivals[2] - arrivals[1] > .milliseconds(150))
+            #expect(sent.count == 3)
+            // Causal, not a stopwatch: each event reached the client before the upstream even sent the next one,
+            // which a buffering proxy cannot do.
+            if arrivals.count == 3 && sent.count == 3 {
+                #expect(arrivals[0] < sent[1])
+                #expect(arrivals[1] < sent[2])
             }
         }
     }
@@ -246,16 +249,17 @@ struct ProxyBalancingTests {
             \(pool(stubs, "balance: least_requests"))
             """
         } _: { stubs, edge in
-            // Hold two slow requests; whichever targets they went to, the quick ones go to the other one when both
-            // slow requests share a target, or alternate when they do not.
-            async let slowOne = edge.get("/slow/1500")
-            try await Task.sleep(for: .milliseconds(200))
+            // While one slow request occupies a target, every quick request goes to the other one.
+            let slowOne = Task { try await edge.get("/slow/4000") }
+            try await eventually("the slow request reached a target") {
+                stubs[0].requestCount + stubs[1].requestCount == 1
+            }
             let busy = stubs[0].requestCount == 1 ? 0 : 1
             for _ in 0..<6 {
                 let answer = try await edge.get("/whoami").text
                 #expect(answer == stubs[1 - busy].name)
             }
-            _ = try await slowOne
+            slowOne.cancel()
         }
     }
 
