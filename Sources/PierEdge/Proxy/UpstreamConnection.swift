@@ -37,6 +37,8 @@ final class UpstreamConnection: ChannelDuplexHandler {
     /// When it went back to the idle pool.
     var idleSince = NIODeadline.now()
 
+    private static let empty = ByteBuffer()
+
     init(target: UpstreamTarget) {
         self.target = target
     }
@@ -114,7 +116,7 @@ final class UpstreamConnection: ChannelDuplexHandler {
                 break
             }
             // The parser is asked even without new bytes: it may owe the `.end` of a body just completed.
-            var buffer = pending ?? ByteBuffer()
+            var buffer = pending ?? Self.empty
             let event: HTTP1ResponseParser.Event?
             do {
                 event = try parser.next(&buffer, requestMethod: requestMethod)

@@ -3,8 +3,9 @@ import NIOPosix
 import PierCore
 import Synchronization
 
-/// The state of one proxied exchange on a client connection.
-struct ProxyState {
+/// The state of one proxied exchange on a client connection: a reference, so the handler's callbacks update it in
+/// place instead of copying it around.
+final class ProxyState {
     enum Phase {
         /// Waiting for a connection to a target.
         case connecting
@@ -19,7 +20,7 @@ struct ProxyState {
     let config: ProxyRouteConfig
     let pool: UpstreamPool
     let cors: [(String, String)]
-    /// The upstream request head without its final empty line (a Host line may follow per target).
+    /// The upstream request head; without its final empty line when a Host line must follow per target.
     let requestHead: ByteBuffer
     let needsHost: Bool
     let method: String
@@ -30,6 +31,26 @@ struct ProxyState {
     let expectContinue: Bool
     let hashKey: String?
     let clientMinorVersion: Int
+
+    init(
+        config: ProxyRouteConfig, pool: UpstreamPool, cors: [(String, String)], requestHead: ByteBuffer,
+        needsHost: Bool, method: String, idempotent: Bool, hasBody: Bool, chunkedBody: Bool, upgrade: Bool,
+        expectContinue: Bool, hashKey: String?, clientMinorVersion: Int
+    ) {
+        self.config = config
+        self.pool = pool
+        self.cors = cors
+        self.requestHead = requestHead
+        self.needsHost = needsHost
+        self.method = method
+        self.idempotent = idempotent
+        self.hasBody = hasBody
+        self.chunkedBody = chunkedBody
+        self.upgrade = upgrade
+        self.expectContinue = expectContinue
+        self.hashKey = hashKey
+        self.clientMinorVersion = clientMinorVersion
+    }
 
     var phase = Phase.connecting
     var attempts = 0
@@ -87,7 +108,7 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
             requestHead: requestHead,
             needsHost: needsHost,
             method: head.method,
-            idempotent: ["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"].contains(head.method),
+            idempotent: Self.isIdempotent(head.method),
             hasBody: head.framing != .none,
             chunkedBody: head.framing == .chunked,
             upgrade: upgrade,
@@ -97,6 +118,14 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
         )
         pool.countRequest()
         proxyAttempt(context: context)
+    }
+
+    /// RFC 9110 §9.2.2.
+    static func isIdempotent(_ method: String) -> Bool {
+        switch method {
+        case "GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE": true
+        default: false
+        }
     }
 
     static func isUpgrade(_ head: HTTPRequestHead) -> Bool {
@@ -165,24 +194,34 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
             }
             headers.writeField(at: index, into: &buffer)
         }
-        if let host = config.hostHeader {
-            buffer.writeString("Host: \(host)\r\n")
+        func field(_ name: StaticString, _ value: String) {
+            buffer.writeStaticString(name)
+            buffer.writeString(value)
+            buffer.writeStaticString("\r\n")
         }
-        forwardedFor.append(remoteAddress)
-        buffer.writeString("X-Forwarded-For: \(forwardedFor.joined(separator: ", "))\r\n")
-        buffer.writeStaticString("X-Forwarded-Proto: http\r\n")
-        if let originalHost { buffer.writeString("X-Forwarded-Host: \(originalHost)\r\n") }
-        buffer.writeString("X-Real-IP: \(remoteAddress)\r\n")
-        if let requestID = exchange?.requestID { buffer.writeString("X-Request-ID: \(requestID)\r\n") }
+        if let host = config.hostHeader { field("Host: ", host) }
+        buffer.writeStaticString("X-Forwarded-For: ")
+        for earlier in forwardedFor {
+            buffer.writeString(earlier)
+            buffer.writeStaticString(", ")
+        }
+        buffer.writeString(remoteAddress)
+        buffer.writeStaticString("\r\nX-Forwarded-Proto: http\r\n")
+        if let originalHost { field("X-Forwarded-Host: ", originalHost) }
+        field("X-Real-IP: ", remoteAddress)
+        if let requestID = exchange?.requestID { field("X-Request-ID: ", requestID) }
         switch head.framing {
         case .none: break
-        case .contentLength(let length): buffer.writeString("Content-Length: \(length)\r\n")
+        case .contentLength(let length): field("Content-Length: ", String(length))
         case .chunked: buffer.writeStaticString("Transfer-Encoding: chunked\r\n")
         }
         if upgrade, let protocols = headers.first(.upgrade) {
-            buffer.writeString("Connection: upgrade\r\nUpgrade: \(protocols)\r\n")
+            buffer.writeStaticString("Connection: upgrade\r\n")
+            field("Upgrade: ", protocols)
         }
-        return (buffer, config.hostHeader == nil && originalHost == nil)
+        let needsHost = config.hostHeader == nil && originalHost == nil
+        if !needsHost { buffer.writeStaticString("\r\n") }
+        return (buffer, needsHost)
     }
 
     /// The request target sent upstream: as received (origin form) unless the route rewrites the path.
@@ -207,7 +246,7 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
 
     /// Sends the request to the next target the balancer picks, or answers with the failure when none is left.
     func proxyAttempt(context: ChannelHandlerContext) {
-        guard var state = proxy else { return }
+        guard let state = proxy else { return }
         let now = Int64(NIODeadline.now().uptimeNanoseconds)
         guard state.attempts < state.config.retries.attempts,
             let index = state.pool.pick(hashKey: state.hashKey, excluded: state.tried, now: now)
@@ -232,13 +271,12 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
         let attemptID = state.attemptID
         target.inFlight.add(1, ordering: .relaxed)
         target.requests.add(1, ordering: .relaxed)
-        proxy = state
-        armProxyTimer(context: context)
 
         if let connection = target.pool(on: context.eventLoop).take() {
             proxyConnected(context: context, connection)
             return
         }
+        armProxyTimer(context: context)
         let bootstrap = ClientBootstrap(group: context.eventLoop)
             .connectTimeout(TimeAmount(state.config.timeouts.connect))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -277,19 +315,20 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
 
     /// Sends the request head (and whatever body is buffered) on a connection.
     func proxyConnected(context: ChannelHandlerContext, _ connection: UpstreamConnection) {
-        guard var state = proxy else { return }
+        guard let state = proxy else { return }
         connection.owner = self
         connection.requestMethod = state.method
         connection.uses += 1
         state.connection = connection
         state.phase = .awaitingResponse
         state.lastActivity = .now()
-        var head = state.requestHead
+        connection.write(state.requestHead)
         if state.needsHost, let target = state.target {
-            head.writeString("Host: \(target.address)\r\n")
+            // Only HTTP/1.0 clients may leave Host out; the target's address stands in.
+            var host = context.channel.allocator.buffer(capacity: 64)
+            host.writeString("Host: \(target.address)\r\n\r\n")
+            connection.write(host)
         }
-        head.writeStaticString("\r\n")
-        connection.write(head)
         state.upstreamNeedsFlush = true
         if state.expectContinue && !state.sentContinue {
             state.sentContinue = true
@@ -304,7 +343,6 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
             last.writeStaticString("0\r\n\r\n")
             connection.write(last)
         }
-        proxy = state
         armProxyTimer(context: context)
         // Whatever part of the request is buffered goes out now.
         if heldRead && state.acceptsClientBytes {
@@ -316,7 +354,7 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
     }
 
     func proxyForwardBody(context: ChannelHandlerContext, _ bytes: ByteBuffer) {
-        guard var state = proxy, let connection = state.connection else { return }
+        guard let state = proxy, let connection = state.connection else { return }
         state.bodyStarted = true
         state.lastActivity = .now()
         if state.chunkedBody {
@@ -332,11 +370,10 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
             connection.write(bytes)
         }
         state.upstreamNeedsFlush = true
-        proxy = state
     }
 
     func proxyRequestEnded(context: ChannelHandlerContext) {
-        guard var state = proxy else { return }
+        guard let state = proxy else { return }
         state.requestEnded = true
         state.lastActivity = .now()
         if state.chunkedBody, let connection = state.connection {
@@ -345,7 +382,6 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
             connection.write(last)
             state.upstreamNeedsFlush = true
         }
-        proxy = state
     }
 
     /// Flushes what was written to the upstream during this read burst.
@@ -368,11 +404,10 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
     func proxyAttemptFailed(
         context: ChannelHandlerContext, condition: RetryConfig.Condition, status: Int, code: String, detail: String
     ) {
-        guard var state = proxy else { return }
-        releaseTarget(&state, reuse: false)
+        guard let state = proxy else { return }
+        releaseTarget(state, reuse: false)
         state.lastFailure = (status, code, detail)
         state.phase = .connecting
-        proxy = state
         if mayRetry(state, after: condition) {
             proxyAttempt(context: context)
         } else {
@@ -383,8 +418,8 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
     /// Answers with a problem document and ends the proxied exchange.
     func proxyFail(context: ChannelHandlerContext, status: Int, code: String, detail: String, retryAfter: Bool = false)
     {
-        guard var state = proxy else { return }
-        releaseTarget(&state, reuse: false)
+        guard let state = proxy else { return }
+        releaseTarget(state, reuse: false)
         state.timer?.cancel()
         proxy = nil
         if state.hasBody && !state.requestEnded {
@@ -398,7 +433,7 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
     }
 
     /// Gives the connection back to its pool (or closes it) and the target's in-flight slot.
-    func releaseTarget(_ state: inout ProxyState, reuse: Bool) {
+    func releaseTarget(_ state: ProxyState, reuse: Bool) {
         if let connection = state.connection {
             state.connection = nil
             if reuse, let target = state.target, let loop = connection.channel?.eventLoop {
@@ -426,7 +461,7 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
     // MARK: - Responses
 
     func upstream(_ connection: UpstreamConnection, event: HTTP1ResponseParser.Event) {
-        guard let context = ownContext, var state = proxy, state.connection === connection else {
+        guard let context = ownContext, let state = proxy, state.connection === connection else {
             connection.close()
             return
         }
@@ -440,16 +475,13 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
             }
             if state.phase == .awaitingResponse, mayRetry(state, after: .status(response.status)) {
                 // The answer is dropped with its connection; the next target gets the request.
-                releaseTarget(&state, reuse: false)
+                releaseTarget(state, reuse: false)
                 state.lastFailure = (response.status, "upstream_error", "the upstream answered \(response.status)")
                 state.phase = .connecting
-                proxy = state
                 proxyAttempt(context: context)
                 return
             }
-            proxy = state
-            sendResponseHead(context: context, response, state: &state)
-            proxy = state
+            sendResponseHead(context: context, response, state: state)
         case .body(let bytes):
             exchange?.bodyBytes += bytes.readableBytes
             if state.chunkedToClient {
@@ -465,7 +497,6 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
                 context.write(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
             }
             needsFlush = true
-            proxy = state
             if !context.channel.isWritable { connection.pauseReads() }
         case .end:
             if state.chunkedToClient {
@@ -479,8 +510,7 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
     }
 
     /// Writes the response head for the client: hop-by-hop fields dropped, framing chosen for this client.
-    func sendResponseHead(context: ChannelHandlerContext, _ response: HTTPUpstreamResponseHead, state: inout ProxyState)
-    {
+    func sendResponseHead(context: ChannelHandlerContext, _ response: HTTPUpstreamResponseHead, state: ProxyState) {
         let headers = response.headers
         let status = response.status
         var out = context.channel.allocator.buffer(capacity: headers.storage.readableBytes + 160)
@@ -507,7 +537,9 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
             headers.writeField(at: index, into: &out)
         }
         if !headers.contains(.requestID), let requestID = exchange?.requestID {
-            out.writeString("X-Request-ID: \(requestID)\r\n")
+            out.writeStaticString("X-Request-ID: ")
+            out.writeString(requestID)
+            out.writeStaticString("\r\n")
         }
         for (name, value) in state.cors { out.writeString("\(name): \(value)\r\n") }
 
@@ -547,7 +579,7 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
         exchange?.status = status
         context.write(wrapOutboundOut(.byteBuffer(out)), promise: nil)
         needsFlush = true
-        if switching { startTunnel(context: context, state: &state) }
+        if switching { startTunnel(context: context, state: state) }
     }
 
     func upstreamReadComplete(_ connection: UpstreamConnection) {
@@ -586,8 +618,8 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
             state.target?.recordFailure("response cut short")
             abortProxy(context: context)
         case .tunnel:
-            var done = state
-            releaseTarget(&done, reuse: false)
+            let done = state
+            releaseTarget(done, reuse: false)
             done.timer?.cancel()
             proxy = nil
             exchange?.keepAlive = false
@@ -598,12 +630,12 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
 
     /// The exchange completed normally.
     func finishProxy(context: ChannelHandlerContext, state: ProxyState) {
-        var done = state
+        let done = state
         done.timer?.cancel()
         let reusable =
             done.requestEnded && (done.connection?.isOpen ?? false) && !done.upgrade
             && (done.connection?.parser.isIdle ?? false) && done.connection?.pending == nil
-        releaseTarget(&done, reuse: reusable)
+        releaseTarget(done, reuse: reusable)
         proxy = nil
         if !done.requestEnded { exchange?.keepAlive = false }
         exchange?.responded = true
@@ -613,9 +645,9 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
 
     /// Ends the exchange by closing both connections.
     func abortProxy(context: ChannelHandlerContext) {
-        guard var state = proxy else { return }
+        guard let state = proxy else { return }
         state.timer?.cancel()
-        releaseTarget(&state, reuse: false)
+        releaseTarget(state, reuse: false)
         proxy = nil
         exchange?.keepAlive = false
         exchange?.responded = true
@@ -632,7 +664,7 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
 
     // MARK: - Tunnels (WebSocket and other upgrades)
 
-    func startTunnel(context: ChannelHandlerContext, state: inout ProxyState) {
+    func startTunnel(context: ChannelHandlerContext, state: ProxyState) {
         // Bytes the client sent after its request head belong to the new protocol.
         if let bytes = pending.take(), bytes.readableBytes > 0, let connection = state.connection {
             connection.write(bytes)
@@ -645,9 +677,8 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
     }
 
     func tunnelFromClient(context: ChannelHandlerContext, _ bytes: ByteBuffer) {
-        guard var state = proxy, let connection = state.connection else { return }
+        guard let state = proxy, let connection = state.connection else { return }
         state.lastActivity = .now()
-        proxy = state
         connection.write(bytes)
         state.upstreamNeedsFlush = true
         proxy?.upstreamNeedsFlush = true
