@@ -1,6 +1,6 @@
 // Every string the interface shows, in English and Korean, and the language choice: the saved choice, else the
 // first of the browser's languages that the catalogue has, else English. `catalogueProblems()` checks that both
-// languages have the same keys and the same {placeholders}; the browser tests call it, and the app logs its
+// languages have the same keys and the same {parameters}; the browser tests call it, and the app logs its
 // findings at start.
 
 const STORAGE_KEY = "pier.language";
@@ -594,7 +594,7 @@ export function has(key) {
     return key in catalogue[current] || key in catalogue.en;
 }
 
-/** The string for `key` in the current language, with `{name}` placeholders filled from `parameters`. */
+/** The string for `key` in the current language, with `{name}` parameters filled from `parameters`. */
 export function t(key, parameters = {}) {
     const text = catalogue[current][key] ?? catalogue.en[key];
     if (text === undefined) {
@@ -609,17 +609,17 @@ export function keys(code = "en") {
     return Object.keys(catalogue[code] ?? {});
 }
 
-/** Differences between the languages: missing keys, empty strings and placeholder mismatches. */
+/** Differences between the languages: missing keys, empty strings and parameter mismatches. */
 export function catalogueProblems() {
     const problems = [];
-    const placeholders = (text) => [...text.matchAll(/\{(\w+)\}/g)].map((match) => match[1]).sort().join(",");
+    const parameterNames = (text) => [...text.matchAll(/\{(\w+)\}/g)].map((match) => match[1]).sort().join(",");
     const codes = Object.keys(catalogue);
     for (const code of codes) {
         for (const other of codes) {
             for (const key of Object.keys(catalogue[code])) {
                 if (!(key in catalogue[other])) problems.push(`${other} lacks ${key}`);
-                else if (placeholders(catalogue[code][key]) !== placeholders(catalogue[other][key])) {
-                    if (code < other) problems.push(`${key}: placeholders differ between ${code} and ${other}`);
+                else if (parameterNames(catalogue[code][key]) !== parameterNames(catalogue[other][key])) {
+                    if (code < other) problems.push(`${key}: parameters differ between ${code} and ${other}`);
                 }
             }
         }

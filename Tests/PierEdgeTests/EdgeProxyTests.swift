@@ -370,9 +370,9 @@ struct ProxyHealthTests {
     @Test("connect failures are retried elsewhere, eject the target, and it is re-admitted later")
     func passiveEjection() async throws {
         // A port that was just free: nothing listens there until the test starts a stub on it.
-        let placeholder = try await StubUpstream.start(name: "gone")
-        let port = placeholder.port
-        await placeholder.kill()
+        let vanished = try await StubUpstream.start(name: "gone")
+        let port = vanished.port
+        await vanished.kill()
         try await withUpstreams(["a"]) { stubs in
             """
             admin: { listen: 127.0.0.1:0 }

@@ -350,7 +350,7 @@ export function boardView(route) {
 
     const taskByID = (id) => state.tasks.find((task) => task.id === id);
 
-    // Pointer dragging. The card itself travels through the lists as the placeholder; a clone follows the pointer.
+    // Pointer dragging. The card itself travels through the lists as the gap; a clone follows the pointer.
     let dragging = null;
     let pressed = null;
     let suppressClick = false;
@@ -384,7 +384,7 @@ export function boardView(route) {
             offsetY: event.clientY - rect.top,
             origin: { list: cardElement.parentElement, next: cardElement.nextSibling },
         };
-        cardElement.classList.add("drag-placeholder");
+        cardElement.classList.add("drag-gap");
         document.body.classList.add("is-dragging");
         moveGhost(event);
     };
@@ -433,7 +433,7 @@ export function boardView(route) {
 
     const endDrag = () => {
         dragging.ghost.remove();
-        dragging.cardElement.classList.remove("drag-placeholder");
+        dragging.cardElement.classList.remove("drag-gap");
         document.body.classList.remove("is-dragging");
         const finished = dragging;
         dragging = null;

@@ -681,7 +681,6 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
         state.lastActivity = .now()
         connection.write(bytes)
         state.upstreamNeedsFlush = true
-        proxy?.upstreamNeedsFlush = true
     }
 
     func upstream(_ connection: UpstreamConnection, tunnelled bytes: ByteBuffer) {
