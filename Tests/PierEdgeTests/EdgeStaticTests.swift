@@ -140,6 +140,9 @@ struct EdgeStaticTests {
             #expect(navigation.status == 200)
             #expect(navigation.text == "<!doctype html><title>app</title>")
             #expect(navigation.header("cache-control") == "no-cache")
+            // Media types are case-insensitive.
+            let shouting = try await edge.get("/board/7", headers: [("Accept", "TEXT/HTML")])
+            #expect(shouting.status == 200)
             let asset = try await edge.get("/assets/app.js", headers: [("Accept", "text/html")])
             #expect(asset.status == 404)
             #expect(asset.header("content-type") == "application/problem+json")

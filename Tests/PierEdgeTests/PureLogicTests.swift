@@ -1,3 +1,4 @@
+import NIOCore
 import Testing
 
 @testable import PierEdge
@@ -193,5 +194,34 @@ struct StaticHelpersTests {
         #expect(MediaTypes.contentType(forFileName: ".env") == "application/octet-stream")
         #expect(ContentCoding.accepted("gzip;q=0.5, br;q=0") == ["gzip"])
         #expect(ContentCoding.accepted("*") == ["br", "gzip"])
+    }
+
+    @Test("media-type search ignores ASCII case and finds needles anywhere")
+    func caseInsensitiveSearch() {
+        #expect(HTTPToken.containsCaseInsensitive("text/html", lowercaseNeedle: "text/html"))
+        #expect(HTTPToken.containsCaseInsensitive("application/xml, TEXT/HTML;q=0.9", lowercaseNeedle: "text/html"))
+        #expect(!HTTPToken.containsCaseInsensitive("text/htm", lowercaseNeedle: "text/html"))
+        #expect(!HTTPToken.containsCaseInsensitive("application/json", lowercaseNeedle: "text/html"))
+        #expect(!HTTPToken.containsCaseInsensitive("", lowercaseNeedle: "text/html"))
+        #expect(HTTPToken.containsCaseInsensitive("ttext/html", lowercaseNeedle: "text/html"))
+    }
+
+    @Test("response heads: status line, fields in order, merged Vary, blank line")
+    func responseHead() {
+        var head = HTTPResponseHead(status: 206)
+        head.add("Content-Type", "text/plain; charset=utf-8")
+        head.add([("Vary", "Origin"), ("X-Note", "한국어")])
+        head.addVary("Accept-Encoding")
+        head.addVary("Origin")
+        var buffer = ByteBuffer()
+        buffer.writeStaticString("prefix|")
+        head.write(into: &buffer)
+        #expect(
+            String(buffer: buffer)
+                == "prefix|HTTP/1.1 206 Partial Content\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                + "X-Note: 한국어\r\nVary: Origin, Accept-Encoding\r\n\r\n")
+        var teapot = ByteBuffer()
+        HTTPResponseHead(status: 418).write(into: &teapot)
+        #expect(String(buffer: teapot) == "HTTP/1.1 418 Status 418\r\n\r\n")
     }
 }

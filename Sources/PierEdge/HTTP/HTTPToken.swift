@@ -34,6 +34,34 @@ public enum HTTPToken {
         }
     }
 
+    /// Whether `value` contains `needle` (lowercase ASCII), comparing ASCII letters case-insensitively.
+    ///
+    /// Byte-wise on purpose: `String.contains(_:)` compares `Character`s and builds a table per call, which made it the
+    /// largest single cost of answering an SPA navigation.
+    public static func containsCaseInsensitive(_ value: String, lowercaseNeedle needle: StaticString) -> Bool {
+        let count = needle.utf8CodeUnitCount
+        guard count > 0 else { return true }
+        return needle.withUTF8Buffer { needleBytes in
+            var value = value
+            return value.withUTF8 { bytes in
+                guard bytes.count >= count else { return false }
+                var start = 0
+                while start + count <= bytes.count {
+                    var index = 0
+                    while index < count {
+                        var byte = bytes[start + index]
+                        if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { byte |= 0x20 }
+                        if byte != needleBytes[index] { break }
+                        index += 1
+                    }
+                    if index == count { return true }
+                    start += 1
+                }
+                return false
+            }
+        }
+    }
+
     /// Splits a comma-separated header value into trimmed, non-empty elements.
     public static func list(_ value: String) -> [Substring] {
         value.split(separator: ",").map { $0.trimmingASCIISpaces() }.filter { !$0.isEmpty }

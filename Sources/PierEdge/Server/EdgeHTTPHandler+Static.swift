@@ -92,9 +92,10 @@ extension EdgeHTTPHandler {
             return
         }
         lookup(context: context, root: config.root, relativePath: "/" + fallback) { lookup in
-            if case .file(var file) = lookup {
-                file.cacheControl = "no-cache"
-                self.serveFile(context: context, head: head, file: file, status: 200, extra: extra)
+            if case .file(let file) = lookup {
+                // The fallback document stands for every client-side route: never cached as immutable.
+                self.serveFile(
+                    context: context, head: head, file: file, status: 200, extra: extra, cacheControl: "no-cache")
             } else {
                 self.respondProblem(
                     context: context, status: 404, code: "not_found", detail: nil, head: head, extra: extra)
@@ -105,8 +106,10 @@ extension EdgeHTTPHandler {
     /// A browser navigation: GET or HEAD, accepting HTML, to a path whose last segment has no extension.
     static func isNavigation(head: HTTPRequestHead, path: RequestPath) -> Bool {
         guard head.method == "GET" || head.method == "HEAD" else { return false }
-        guard let accept = head.headers.first(.accept), accept.contains("text/html") else { return false }
-        return !path.lastSegment.contains(".")
+        guard let accept = head.headers.first(.accept),
+            HTTPToken.containsCaseInsensitive(accept, lowercaseNeedle: "text/html")
+        else { return false }
+        return !path.lastSegment.utf8.contains(UInt8(ascii: "."))
     }
 
     /// Answers from the cache when it can, otherwise resolves on the thread pool and continues on this loop.
@@ -134,7 +137,8 @@ extension EdgeHTTPHandler {
 
     /// Chooses the representation, evaluates conditionals and ranges, and sends the file.
     func serveFile(
-        context: ChannelHandlerContext, head: HTTPRequestHead, file: StaticFile, status: Int, extra: [(String, String)]
+        context: ChannelHandlerContext, head: HTTPRequestHead, file: StaticFile, status: Int, extra: [(String, String)],
+        cacheControl: String? = nil
     ) {
         let rangeHeader = head.method == "GET" ? head.headers.first(.range) : nil
         var representation = file.identity
@@ -148,7 +152,7 @@ extension EdgeHTTPHandler {
         response.add("Content-Type", file.contentType)
         response.add("Last-Modified", file.lastModified)
         response.add("ETag", representation.etag)
-        response.add("Cache-Control", file.cacheControl)
+        response.add("Cache-Control", cacheControl ?? file.cacheControl)
         if let encoding = representation.contentEncoding { response.add("Content-Encoding", encoding) }
         if !file.encoded.isEmpty { response.addVary("Accept-Encoding") }
         response.add(extra)

@@ -7,11 +7,18 @@ import Synchronization
 ///
 /// Immutable; a reload builds a new one and swaps it in, so requests in flight keep the one they started with.
 public final class EdgeRuntime: Sendable {
-    /// One route, ready to match.
-    struct Route: Sendable {
-        var match: RouteMatch
-        var action: RouteAction
-        var cors: CORSPolicy?
+    /// One route, ready to match. A class: handing the matched route down the request path is one retain, not a
+    /// copy of every field.
+    final class Route: Sendable {
+        let match: RouteMatch
+        let action: RouteAction
+        let cors: CORSPolicy?
+
+        init(match: RouteMatch, action: RouteAction, cors: CORSPolicy?) {
+            self.match = match
+            self.action = action
+            self.cors = cors
+        }
     }
 
     public let config: EdgeConfig

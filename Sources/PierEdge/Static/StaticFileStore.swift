@@ -11,29 +11,54 @@ import NIOPosix
 #endif
 
 /// One servable representation of a file: the file itself, or a precompressed sibling (`.br`, `.gz`).
-public struct StaticRepresentation: Sendable {
+///
+/// Immutable and shared: every response for a cached file passes it down by reference.
+public final class StaticRepresentation: Sendable {
     /// The absolute path of the bytes on disk.
-    public var path: String
-    public var size: Int
+    public let path: String
+    public let size: Int
     /// A strong entity-tag derived from size, modification time and encoding.
-    public var etag: String
+    public let etag: String
     /// Modification time, seconds since 1970, as seen when cached.
-    public var modifiedSeconds: Int
+    public let modifiedSeconds: Int
     /// `Content-Encoding`, or `nil` for the identity representation.
-    public var contentEncoding: String?
+    public let contentEncoding: String?
     /// The bytes, for files small enough to keep in memory; `nil` means send from disk.
-    public var contents: ByteBuffer?
+    public let contents: ByteBuffer?
+
+    init(path: String, size: Int, etag: String, modifiedSeconds: Int, contentEncoding: String?, contents: ByteBuffer?) {
+        self.path = path
+        self.size = size
+        self.etag = etag
+        self.modifiedSeconds = modifiedSeconds
+        self.contentEncoding = contentEncoding
+        self.contents = contents
+    }
 }
 
 /// A regular file in a static root, with everything needed to answer for it without touching the disk again.
-public struct StaticFile: Sendable {
-    public var identity: StaticRepresentation
+///
+/// Immutable and shared, like its representations.
+public final class StaticFile: Sendable {
+    public let identity: StaticRepresentation
     /// Precompressed siblings, best first (Brotli before gzip).
-    public var encoded: [StaticRepresentation]
-    public var lastModified: String
-    public var lastModifiedSeconds: Int
-    public var contentType: String
-    public var cacheControl: String
+    public let encoded: [StaticRepresentation]
+    public let lastModified: String
+    public let lastModifiedSeconds: Int
+    public let contentType: String
+    public let cacheControl: String
+
+    init(
+        identity: StaticRepresentation, encoded: [StaticRepresentation], lastModified: String,
+        lastModifiedSeconds: Int, contentType: String, cacheControl: String
+    ) {
+        self.identity = identity
+        self.encoded = encoded
+        self.lastModified = lastModified
+        self.lastModifiedSeconds = lastModifiedSeconds
+        self.contentType = contentType
+        self.cacheControl = cacheControl
+    }
 }
 
 /// What a path inside a static root turned out to be.
