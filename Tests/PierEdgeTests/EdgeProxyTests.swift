@@ -143,6 +143,38 @@ struct ProxyForwardingTests {
         }
     }
 
+    @Test("pipelined requests are proxied one after another and answered in order, also past the read-ahead bound")
+    func pipelining() async throws {
+        try await withUpstreams(["a"]) { stubs in
+            proxyEverything(stubs)
+        } _: { _, edge in
+            // The first answer is slow, so the rest arrive while it is on its way.
+            let few = try await edge.raw(
+                "GET /slow/300 HTTP/1.1\r\nHost: x\r\n\r\n"
+                    + "POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+                    + "GET /whoami HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                expecting: 3)
+            #expect(few.responses.map(\.status) == [200, 200, 200])
+            #expect(few.responses.map(\.text) == ["a", "5", "a"])
+            #expect(few.closedByServer)
+
+            // About 200 KiB of requests behind a slow one: more than the edge reads ahead, so reading pauses and
+            // resumes, and every request is still answered, in order.
+            let bodies = (0..<100).map { index in
+                "POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\nX-Index: \(index)\r\n\r\n"
+                    + String(repeating: "b", count: 2000)
+            }
+            let many = try await edge.raw(
+                "GET /slow/300 HTTP/1.1\r\nHost: x\r\n\r\n" + bodies.joined()
+                    + "GET /whoami HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                expecting: 102)
+            #expect(many.responses.count == 102)
+            #expect(many.responses.allSatisfy { $0.status == 200 })
+            #expect(many.responses.dropFirst().dropLast().allSatisfy { $0.text == "2000" })
+            #expect(many.responses.last?.text == "a")
+        }
+    }
+
     @Test("chunked answers are re-chunked for HTTP/1.1 and close-delimited for HTTP/1.0; HEAD has no body")
     func responseFraming() async throws {
         try await withUpstreams(["a"]) { stubs in

@@ -156,6 +156,27 @@ struct HTTP1RequestParserTests {
         }
         #expect(!closing.keepAlive)
     }
+
+    @Test("Connection options: flags for close, keep-alive and upgrade, other names kept for stripping")
+    func connectionOptions() throws {
+        var parser = HTTP1RequestParser(limits: Self.limits)
+        var buffer = ByteBuffer(
+            string: "GET / HTTP/1.0\r\nHost: x\r\nConnection: Keep-Alive , X-Trace,,\tUPGRADE\r\nX-Trace: 1\r\n"
+                + "connection: x-other\r\nX-Other: 2\r\nX-Kept: 3\r\n\r\n")
+        guard case .head(let head) = try parser.next(&buffer) else {
+            Issue.record("no head")
+            return
+        }
+        let options = ConnectionOptions(head.headers)
+        #expect(options.keepAlive && options.upgrade && !options.close)
+        #expect(options.others == ["x-trace", "x-other"])
+        let listed = (0..<head.headers.count).filter { options.lists(head.headers, fieldAt: $0) }
+        #expect(listed.map { head.headers.name(at: $0) } == ["X-Trace", "X-Other"])
+        // HTTP/1.0 with keep-alive stays open.
+        #expect(head.keepAlive)
+        #expect(head.headers.valueHasPrefix(1, ignoringCase: "keep-alive"))
+        #expect(!head.headers.valueHasPrefix(2, ignoringCase: "12"))
+    }
 }
 
 @Suite("HTTP/1.1 request parser: hostile inputs")

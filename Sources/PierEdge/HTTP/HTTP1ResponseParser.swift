@@ -175,11 +175,10 @@ struct HTTP1ResponseParser: Sendable {
         headers.presence = presence
 
         var keepAlive = minor >= 1
-        for value in headers.values(.connection) {
-            for option in HTTPToken.list(value) {
-                if option.lowercased() == "close" { keepAlive = false }
-                if option.lowercased() == "keep-alive" { keepAlive = true }
-            }
+        if headers.contains(.connection) {
+            let options = ConnectionOptions(headers)
+            if options.keepAlive { keepAlive = true }
+            if options.close { keepAlive = false }
         }
         var contentLength: Int?
         var endsAtClose = false

@@ -130,9 +130,7 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
 
     static func isUpgrade(_ head: HTTPRequestHead) -> Bool {
         guard head.minorVersion >= 1, head.headers.contains(.upgrade) else { return false }
-        return head.headers.values(.connection).contains { value in
-            HTTPToken.list(value).contains { $0.lowercased() == "upgrade" }
-        }
+        return ConnectionOptions(head.headers).upgrade
     }
 
     func hashKey(_ head: HTTPRequestHead, _ key: UpstreamConfig.HashKey, balance: UpstreamConfig.Balance) -> String? {
@@ -167,10 +165,7 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
 
         let headers = head.headers
         // Fields named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
-        var connectionOptions: [String] = []
-        for value in headers.values(.connection) {
-            connectionOptions += HTTPToken.list(value).map { $0.lowercased() }
-        }
+        let connectionOptions = ConnectionOptions(headers)
         var forwardedFor: [String] = []
         var originalHost: String?
         for index in 0..<headers.count {
@@ -188,9 +183,7 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
                 if config.hostHeader != nil { continue }
             default:
                 if headers.nameHasPrefix(index, "proxy-") { continue }
-                if !connectionOptions.isEmpty, connectionOptions.contains(headers.name(at: index).lowercased()) {
-                    continue
-                }
+                if connectionOptions.lists(headers, fieldAt: index) { continue }
             }
             headers.writeField(at: index, into: &buffer)
         }
@@ -515,10 +508,7 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
         let status = response.status
         var out = context.channel.allocator.buffer(capacity: headers.storage.readableBytes + 160)
         out.writeString(HTTPResponseHead.statusLine(status))
-        var connectionOptions: [String] = []
-        for value in headers.values(.connection) {
-            connectionOptions += HTTPToken.list(value).map { $0.lowercased() }
-        }
+        let connectionOptions = ConnectionOptions(headers)
         let switching = status == 101 && state.upgrade
         for index in 0..<headers.count {
             switch headers.knownTag(at: index) {
@@ -527,12 +517,10 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
                 KnownHeader.contentLength.rawValue:
                 continue
             case KnownHeader.contentType.rawValue:
-                if headers.value(at: index).lowercased().hasPrefix("text/event-stream") { state.streaming = true }
+                if headers.valueHasPrefix(index, ignoringCase: "text/event-stream") { state.streaming = true }
             default:
                 if headers.nameHasPrefix(index, "proxy-") { continue }
-                if !connectionOptions.isEmpty, connectionOptions.contains(headers.name(at: index).lowercased()) {
-                    continue
-                }
+                if connectionOptions.lists(headers, fieldAt: index) { continue }
             }
             headers.writeField(at: index, into: &out)
         }

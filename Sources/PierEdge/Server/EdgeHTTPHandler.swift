@@ -133,10 +133,19 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
         context.fireChannelReadComplete()
     }
 
+    /// How many bytes of what follows a proxied request are read ahead while its response is on its way.
+    static let maxBufferedWhileProxying = 64 * 1024
+
     func read(context: ChannelHandlerContext) {
         if let proxy {
-            // While proxying, the client is read only as fast as the upstream takes its bytes.
-            if proxy.acceptsClientBytes {
+            // While proxying, the client is read only as fast as the upstream takes its bytes. Once the request
+            // has ended, reading goes on into the parse buffer (a pipelined request, or the close of a client that
+            // gave up) up to a bound: stopping and restarting reads for every exchange would cost two `epoll_ctl`
+            // calls per request.
+            if proxy.acceptsClientBytes
+                || (proxy.requestEnded && proxy.phase != .tunnel
+                    && (pending?.readableBytes ?? 0) < Self.maxBufferedWhileProxying)
+            {
                 context.read()
             } else {
                 heldRead = true
