@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 
 /// Writes HTTP/1.1 response heads straight into a `ByteBuffer`.
 struct HTTPResponseHead {
@@ -157,12 +158,21 @@ struct RequestIDGenerator {
     private var state: UInt64
 
     init() {
-        var system = SystemRandomNumberGenerator()
-        state = system.next()
+        // A process-wide seed from the system generator plus a per-connection counter: distinct streams without a
+        // `getrandom` call for every connection.
+        let sequence = Self.connections.add(1, ordering: .relaxed).newValue
+        state = Self.seed &+ UInt64(truncatingIfNeeded: sequence) &* 0xD1B5_4A32_D192_ED03
+        _ = next()
     }
 
-    /// SplitMix64: fast, well-distributed, seeded from the system generator once per connection. Request ids are
-    /// correlation handles, not secrets.
+    private static let seed: UInt64 = {
+        var system = SystemRandomNumberGenerator()
+        return system.next()
+    }()
+    private static let connections = Atomic<Int>(0)
+
+    /// SplitMix64: fast, well-distributed, seeded once per process. Request ids are correlation handles, not
+    /// secrets.
     mutating func next() -> String {
         func step() -> UInt64 {
             state &+= 0x9E37_79B9_7F4A_7C15

@@ -87,7 +87,9 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     }
 
     private func connectionStarted(context: ChannelHandlerContext) {
-        if let address = context.remoteAddress?.ipAddress { remoteAddress = address }
+        // The channel's cached address: `context.remoteAddress` asks the kernel again (a `getpeername` per
+        // connection).
+        if let address = context.channel.remoteAddress?.ipAddress { remoteAddress = address }
         arm(context: context, NIODeadline.now() + runtime.headerTimeout)
     }
 
