@@ -21,6 +21,26 @@ public struct RequestPath: Sendable, Hashable {
 
     /// Parses an origin-form (`/path?query`) or absolute-form (`http://host/path`) target.
     public init(target: String) throws(Problem) {
+        // The common case, a plain origin-form path with nothing to decode or merge, is the target itself.
+        if target.utf8.first == UInt8(ascii: "/") {
+            var plain = true
+            var previous: UInt8 = 0
+            for byte in target.utf8 {
+                if byte == UInt8(ascii: "%") || byte == UInt8(ascii: "\\") || byte < 0x21 || byte == 0x7F
+                    || byte == UInt8(ascii: "#") || byte == UInt8(ascii: "?")
+                    || (previous == UInt8(ascii: "/") && (byte == UInt8(ascii: "/") || byte == UInt8(ascii: ".")))
+                {
+                    plain = false
+                    break
+                }
+                previous = byte
+            }
+            if plain {
+                path = target
+                query = nil
+                return
+            }
+        }
         var raw = Substring(target)
         if !raw.hasPrefix("/") {
             // absolute-form: skip scheme and authority.

@@ -33,7 +33,8 @@ extension EdgeHTTPHandler {
         }
         // The common case, a cached answer, continues synchronously without allocating a continuation.
         if let cached = runtime.files.cached(
-            root: config.root, relativePath: path.path, now: exchange?.start ?? NIODeadline.now())
+            root: config.root, relativePath: path.path, now: exchange?.start ?? NIODeadline.now(),
+            eventLoop: context.eventLoop)
         {
             continueStatic(context: context, head: head, path: path, config: config, extra: extra, lookup: cached)
             return
@@ -119,7 +120,10 @@ extension EdgeHTTPHandler {
         relativePath: String,
         _ body: @escaping (StaticLookup) -> Void
     ) {
-        if let cached = runtime.files.cached(root: root, relativePath: relativePath, now: NIODeadline.now()) {
+        if let cached = runtime.files.cached(
+            root: root, relativePath: relativePath, now: exchange?.start ?? NIODeadline.now(),
+            eventLoop: context.eventLoop)
+        {
             body(cached)
             return
         }
@@ -148,6 +152,24 @@ extension EdgeHTTPHandler {
                 representation = chosen
             }
         }
+        let notModified: Bool
+        if let ifNoneMatch = head.headers.first(.ifNoneMatch) {
+            notModified = EntityTag.noneMatchHits(ifNoneMatch, etag: representation.etag)
+        } else if let ifModifiedSince = head.headers.first(.ifModifiedSince),
+            let since = HTTPDate.parse(ifModifiedSince)
+        {
+            notModified = file.lastModifiedSeconds <= since
+        } else {
+            notModified = false
+        }
+        if !notModified, rangeHeader == nil, status == 200, extra.isEmpty,
+            cacheControl == nil || cacheControl == file.cacheControl, let contents = representation.contents
+        {
+            // The common answer: the whole file from memory, under its cached head.
+            respondCachedFile(context: context, representation, contents: contents)
+            return
+        }
+
         var response = HTTPResponseHead(status: status)
         response.add("Content-Type", file.contentType)
         response.add("Last-Modified", file.lastModified)
@@ -156,17 +178,7 @@ extension EdgeHTTPHandler {
         if let encoding = representation.contentEncoding { response.add("Content-Encoding", encoding) }
         if !file.encoded.isEmpty { response.addVary("Accept-Encoding") }
         response.add(extra)
-
-        if let ifNoneMatch = head.headers.first(.ifNoneMatch) {
-            if EntityTag.noneMatchHits(ifNoneMatch, etag: representation.etag) {
-                response.status = 304
-                respond(context: context, response, body: nil)
-                return
-            }
-        } else if let ifModifiedSince = head.headers.first(.ifModifiedSince),
-            let since = HTTPDate.parse(ifModifiedSince),
-            file.lastModifiedSeconds <= since
-        {
+        if notModified {
             response.status = 304
             respond(context: context, response, body: nil)
             return

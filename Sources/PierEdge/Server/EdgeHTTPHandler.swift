@@ -481,6 +481,37 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Answers `200 OK` with a whole in-memory file: the representation's cached head, the fields that change per
+    /// request, and the bytes (copied into the same buffer when small, so one write carries the whole answer).
+    func respondCachedFile(context: ChannelHandlerContext, _ representation: StaticRepresentation, contents: ByteBuffer)
+    {
+        let keepAlive = (exchange?.keepAlive ?? false) && !shouldClose
+        if !keepAlive { exchange?.keepAlive = false }
+        let sendBody = exchange?.method != "HEAD"
+        exchange?.status = 200
+        exchange?.bodyBytes = sendBody ? representation.size : 0
+        let requestID = exchange?.requestID ?? requestIDs.next()
+        let connection: StaticString? =
+            !keepAlive ? "Connection: close\r\n" : exchange?.minorVersion == 0 ? "Connection: keep-alive\r\n" : nil
+        let inline = sendBody && contents.readableBytes <= 16 * 1024
+        var out = context.channel.allocator.buffer(
+            capacity: representation.okHead.readableBytes + 96 + requestID.utf8.count
+                + (inline ? contents.readableBytes : 0))
+        out.writeImmutableBuffer(representation.okHead)
+        HTTPResponseHead.writeClosingFields(
+            date: dates.current(epochSeconds: exchange?.epochSeconds ?? time(nil)), requestID: requestID,
+            connection: connection, into: &out)
+        if inline {
+            out.writeImmutableBuffer(contents)
+        } else if sendBody {
+            // Large cached bodies go out as the cached buffer itself: no copy per response.
+            context.write(wrapOutboundOut(.byteBuffer(out)), promise: nil)
+            complete(context: context, writing: contents)
+            return
+        }
+        complete(context: context, writing: out)
+    }
+
     private func bodyBufferSize(_ body: Body?) -> Int {
         switch body {
         case .buffer(let buffer): buffer.readableBytes

@@ -25,14 +25,32 @@ public final class StaticRepresentation: Sendable {
     public let contentEncoding: String?
     /// The bytes, for files small enough to keep in memory; `nil` means send from disk.
     public let contents: ByteBuffer?
+    /// The start of a plain `200 OK` answer for this representation, every field that does not change per request
+    /// (type, validators, caching, encoding, length), so the common answer copies it instead of rebuilding it.
+    let okHead: ByteBuffer
 
-    init(path: String, size: Int, etag: String, modifiedSeconds: Int, contentEncoding: String?, contents: ByteBuffer?) {
+    init(
+        path: String, size: Int, etag: String, modifiedSeconds: Int, contentEncoding: String?, contents: ByteBuffer?,
+        metadata: (contentType: String, lastModified: String, cacheControl: String, varies: Bool)
+    ) {
         self.path = path
         self.size = size
         self.etag = etag
         self.modifiedSeconds = modifiedSeconds
         self.contentEncoding = contentEncoding
         self.contents = contents
+        var head = HTTPResponseHead(status: 200)
+        head.add("Content-Type", metadata.contentType)
+        head.add("Last-Modified", metadata.lastModified)
+        head.add("ETag", etag)
+        head.add("Cache-Control", metadata.cacheControl)
+        if let contentEncoding { head.add("Content-Encoding", contentEncoding) }
+        head.add("Accept-Ranges", "bytes")
+        if metadata.varies { head.add("Vary", "Accept-Encoding") }
+        head.add("Content-Length", String(size))
+        var buffer = ByteBuffer()
+        head.writeFields(into: &buffer)
+        self.okHead = buffer
     }
 }
 
@@ -70,9 +88,12 @@ public enum StaticLookup: Sendable {
 
 /// Resolves paths inside static roots and caches the results: metadata for every file, contents for small ones.
 ///
-/// Lookups that hit a fresh entry are answered on the calling event loop with no system call; misses and stale
-/// entries are resolved on the thread pool (`stat`, `realpath`, reads), so the event loop never blocks on disk.
-/// Entries are revalidated after `revalidateAfter`, so a deploy is visible within that time.
+/// Lookups that hit an entry are answered on the calling event loop with no system call; misses are resolved on the
+/// thread pool (`stat`, `realpath`, reads), so the event loop never blocks on disk. An entry older than
+/// `revalidateAfter` is still answered from while one revalidation runs on the thread pool (stale while
+/// revalidate): a change on disk is served once that check completes, a moment after the first request that finds
+/// the entry old. Making every request wait for the disk whenever a hot entry aged out put all the connections of
+/// that moment behind the thread pool at once, and showed in the latency tail.
 public final class StaticFileStore: Sendable {
     struct Entry: Sendable {
         var lookup: StaticLookup
@@ -83,6 +104,8 @@ public final class StaticFileStore: Sendable {
     struct State: Sendable {
         var entries: [Key: Entry] = [:]
         var cachedBytes = 0
+        /// Entries being revalidated now, so an old entry is checked once, not once per request.
+        var revalidating: Set<Key> = []
     }
 
     private let state = NIOLockedValueBox(State())
@@ -109,10 +132,28 @@ public final class StaticFileStore: Sendable {
         self.revalidateAfter = revalidateAfter
     }
 
-    /// A fresh cached answer for `relativePath` (starting with `/`) under `root`, or `nil` when it must be resolved.
-    @inlinable
-    public func cached(root: String, relativePath: String, now: NIODeadline) -> StaticLookup? {
-        cachedEntry(key: Key(root: root, path: relativePath), now: now)
+    /// The cached answer for `relativePath` (starting with `/`) under `root`, or `nil` when it must be resolved.
+    ///
+    /// An answer older than `revalidateAfter` is returned too, and starts a revalidation on the thread pool unless
+    /// one is running.
+    public func cached(root: String, relativePath: String, now: NIODeadline, eventLoop: any EventLoop) -> StaticLookup?
+    {
+        let key = Key(root: root, path: relativePath)
+        let (lookup, revalidate) = state.withLockedValue { state -> (StaticLookup?, Bool) in
+            guard let entry = state.entries[key] else { return (nil, false) }
+            guard now - entry.checkedAt >= revalidateAfter, !state.revalidating.contains(key) else {
+                return (entry.lookup, false)
+            }
+            state.revalidating.insert(key)
+            return (entry.lookup, true)
+        }
+        if revalidate {
+            resolve(root: root, relativePath: relativePath, eventLoop: eventLoop).whenFailure { [self] _ in
+                // The pool is shutting down: let a later request try again.
+                self.state.withLockedValue { _ = $0.revalidating.remove(key) }
+            }
+        }
+        return lookup
     }
 
     /// A cache key; a pair rather than a concatenation, so a lookup allocates nothing, and roots stay apart even
@@ -126,14 +167,6 @@ public final class StaticFileStore: Sendable {
         init(root: String, path: String) {
             self.root = root
             self.path = path
-        }
-    }
-
-    @usableFromInline
-    func cachedEntry(key: Key, now: NIODeadline) -> StaticLookup? {
-        state.withLockedValue { state in
-            guard let entry = state.entries[key], now - entry.checkedAt < revalidateAfter else { return nil }
-            return entry.lookup
         }
     }
 
@@ -185,6 +218,7 @@ public final class StaticFileStore: Sendable {
         }
         let now = NIODeadline.now()
         state.withLockedValue { state in
+            state.revalidating.remove(key)
             if let old = state.entries[key] { state.cachedBytes -= old.bytes }
             if state.entries.count >= maxEntries || state.cachedBytes + bytes > maxCachedBytes {
                 // Over budget: drop everything that is stale, then, if still needed, everything. Simple and bounded;
@@ -238,38 +272,42 @@ public final class StaticFileStore: Sendable {
         } else {
             cacheControl = "no-cache"
         }
-        let identity = StaticRepresentation(
-            path: path,
-            size: size,
-            etag: "\"\(tag)\"",
-            modifiedSeconds: mtime,
-            contentEncoding: nil,
-            contents: size <= maxContentBytes ? readContents(path, size: size) : nil
-        )
-        var encoded: [StaticRepresentation] = []
+        let lastModified = HTTPDate.format(epochSeconds: mtime)
+        var siblings: [(path: String, size: Int, modified: Int, encoding: String)] = []
         for (suffix, encoding) in [(".br", "br"), (".gz", "gzip")] {
             var sibling = stat()
             let siblingPath = path + suffix
             guard stat(siblingPath, &sibling) == 0, sibling.st_mode & S_IFMT == S_IFREG,
                 isInside(siblingPath, realRoot: realRoot)
             else { continue }
-            let siblingSize = Int(sibling.st_size)
-            encoded.append(
-                StaticRepresentation(
-                    path: siblingPath,
-                    size: siblingSize,
-                    etag: "\"\(tag)-\(String(Int(sibling.st_mtim.tv_sec), radix: 16))-\(encoding)\"",
-                    modifiedSeconds: Int(sibling.st_mtim.tv_sec),
-                    contentEncoding: encoding,
-                    contents: siblingSize <= maxContentBytes ? readContents(siblingPath, size: siblingSize) : nil
-                )
+            siblings.append((siblingPath, Int(sibling.st_size), Int(sibling.st_mtim.tv_sec), encoding))
+        }
+        let metadata = (contentType, lastModified, cacheControl, varies: !siblings.isEmpty)
+        let identity = StaticRepresentation(
+            path: path,
+            size: size,
+            etag: "\"\(tag)\"",
+            modifiedSeconds: mtime,
+            contentEncoding: nil,
+            contents: size <= maxContentBytes ? readContents(path, size: size) : nil,
+            metadata: metadata
+        )
+        let encoded = siblings.map { sibling in
+            StaticRepresentation(
+                path: sibling.path,
+                size: sibling.size,
+                etag: "\"\(tag)-\(String(sibling.modified, radix: 16))-\(sibling.encoding)\"",
+                modifiedSeconds: sibling.modified,
+                contentEncoding: sibling.encoding,
+                contents: sibling.size <= maxContentBytes ? readContents(sibling.path, size: sibling.size) : nil,
+                metadata: metadata
             )
         }
         return .file(
             StaticFile(
                 identity: identity,
                 encoded: encoded,
-                lastModified: HTTPDate.format(epochSeconds: mtime),
+                lastModified: lastModified,
                 lastModifiedSeconds: mtime,
                 contentType: contentType,
                 cacheControl: cacheControl
