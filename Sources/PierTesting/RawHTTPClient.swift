@@ -47,6 +47,7 @@ public enum RawHTTPClient {
     /// Sends `request` on a new connection and reads `expecting` responses, then waits up to `closeWait` to see
     /// whether the server closes the connection.
     ///
+    /// - Parameter halfClose: close the sending side right after the request, as `nc -N` or `curl` piping do.
     /// - Parameter headRequests: indexes of responses that answer HEAD requests (they have no body).
     public static func exchange(
         host: String = "127.0.0.1",
@@ -55,18 +56,24 @@ public enum RawHTTPClient {
         expecting: Int = 1,
         headRequests: Set<Int> = [],
         closeWait: Duration = .milliseconds(300),
+        halfClose: Bool = false,
         timeout: Duration = .seconds(10)
     ) async throws -> RawHTTPExchange {
+        let configuration = NIOAsyncChannel<ByteBuffer, ByteBuffer>.Configuration(
+            isOutboundHalfClosureEnabled: halfClose)
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                        wrappingChannelSynchronously: channel, configuration: configuration)
                 }
             }
         return try await withTimeout(timeout) {
             try await channel.executeThenClose { inbound, outbound in
                 try await outbound.write(ByteBuffer(bytes: request))
+                // With `halfClose`, the request is followed by the end of the sending side (a FIN).
+                if halfClose { outbound.finish() }
                 var received: [UInt8] = []
                 var responses: [RawHTTPResponse] = []
                 var iterator = inbound.makeAsyncIterator()

@@ -67,9 +67,10 @@ struct EdgeFixture: Sendable {
     }
 
     /// Sends raw bytes and returns what came back.
-    func raw(_ text: String, expecting: Int = 1, closeWait: Duration = .milliseconds(300)) async throws
-        -> RawHTTPExchange
-    {
-        try await RawHTTPClient.exchange(port: port, send: Array(text.utf8), expecting: expecting, closeWait: closeWait)
+    func raw(
+        _ text: String, expecting: Int = 1, closeWait: Duration = .milliseconds(300), halfClose: Bool = false
+    ) async throws -> RawHTTPExchange {
+        try await RawHTTPClient.exchange(
+            port: port, send: Array(text.utf8), expecting: expecting, closeWait: closeWait, halfClose: halfClose)
     }
 }

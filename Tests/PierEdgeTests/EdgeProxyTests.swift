@@ -158,6 +158,14 @@ struct ProxyForwardingTests {
             #expect(few.responses.map(\.text) == ["a", "5", "a"])
             #expect(few.closedByServer)
 
+            // A client that closes its sending side after pipelining still gets every answer, then the close.
+            let halfClosed = try await edge.raw(
+                "GET /slow/300 HTTP/1.1\r\nHost: x\r\n\r\nGET /whoami HTTP/1.1\r\nHost: x\r\n\r\n", expecting: 2,
+                closeWait: .seconds(3), halfClose: true)
+            #expect(halfClosed.responses.map(\.status) == [200, 200])
+            #expect(halfClosed.responses.map(\.text) == ["a", "a"])
+            #expect(halfClosed.closedByServer)
+
             // About 200 KiB of requests behind a slow one: more than the edge reads ahead, so reading pauses and
             // resumes, and every request is still answered, in order.
             let bodies = (0..<100).map { index in
@@ -237,6 +245,20 @@ struct ProxyForwardingTests {
                 #expect(arrivals[0] < sent[1])
                 #expect(arrivals[1] < sent[2])
             }
+        }
+    }
+
+    @Test("a client that closes its sending side before the upgrade is answered does not leave a tunnel open")
+    func upgradeAfterHalfClose() async throws {
+        try await withUpstreams(["a"]) { stubs in
+            proxyEverything(stubs)
+        } _: { _, edge in
+            let upgrade = try await edge.raw(
+                "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                closeWait: .seconds(5), halfClose: true)
+            #expect(upgrade.responses.first?.status == 101)
+            #expect(upgrade.closedByServer)
         }
     }
 

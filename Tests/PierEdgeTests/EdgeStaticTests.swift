@@ -204,6 +204,25 @@ struct EdgeStaticTests {
         }
     }
 
+    @Test("a large file replaced on disk is served new once its entry is old, never refused")
+    func largeFileReplaced() async throws {
+        let first = [UInt8](repeating: 1, count: 400 * 1024)
+        let second = [UInt8](repeating: 2, count: 500 * 1024)
+        let write: @Sendable (String) throws -> Void = { directory in
+            try TemporaryDirectory.write(first, to: "site/large.bin", under: directory)
+        }
+        try await EdgeFixture.run(Self.config, files: Self.files, prepare: write) { edge in
+            #expect(try await edge.get("/large.bin").body == first)
+            try TemporaryDirectory.write(second, to: "site/large.bin", under: edge.directory)
+            try await eventually("the replaced file is served") {
+                let response = try await edge.get("/large.bin")
+                // Sent from disk, so an old entry is checked before use: a 503 "file changed" would be a failure.
+                #expect(response.status == 200)
+                return response.body == second
+            }
+        }
+    }
+
     @Test("large files go out from disk intact, whole and in ranges")
     func largeFile() async throws {
         let size = 3 * 1024 * 1024 + 17

@@ -658,6 +658,17 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
             connection.write(bytes)
             connection.flush()
         }
+        if inputEnded {
+            // The client closed its sending side before the switch; its end of the tunnel would never report
+            // anything again. The answer goes out, then both connections close.
+            state.timer?.cancel()
+            releaseTarget(state, reuse: false)
+            proxy = nil
+            exchange?.keepAlive = false
+            exchange?.responded = true
+            finishExchange(context: context)
+            return
+        }
         if heldRead && state.acceptsClientBytes {
             heldRead = false
             context.read()

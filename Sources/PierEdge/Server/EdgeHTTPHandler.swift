@@ -54,6 +54,8 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     var heldRead = false
     var closing = false
     var shouldClose = false
+    /// The client closed its sending side; what it sent before is still answered.
+    var inputEnded = false
     var needsFlush = false
     var requestIDs = RequestIDGenerator()
     /// This handler's context, for callbacks from upstream connections on the same event loop.
@@ -139,24 +141,26 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     static let maxBufferedWhileProxying = 64 * 1024
 
     func read(context: ChannelHandlerContext) {
-        if let proxy {
-            // While proxying, the client is read only as fast as the upstream takes its bytes. Once the request
-            // has ended, reading goes on into the parse buffer (a pipelined request, or the close of a client that
-            // gave up) up to a bound: stopping and restarting reads for every exchange would cost two `epoll_ctl`
-            // calls per request.
-            if proxy.acceptsClientBytes
-                || (proxy.requestEnded && proxy.phase != .tunnel
-                    && (pending?.readableBytes ?? 0) < Self.maxBufferedWhileProxying)
-            {
-                context.read()
-            } else {
-                heldRead = true
-            }
-        } else if awaitingResponse || !context.channel.isWritable {
-            heldRead = true
-        } else {
+        if mayReadClient(context: context) {
             context.read()
+        } else {
+            heldRead = true
         }
+    }
+
+    /// Whether the client connection may be read now.
+    ///
+    /// While proxying, the client is read only as fast as the upstream takes its bytes. Once the request has ended,
+    /// reading goes on into the parse buffer (a pipelined request, or the close of a client that gave up) up to a
+    /// bound: stopping and restarting reads for every exchange would cost two `epoll_ctl` calls per request. Not for
+    /// an upgrade, whose answer may turn the connection into a tunnel that must see the client's bytes and close.
+    func mayReadClient(context: ChannelHandlerContext) -> Bool {
+        if let proxy {
+            return proxy.acceptsClientBytes
+                || (proxy.requestEnded && proxy.phase != .tunnel && !proxy.upgrade
+                    && (pending?.readableBytes ?? 0) < Self.maxBufferedWhileProxying)
+        }
+        return !awaitingResponse && context.channel.isWritable
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -167,7 +171,7 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
             flushIfNeeded(context: context)
         }
         if context.channel.isWritable && !awaitingResponse && !closing {
-            if heldRead {
+            if heldRead && mayReadClient(context: context) {
                 heldRead = false
                 context.read()
             }
@@ -198,10 +202,14 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
                 abortProxy(context: context)
                 return
             }
-            // The client finished sending; answer what is in flight, then close.
-            shouldClose = true
-            if exchange == nil && !awaitingResponse && (pending?.readableBytes ?? 0) == 0 {
-                closeAfterWrites(context: context)
+            // The client finished sending: answer every complete request received, then close. When nothing
+            // else was received, the answer in flight already says so.
+            inputEnded = true
+            if (pending?.readableBytes ?? 0) == 0 {
+                shouldClose = true
+                if exchange == nil && !awaitingResponse { closeAfterWrites(context: context) }
+            } else if exchange == nil && !awaitingResponse && proxy == nil {
+                drain(context: context)
             }
             return
         }
@@ -230,7 +238,14 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
                 return
             }
             pending = buffer.readableBytes > 0 ? buffer : nil
-            guard let event else { break }
+            guard let event else {
+                if inputEnded && exchange == nil && proxy == nil {
+                    // Nothing complete is left and nothing more will come.
+                    closeAfterWrites(context: context)
+                    return
+                }
+                break
+            }
             switch event {
             case .head(let head):
                 handleHead(context: context, head)

@@ -144,6 +144,12 @@ public final class StaticFileStore: Sendable {
             guard now - entry.checkedAt >= revalidateAfter, !state.revalidating.contains(key) else {
                 return (entry.lookup, false)
             }
+            if case .file(let file) = entry.lookup,
+                file.identity.contents == nil || file.encoded.contains(where: { $0.contents == nil })
+            {
+                // Sent from disk: an old entry for a replaced file would fail the check at open (503). Check first.
+                return (nil, false)
+            }
             state.revalidating.insert(key)
             return (entry.lookup, true)
         }
