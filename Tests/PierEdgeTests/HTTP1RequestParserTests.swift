@@ -157,6 +157,20 @@ struct HTTP1RequestParserTests {
         #expect(!closing.keepAlive)
     }
 
+    @Test("Content-Length values: digits, repeated equal values, and the limits of a number")
+    func contentLengthValues() throws {
+        #expect(try HTTP1RequestParser.contentLengthValue("0", merging: nil) == 0)
+        #expect(try HTTP1RequestParser.contentLengthValue("007", merging: nil) == 7)
+        #expect(try HTTP1RequestParser.contentLengthValue("3, 3", merging: nil) == 3)
+        #expect(try HTTP1RequestParser.contentLengthValue("3", merging: 3) == 3)
+        #expect(
+            try HTTP1RequestParser.contentLengthValue("999999999999999999", merging: nil) == 999_999_999_999_999_999)
+        for bad in ["", "1234567890123456789", "-1", "1 2", "0x10", "3, 4", "١٢"] {
+            #expect(throws: HTTPParseError.self) { try HTTP1RequestParser.contentLengthValue(bad, merging: nil) }
+        }
+        #expect(throws: HTTPParseError.self) { try HTTP1RequestParser.contentLengthValue("4", merging: 3) }
+    }
+
     @Test("Connection options: flags for close, keep-alive and upgrade, other names kept for stripping")
     func connectionOptions() throws {
         var parser = HTTP1RequestParser(limits: Self.limits)

@@ -354,6 +354,23 @@ public struct HTTP1RequestParser: Sendable {
 
     /// A Content-Length value (a number, or a list of equal numbers), checked against one seen before.
     static func contentLengthValue(_ value: String, merging previous: Int?) throws(HTTPParseError) -> Int {
+        // The usual form, digits only, read in one pass; lists and anything odd take the general path below.
+        var plain = 0
+        var digitCount = 0
+        for byte in value.utf8 {
+            guard byte >= 0x30 && byte <= 0x39, digitCount < 18 else {
+                digitCount = 0
+                break
+            }
+            plain = plain * 10 + Int(byte - 0x30)
+            digitCount += 1
+        }
+        if digitCount > 0 && digitCount == value.utf8.count {
+            if let previous, previous != plain {
+                throw .badRequest("conflicting_content_length", "differing Content-Length values")
+            }
+            return plain
+        }
         var contentLength = previous
         for element in value.split(separator: ",", omittingEmptySubsequences: false) {
             let digits = element.trimmingASCIISpaces()

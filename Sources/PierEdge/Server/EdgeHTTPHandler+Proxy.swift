@@ -68,8 +68,6 @@ final class ProxyState {
     /// SSE responses and tunnels wait without an idle timeout unless `stream_idle` is set.
     var streaming = false
     var lastActivity = NIODeadline.now()
-    var timer: Scheduled<Void>?
-    var timerDeadline = NIODeadline.distantFuture
     /// What the client gets if no attempt succeeds: the last failure's status and code.
     var lastFailure = (status: 502, code: "upstream_unavailable", detail: "no upstream target could be reached")
 
@@ -413,7 +411,6 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
     {
         guard let state = proxy else { return }
         releaseTarget(state, reuse: false)
-        state.timer?.cancel()
         proxy = nil
         if state.hasBody && !state.requestEnded {
             // The rest of the body will not be read: the connection cannot carry another request.
@@ -608,7 +605,6 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
         case .tunnel:
             let done = state
             releaseTarget(done, reuse: false)
-            done.timer?.cancel()
             proxy = nil
             exchange?.keepAlive = false
             exchange?.responded = true
@@ -619,7 +615,6 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
     /// The exchange completed normally.
     func finishProxy(context: ChannelHandlerContext, state: ProxyState) {
         let done = state
-        done.timer?.cancel()
         let reusable =
             done.requestEnded && (done.connection?.isOpen ?? false) && !done.upgrade
             && (done.connection?.parser.isIdle ?? false) && done.connection?.pending == nil
@@ -634,7 +629,6 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
     /// Ends the exchange by closing both connections.
     func abortProxy(context: ChannelHandlerContext) {
         guard let state = proxy else { return }
-        state.timer?.cancel()
         releaseTarget(state, reuse: false)
         proxy = nil
         exchange?.keepAlive = false
@@ -661,7 +655,6 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
         if inputEnded {
             // The client closed its sending side before the switch; its end of the tunnel would never report
             // anything again. The answer goes out, then both connections close.
-            state.timer?.cancel()
             releaseTarget(state, reuse: false)
             proxy = nil
             exchange?.keepAlive = false
@@ -713,24 +706,24 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
         }
     }
 
-    /// Schedules the exchange's timer for its current deadline unless one already fires earlier; a timer that fires
-    /// early re-arms itself, so activity does not reschedule anything.
+    /// Makes sure the connection's proxy timer fires no later than the exchange's current deadline. The timer
+    /// belongs to the connection, not the exchange: it stays armed across exchanges, and one that fires early
+    /// re-arms itself, so a keep-alive connection schedules a timer about once per timeout, not once per request.
     func armProxyTimer(context: ChannelHandlerContext) {
         guard let state = proxy else { return }
         let deadline = proxyDeadline(state) ?? NIODeadline.now() + .seconds(60)
-        if state.timer != nil {
-            guard deadline < state.timerDeadline else { return }
-            state.timer?.cancel()
+        if proxyTimer != nil {
+            guard deadline < proxyTimerDeadline else { return }
+            proxyTimer?.cancel()
         }
-        let attemptID = state.attemptID
-        proxy?.timerDeadline = deadline
-        proxy?.timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
-            self.proxy?.timer = nil
-            self.proxyTimerFired(context: context, attemptID: attemptID)
+        proxyTimerDeadline = deadline
+        proxyTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
+            self.proxyTimer = nil
+            self.proxyTimerFired(context: context)
         }
     }
 
-    func proxyTimerFired(context: ChannelHandlerContext, attemptID: Int) {
+    func proxyTimerFired(context: ChannelHandlerContext) {
         guard let state = proxy else { return }
         let now = NIODeadline.now()
         guard let deadline = proxyDeadline(state), deadline <= now else {

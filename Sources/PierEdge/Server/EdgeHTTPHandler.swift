@@ -65,6 +65,9 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     var deadline = NIODeadline.distantFuture
     var timer: Scheduled<Void>?
     var timerDeadline = NIODeadline.distantFuture
+    /// The proxy's timer (connect, response and idle deadlines of the exchange in progress), kept across exchanges.
+    var proxyTimer: Scheduled<Void>?
+    var proxyTimerDeadline = NIODeadline.distantFuture
     /// The last time the socket drained enough to become writable again.
     var lastWriteProgress = NIODeadline.now()
 
@@ -100,12 +103,16 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
         closing = true
         timer?.cancel()
         timer = nil
+        proxyTimer?.cancel()
+        proxyTimer = nil
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil
+        proxyTimer?.cancel()
+        proxyTimer = nil
         ownContext = nil
     }
 
