@@ -24,6 +24,13 @@ func withUpstreams(
     }
 }
 
+/// Runs an edge that sends everything to stub upstreams of the given names.
+func withProxiedStubs(
+    _ names: [String] = ["a"], _ body: @Sendable ([StubUpstream], EdgeFixture) async throws -> Void
+) async throws {
+    try await withUpstreams(names, { proxyEverything($0) }, body)
+}
+
 /// A pool section for the given stubs.
 func pool(_ stubs: [StubUpstream], _ extra: String = "") -> String {
     """
@@ -119,9 +126,7 @@ struct ProxyForwardingTests {
 
     @Test("request bodies stream upstream: fixed length, chunked, and after 100-continue")
     func bodies() async throws {
-        try await withUpstreams(["a"]) { stubs in
-            proxyEverything(stubs)
-        } _: { _, edge in
+        try await withProxiedStubs { _, edge in
             let fixed = try await edge.get("/count", method: "POST", body: Array(repeating: 65, count: 100_000))
             #expect(fixed.status == 200)
             #expect(fixed.text == "100000")
@@ -145,9 +150,7 @@ struct ProxyForwardingTests {
 
     @Test("pipelined requests are proxied one after another and answered in order, also past the read-ahead bound")
     func pipelining() async throws {
-        try await withUpstreams(["a"]) { stubs in
-            proxyEverything(stubs)
-        } _: { _, edge in
+        try await withProxiedStubs { _, edge in
             // The first answer is slow, so the rest arrive while it is on its way.
             let few = try await edge.raw(
                 "GET /slow/300 HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -185,9 +188,7 @@ struct ProxyForwardingTests {
 
     @Test("chunked answers are re-chunked for HTTP/1.1 and close-delimited for HTTP/1.0; HEAD has no body")
     func responseFraming() async throws {
-        try await withUpstreams(["a"]) { stubs in
-            proxyEverything(stubs)
-        } _: { _, edge in
+        try await withProxiedStubs { _, edge in
             let modern = try await edge.raw(
                 "GET /chunked HTTP/1.1\r\nHost: x\r\n\r\nGET /whoami HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
                 expecting: 2)
@@ -230,9 +231,7 @@ struct ProxyForwardingTests {
 
     @Test("server-sent events arrive one by one, not buffered")
     func serverSentEvents() async throws {
-        try await withUpstreams(["a"]) { stubs in
-            proxyEverything(stubs)
-        } _: { stubs, edge in
+        try await withProxiedStubs { stubs, edge in
             let arrivals = try await StreamProbe.arrivals(
                 port: edge.port, request: "GET /sse HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
                 markers: ["data: event 1", "data: event 2", "data: event 3"])
@@ -250,9 +249,7 @@ struct ProxyForwardingTests {
 
     @Test("a client that closes its sending side before the upgrade is answered does not leave a tunnel open")
     func upgradeAfterHalfClose() async throws {
-        try await withUpstreams(["a"]) { stubs in
-            proxyEverything(stubs)
-        } _: { _, edge in
+        try await withProxiedStubs { _, edge in
             let upgrade = try await edge.raw(
                 "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
                     + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
@@ -264,9 +261,7 @@ struct ProxyForwardingTests {
 
     @Test("a WebSocket upgrade becomes a two-way byte stream")
     func webSocket() async throws {
-        try await withUpstreams(["a"]) { stubs in
-            proxyEverything(stubs)
-        } _: { _, edge in
+        try await withProxiedStubs { _, edge in
             let echoed = try await WebSocketProbe.echo(port: edge.port, path: "/ws", messages: ["hello", "안녕하세요"])
             #expect(echoed == ["hello", "안녕하세요"])
         }

@@ -5,14 +5,12 @@ import NIOCore
 /// Every request and every upstream response has its `Connection` fields read; splitting them into lowercased
 /// strings was a visible share of the proxy's time, so the three options the edge acts on become flags and only
 /// other options (names of further hop-by-hop fields, rare) become strings.
-struct ConnectionOptions: Sendable, Equatable {
+struct ConnectionOptions: Sendable {
     var close = false
     var keepAlive = false
     var upgrade = false
     /// Any other options, lowercased: each names a field that must not be forwarded.
     var others: [String] = []
-
-    init() {}
 
     init(_ headers: HTTPHeaderFields) {
         guard headers.contains(.connection) else { return }
@@ -21,6 +19,12 @@ struct ConnectionOptions: Sendable, Equatable {
                 scan(bytes, from: Int(field.valueStart), to: Int(field.valueEnd))
             }
         }
+    }
+
+    /// Whether the connection stays open after a message of this HTTP minor version: `close` ends it; HTTP/1.0 needs
+    /// `keep-alive` (RFC 9112 §9.3).
+    func keepsAlive(minorVersion: Int) -> Bool {
+        !close && (minorVersion >= 1 || keepAlive)
     }
 
     /// Whether `index` names a field listed as another option.
@@ -47,39 +51,15 @@ struct ConnectionOptions: Sendable, Equatable {
     }
 
     private mutating func classify(_ token: UnsafeRawBufferPointer) {
-        if Self.equalsIgnoringCase(token, "close") {
+        func matches(_ option: StaticString) -> Bool { HTTPToken.equalsIgnoringCase(token, option.rawBytes) }
+        if matches("close") {
             close = true
-        } else if Self.equalsIgnoringCase(token, "keep-alive") {
+        } else if matches("keep-alive") {
             keepAlive = true
-        } else if Self.equalsIgnoringCase(token, "upgrade") {
+        } else if matches("upgrade") {
             upgrade = true
         } else {
             others.append(String(decoding: token, as: UTF8.self).lowercased())
-        }
-    }
-
-    static func equalsIgnoringCase(_ token: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
-        guard token.count == lowercase.utf8CodeUnitCount else { return false }
-        return lowercase.withUTF8Buffer { expected in
-            for index in 0..<token.count {
-                var byte = token[index]
-                if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { byte |= 0x20 }
-                if byte != expected[index] { return false }
-            }
-            return true
-        }
-    }
-}
-
-extension HTTPHeaderFields {
-    /// Whether the value at `index` starts with `prefix` (lowercase ASCII), ignoring ASCII case.
-    func valueHasPrefix(_ index: Int, ignoringCase prefix: StaticString) -> Bool {
-        let field = fields[index]
-        let count = prefix.utf8CodeUnitCount
-        guard Int(field.valueEnd - field.valueStart) >= count else { return false }
-        return storage.withUnsafeReadableBytes { bytes in
-            ConnectionOptions.equalsIgnoringCase(
-                UnsafeRawBufferPointer(rebasing: bytes[Int(field.valueStart)..<Int(field.valueStart) + count]), prefix)
         }
     }
 }

@@ -353,40 +353,38 @@ public struct HTTP1RequestParser: Sendable {
     }
 
     /// A Content-Length value (a number, or a list of equal numbers), checked against one seen before.
+    ///
+    /// Read in one pass over the bytes: every proxied response and every upload has one.
     static func contentLengthValue(_ value: String, merging previous: Int?) throws(HTTPParseError) -> Int {
-        // The usual form, digits only, read in one pass; lists and anything odd take the general path below.
-        var plain = 0
-        var digitCount = 0
-        for byte in value.utf8 {
-            guard byte >= 0x30 && byte <= 0x39, digitCount < 18 else {
-                digitCount = 0
-                break
-            }
-            plain = plain * 10 + Int(byte - 0x30)
-            digitCount += 1
-        }
-        if digitCount > 0 && digitCount == value.utf8.count {
-            if let previous, previous != plain {
-                throw .badRequest("conflicting_content_length", "differing Content-Length values")
-            }
-            return plain
-        }
+        let notNumber = HTTPParseError.badRequest("invalid_content_length", "Content-Length is not a number")
         var contentLength = previous
-        for element in value.split(separator: ",", omittingEmptySubsequences: false) {
-            let digits = element.trimmingASCIISpaces()
-            guard !digits.isEmpty, digits.utf8.count <= 18, digits.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
-                let length = Int(digits)
-            else {
-                throw .badRequest("invalid_content_length", "Content-Length is not a number")
-            }
-            if let existing = contentLength, existing != length {
+        var number = 0
+        var digits = 0
+        var afterNumber = false
+        func endElement() throws(HTTPParseError) {
+            guard digits > 0 else { throw notNumber }
+            if let existing = contentLength, existing != number {
                 throw .badRequest("conflicting_content_length", "differing Content-Length values")
             }
-            contentLength = length
+            contentLength = number
+            (number, digits, afterNumber) = (0, 0, false)
         }
-        guard let contentLength else {
-            throw .badRequest("invalid_content_length", "Content-Length is empty")
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                guard !afterNumber, digits < 18 else { throw notNumber }
+                number = number * 10 + Int(byte - UInt8(ascii: "0"))
+                digits += 1
+            case UInt8(ascii: " "), UInt8(ascii: "\t"):
+                afterNumber = digits > 0
+            case UInt8(ascii: ","):
+                try endElement()
+            default:
+                throw notNumber
+            }
         }
+        try endElement()
+        guard let contentLength else { throw notNumber }
         return contentLength
     }
 

@@ -174,12 +174,7 @@ struct HTTP1ResponseParser: Sendable {
         var headers = HTTPHeaderFields(storage: headBytes, fields: fields)
         headers.presence = presence
 
-        var keepAlive = minor >= 1
-        if headers.contains(.connection) {
-            let options = ConnectionOptions(headers)
-            if options.keepAlive { keepAlive = true }
-            if options.close { keepAlive = false }
-        }
+        var keepAlive = ConnectionOptions(headers).keepsAlive(minorVersion: minor)
         var contentLength: Int?
         var endsAtClose = false
         if headers.contains(.transferEncoding) {

@@ -16,9 +16,7 @@ public struct HTTPRequestHead: Sendable {
 
     /// Whether the client asked to keep the connection open after this exchange.
     public var keepAlive: Bool {
-        guard headers.contains(.connection) else { return minorVersion >= 1 }
-        let options = ConnectionOptions(headers)
-        return !options.close && (minorVersion >= 1 || options.keepAlive)
+        ConnectionOptions(headers).keepsAlive(minorVersion: minorVersion)
     }
 }
 
@@ -94,18 +92,35 @@ public struct HTTPHeaderFields: Sendable, Sequence {
 
     func nameEquals(_ index: Int, _ lowercasedName: String) -> Bool {
         let field = fields[index]
-        let length = Int(field.nameEnd - field.nameStart)
-        guard length == lowercasedName.utf8.count else { return false }
-        return storage.withUnsafeReadableBytes { bytes in
-            var position = Int(field.nameStart)
-            for expected in lowercasedName.utf8 {
-                var byte = bytes[position]
-                if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { byte |= 0x20 }
-                if byte != expected { return false }
-                position += 1
-            }
-            return true
+        guard Int(field.nameEnd - field.nameStart) == lowercasedName.utf8.count else { return false }
+        var lowercasedName = lowercasedName
+        return lowercasedName.withUTF8 { expected in
+            bytesEqual(from: field.nameStart, to: field.nameEnd, UnsafeRawBufferPointer(expected))
         }
+    }
+
+    /// Whether the received bytes `start..<end` equal `lowercase`, ignoring ASCII case.
+    private func bytesEqual(from start: UInt32, to end: UInt32, _ lowercase: UnsafeRawBufferPointer) -> Bool {
+        storage.withUnsafeReadableBytes { bytes in
+            HTTPToken.equalsIgnoringCase(UnsafeRawBufferPointer(rebasing: bytes[Int(start)..<Int(end)]), lowercase)
+        }
+    }
+
+    /// Whether the received bytes from `start` (up to `end`) begin with `prefix` (lowercase), ignoring ASCII case.
+    private func bytesHavePrefix(from start: UInt32, to end: UInt32, _ prefix: StaticString) -> Bool {
+        let count = UInt32(prefix.utf8CodeUnitCount)
+        guard end - start >= count else { return false }
+        return bytesEqual(from: start, to: start + count, prefix.rawBytes)
+    }
+
+    /// Whether the field name at `index` starts with `prefix` (given in lower case).
+    func nameHasPrefix(_ index: Int, _ prefix: StaticString) -> Bool {
+        bytesHavePrefix(from: fields[index].nameStart, to: fields[index].nameEnd, prefix)
+    }
+
+    /// Whether the value at `index` starts with `prefix` (given in lower case).
+    func valueHasPrefix(_ index: Int, ignoringCase prefix: StaticString) -> Bool {
+        bytesHavePrefix(from: fields[index].valueStart, to: fields[index].valueEnd, prefix)
     }
 
     /// The name of the field at `index`, as sent.
@@ -231,20 +246,4 @@ extension HTTPHeaderFields {
     /// The known-name tag of the field at `index` (``KnownHeader/unknown`` for others).
     func knownTag(at index: Int) -> UInt8 { fields[index].known }
 
-    /// Whether the field name at `index` starts with `prefix` (given in lower case).
-    func nameHasPrefix(_ index: Int, _ prefix: StaticString) -> Bool {
-        let field = fields[index]
-        let length = Int(field.nameEnd - field.nameStart)
-        guard length >= prefix.utf8CodeUnitCount else { return false }
-        return storage.withUnsafeReadableBytes { bytes in
-            var position = Int(field.nameStart)
-            for offset in 0..<prefix.utf8CodeUnitCount {
-                var byte = bytes[position]
-                if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { byte |= 0x20 }
-                if byte != prefix.utf8Start[offset] { return false }
-                position += 1
-            }
-            return true
-        }
-    }
 }

@@ -149,6 +149,19 @@ struct HTTPResponseHead {
     }
 }
 
+extension ByteBuffer {
+    /// Writes one header line, `name` given with its colon and space: `writeHeaderLine("Host: ", host)`.
+    mutating func writeHeaderLine(_ name: StaticString, _ value: String) {
+        writeWithUnsafeMutableBytes(minimumWritableBytes: name.utf8CodeUnitCount + value.utf8.count + 2) { raw in
+            var writer = RawHeadWriter(base: raw.baseAddress!)
+            writer.put(name)
+            writer.put(value)
+            writer.put(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
+            return writer.offset
+        }
+    }
+}
+
 /// Copies bytes into memory already sized for them by the caller.
 private struct RawHeadWriter {
     let base: UnsafeMutableRawPointer

@@ -39,27 +39,28 @@ public enum HTTPToken {
     /// Byte-wise on purpose: `String.contains(_:)` compares `Character`s and builds a table per call, which made it the
     /// largest single cost of answering an SPA navigation.
     public static func containsCaseInsensitive(_ value: String, lowercaseNeedle needle: StaticString) -> Bool {
-        let count = needle.utf8CodeUnitCount
-        guard count > 0 else { return true }
-        return needle.withUTF8Buffer { needleBytes in
-            var value = value
-            return value.withUTF8 { bytes in
-                guard bytes.count >= count else { return false }
-                var start = 0
-                while start + count <= bytes.count {
-                    var index = 0
-                    while index < count {
-                        var byte = bytes[start + index]
-                        if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { byte |= 0x20 }
-                        if byte != needleBytes[index] { break }
-                        index += 1
-                    }
-                    if index == count { return true }
-                    start += 1
-                }
-                return false
+        let expected = needle.rawBytes
+        var value = value
+        return value.withUTF8 { bytes in
+            let raw = UnsafeRawBufferPointer(bytes)
+            guard raw.count >= expected.count else { return false }
+            return (0...(raw.count - expected.count)).contains { start in
+                equalsIgnoringCase(UnsafeRawBufferPointer(rebasing: raw[start..<start + expected.count]), expected)
             }
         }
+    }
+
+    /// Whether `bytes` equal `lowercase` (lowercase ASCII) when ASCII letters in `bytes` are lowercased: the one
+    /// comparison behind field names, media types and connection options, done on received bytes without copies.
+    @inline(__always)
+    static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercase: UnsafeRawBufferPointer) -> Bool {
+        guard bytes.count == lowercase.count else { return false }
+        for index in 0..<bytes.count {
+            var byte = bytes[index]
+            if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { byte |= 0x20 }
+            if byte != lowercase[index] { return false }
+        }
+        return true
     }
 
     /// Splits a comma-separated header value into trimmed, non-empty elements.
@@ -75,5 +76,12 @@ extension Substring {
         while let first = result.first, first == " " || first == "\t" { result = result.dropFirst() }
         while let last = result.last, last == " " || last == "\t" { result = result.dropLast() }
         return result
+    }
+}
+
+extension StaticString {
+    /// The string's UTF-8 bytes, for byte-wise comparisons.
+    var rawBytes: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: utf8Start, count: utf8CodeUnitCount)
     }
 }

@@ -21,28 +21,8 @@ public struct RequestPath: Sendable, Hashable {
 
     /// Parses an origin-form (`/path?query`) or absolute-form (`http://host/path`) target.
     public init(target: String) throws(Problem) {
-        // The common case, a plain origin-form path with nothing to decode or merge, is the target itself.
-        if target.utf8.first == UInt8(ascii: "/") {
-            var plain = true
-            var previous: UInt8 = 0
-            for byte in target.utf8 {
-                if byte == UInt8(ascii: "%") || byte == UInt8(ascii: "\\") || byte < 0x21 || byte == 0x7F
-                    || byte == UInt8(ascii: "#") || byte == UInt8(ascii: "?")
-                    || (previous == UInt8(ascii: "/") && (byte == UInt8(ascii: "/") || byte == UInt8(ascii: ".")))
-                {
-                    plain = false
-                    break
-                }
-                previous = byte
-            }
-            if plain {
-                path = target
-                query = nil
-                return
-            }
-        }
         var raw = Substring(target)
-        if !raw.hasPrefix("/") {
+        if raw.utf8.first != UInt8(ascii: "/") {
             // absolute-form: skip scheme and authority.
             guard let schemeEnd = raw.range(of: "://"), raw[..<schemeEnd.lowerBound].allSatisfy(\.isLetter) else {
                 throw .notOriginForm
@@ -63,23 +43,31 @@ public struct RequestPath: Sendable, Hashable {
         } else {
             query = nil
         }
-        path = try Self.normalize(pathPart)
+        if Self.needsNormalizing(pathPart) {
+            path = try Self.normalize(pathPart)
+        } else {
+            // Nothing to decode or merge, the common case: the target's own string when it is all path.
+            path = pathPart.utf8.count == target.utf8.count ? target : String(pathPart)
+        }
     }
 
-    static func normalize(_ raw: Substring) throws(Problem) -> String {
-        var needsWork = false
+    /// Whether the path has anything to decode, refuse or merge: escapes, backslashes, control bytes, `//`, or a
+    /// segment starting with a dot.
+    static func needsNormalizing(_ raw: Substring) -> Bool {
         var previous: UInt8 = 0
         for byte in raw.utf8 {
             if byte == UInt8(ascii: "%") || byte == UInt8(ascii: "\\") || byte < 0x21 || byte == 0x7F
                 || (previous == UInt8(ascii: "/") && (byte == UInt8(ascii: "/") || byte == UInt8(ascii: ".")))
             {
-                needsWork = true
-                break
+                return true
             }
             previous = byte
         }
-        if !needsWork { return String(raw) }
+        return false
+    }
 
+    /// Decodes, checks and merges a path that ``needsNormalizing(_:)``.
+    static func normalize(_ raw: Substring) throws(Problem) -> String {
         var output: [UInt8] = [UInt8(ascii: "/")]
         output.reserveCapacity(raw.utf8.count)
         for rawSegment in raw.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true) {

@@ -118,6 +118,18 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
         proxyAttempt(context: context)
     }
 
+    /// Frames `bytes` as one chunk (RFC 9112 §7.1): size line, the bytes themselves (not copied), CRLF.
+    static func writeChunk(_ bytes: ByteBuffer, allocator: ByteBufferAllocator, _ write: (ByteBuffer) -> Void) {
+        var size = allocator.buffer(capacity: 20)
+        size.writeString(String(bytes.readableBytes, radix: 16))
+        size.writeStaticString("\r\n")
+        write(size)
+        write(bytes)
+        var end = allocator.buffer(capacity: 2)
+        end.writeStaticString("\r\n")
+        write(end)
+    }
+
     /// RFC 9110 §9.2.2.
     static func isIdempotent(_ method: String) -> Bool {
         switch method {
@@ -185,12 +197,7 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
             }
             headers.writeField(at: index, into: &buffer)
         }
-        func field(_ name: StaticString, _ value: String) {
-            buffer.writeStaticString(name)
-            buffer.writeString(value)
-            buffer.writeStaticString("\r\n")
-        }
-        if let host = config.hostHeader { field("Host: ", host) }
+        if let host = config.hostHeader { buffer.writeHeaderLine("Host: ", host) }
         buffer.writeStaticString("X-Forwarded-For: ")
         for earlier in forwardedFor {
             buffer.writeString(earlier)
@@ -198,17 +205,17 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
         }
         buffer.writeString(remoteAddress)
         buffer.writeStaticString("\r\nX-Forwarded-Proto: http\r\n")
-        if let originalHost { field("X-Forwarded-Host: ", originalHost) }
-        field("X-Real-IP: ", remoteAddress)
-        if let requestID = exchange?.requestID { field("X-Request-ID: ", requestID) }
+        if let originalHost { buffer.writeHeaderLine("X-Forwarded-Host: ", originalHost) }
+        buffer.writeHeaderLine("X-Real-IP: ", remoteAddress)
+        if let requestID = exchange?.requestID { buffer.writeHeaderLine("X-Request-ID: ", requestID) }
         switch head.framing {
         case .none: break
-        case .contentLength(let length): field("Content-Length: ", String(length))
+        case .contentLength(let length): buffer.writeHeaderLine("Content-Length: ", String(length))
         case .chunked: buffer.writeStaticString("Transfer-Encoding: chunked\r\n")
         }
         if upgrade, let protocols = headers.first(.upgrade) {
             buffer.writeStaticString("Connection: upgrade\r\n")
-            field("Upgrade: ", protocols)
+            buffer.writeHeaderLine("Upgrade: ", protocols)
         }
         let needsHost = config.hostHeader == nil && originalHost == nil
         if !needsHost { buffer.writeStaticString("\r\n") }
@@ -349,14 +356,7 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
         state.bodyStarted = true
         state.lastActivity = .now()
         if state.chunkedBody {
-            var size = context.channel.allocator.buffer(capacity: 20)
-            size.writeString(String(bytes.readableBytes, radix: 16))
-            size.writeStaticString("\r\n")
-            connection.write(size)
-            connection.write(bytes)
-            var end = context.channel.allocator.buffer(capacity: 2)
-            end.writeStaticString("\r\n")
-            connection.write(end)
+            Self.writeChunk(bytes, allocator: context.channel.allocator, connection.write)
         } else {
             connection.write(bytes)
         }
@@ -475,14 +475,9 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
         case .body(let bytes):
             exchange?.bodyBytes += bytes.readableBytes
             if state.chunkedToClient {
-                var size = context.channel.allocator.buffer(capacity: 20)
-                size.writeString(String(bytes.readableBytes, radix: 16))
-                size.writeStaticString("\r\n")
-                context.write(wrapOutboundOut(.byteBuffer(size)), promise: nil)
-                context.write(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
-                var end = context.channel.allocator.buffer(capacity: 2)
-                end.writeStaticString("\r\n")
-                context.write(wrapOutboundOut(.byteBuffer(end)), promise: nil)
+                Self.writeChunk(bytes, allocator: context.channel.allocator) { piece in
+                    context.write(self.wrapOutboundOut(.byteBuffer(piece)), promise: nil)
+                }
             } else {
                 context.write(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
             }
@@ -522,9 +517,7 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
             headers.writeField(at: index, into: &out)
         }
         if !headers.contains(.requestID), let requestID = exchange?.requestID {
-            out.writeStaticString("X-Request-ID: ")
-            out.writeString(requestID)
-            out.writeStaticString("\r\n")
+            out.writeHeaderLine("X-Request-ID: ", requestID)
         }
         for (name, value) in state.cors { out.writeString("\(name): \(value)\r\n") }
 
@@ -533,15 +526,16 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
         if switching {
             state.phase = .tunnel
             state.streaming = true
-            out.writeString("Connection: upgrade\r\nUpgrade: \(headers.first(.upgrade) ?? "websocket")\r\n")
+            out.writeStaticString("Connection: upgrade\r\n")
+            out.writeHeaderLine("Upgrade: ", headers.first(.upgrade) ?? "websocket")
         } else {
             state.phase = .streamingResponse
             if bodyless {
                 if state.method == "HEAD" || status == 304, let length = response.contentLength {
-                    out.writeString("Content-Length: \(length)\r\n")
+                    out.writeHeaderLine("Content-Length: ", String(length))
                 }
             } else if let length = response.contentLength {
-                out.writeString("Content-Length: \(length)\r\n")
+                out.writeHeaderLine("Content-Length: ", String(length))
             } else if state.clientMinorVersion >= 1 {
                 out.writeStaticString("Transfer-Encoding: chunked\r\n")
                 state.chunkedToClient = true
@@ -603,24 +597,18 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
             state.target?.recordFailure("response cut short")
             abortProxy(context: context)
         case .tunnel:
-            let done = state
-            releaseTarget(done, reuse: false)
-            proxy = nil
-            exchange?.keepAlive = false
-            exchange?.responded = true
-            finishExchange(context: context)
+            endProxy(context: context, state)
         }
     }
 
     /// The exchange completed normally.
     func finishProxy(context: ChannelHandlerContext, state: ProxyState) {
-        let done = state
         let reusable =
-            done.requestEnded && (done.connection?.isOpen ?? false) && !done.upgrade
-            && (done.connection?.parser.isIdle ?? false) && done.connection?.pending == nil
-        releaseTarget(done, reuse: reusable)
+            state.requestEnded && (state.connection?.isOpen ?? false) && !state.upgrade
+            && (state.connection?.parser.isIdle ?? false) && state.connection?.pending == nil
+        releaseTarget(state, reuse: reusable)
         proxy = nil
-        if !done.requestEnded { exchange?.keepAlive = false }
+        if !state.requestEnded { exchange?.keepAlive = false }
         exchange?.responded = true
         finishIfComplete(context: context)
         resumeAfterProxy(context: context)
@@ -629,12 +617,18 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
     /// Ends the exchange by closing both connections.
     func abortProxy(context: ChannelHandlerContext) {
         guard let state = proxy else { return }
+        endProxy(context: context, state)
+        closeNow(context: context)
+    }
+
+    /// Ends the exchange without reusing its upstream connection; the client connection closes once what was
+    /// written to it has gone out.
+    func endProxy(context: ChannelHandlerContext, _ state: ProxyState) {
         releaseTarget(state, reuse: false)
         proxy = nil
         exchange?.keepAlive = false
         exchange?.responded = true
         finishExchange(context: context)
-        closeNow(context: context)
     }
 
     /// The client went away or sent something unparseable mid-exchange.
@@ -655,11 +649,7 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
         if inputEnded {
             // The client closed its sending side before the switch; its end of the tunnel would never report
             // anything again. The answer goes out, then both connections close.
-            releaseTarget(state, reuse: false)
-            proxy = nil
-            exchange?.keepAlive = false
-            exchange?.responded = true
-            finishExchange(context: context)
+            endProxy(context: context, state)
             return
         }
         if heldRead && state.acceptsClientBytes {
@@ -706,21 +696,12 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
         }
     }
 
-    /// Makes sure the connection's proxy timer fires no later than the exchange's current deadline. The timer
-    /// belongs to the connection, not the exchange: it stays armed across exchanges, and one that fires early
-    /// re-arms itself, so a keep-alive connection schedules a timer about once per timeout, not once per request.
+    /// Makes sure the connection's timer fires no later than the exchange's current deadline. It is the one timer
+    /// of the connection (see ``arm(context:_:)``): one that fires early re-arms itself, so a keep-alive connection
+    /// schedules a timer about once per timeout, not once per request.
     func armProxyTimer(context: ChannelHandlerContext) {
         guard let state = proxy else { return }
-        let deadline = proxyDeadline(state) ?? NIODeadline.now() + .seconds(60)
-        if proxyTimer != nil {
-            guard deadline < proxyTimerDeadline else { return }
-            proxyTimer?.cancel()
-        }
-        proxyTimerDeadline = deadline
-        proxyTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
-            self.proxyTimer = nil
-            self.proxyTimerFired(context: context)
-        }
+        scheduleIfEarlier(context: context, proxyDeadline(state) ?? NIODeadline.now() + .seconds(60))
     }
 
     func proxyTimerFired(context: ChannelHandlerContext) {

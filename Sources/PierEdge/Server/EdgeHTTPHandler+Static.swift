@@ -170,13 +170,10 @@ extension EdgeHTTPHandler {
             return
         }
 
-        var response = HTTPResponseHead(status: status)
-        response.add("Content-Type", file.contentType)
-        response.add("Last-Modified", file.lastModified)
-        response.add("ETag", representation.etag)
-        response.add("Cache-Control", cacheControl ?? file.cacheControl)
-        if let encoding = representation.contentEncoding { response.add("Content-Encoding", encoding) }
-        if !file.encoded.isEmpty { response.addVary("Accept-Encoding") }
+        var response = HTTPResponseHead.forFile(
+            status: status, contentType: file.contentType, lastModified: file.lastModified, etag: representation.etag,
+            cacheControl: cacheControl ?? file.cacheControl, contentEncoding: representation.contentEncoding,
+            varies: !file.encoded.isEmpty)
         response.add(extra)
         if notModified {
             response.status = 304

@@ -65,9 +65,6 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     var deadline = NIODeadline.distantFuture
     var timer: Scheduled<Void>?
     var timerDeadline = NIODeadline.distantFuture
-    /// The proxy's timer (connect, response and idle deadlines of the exchange in progress), kept across exchanges.
-    var proxyTimer: Scheduled<Void>?
-    var proxyTimerDeadline = NIODeadline.distantFuture
     /// The last time the socket drained enough to become writable again.
     var lastWriteProgress = NIODeadline.now()
 
@@ -103,16 +100,12 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
         closing = true
         timer?.cancel()
         timer = nil
-        proxyTimer?.cancel()
-        proxyTimer = nil
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil
-        proxyTimer?.cancel()
-        proxyTimer = nil
         ownContext = nil
     }
 
@@ -454,32 +447,26 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
                 contentLength ?? ranges.reduce(0) { $0 + $1.count }
                 + (multipart.map { $0.partHeads.reduce($0.closing.readableBytes) { $0 + $1.readableBytes } } ?? 0)
         }
-        let keepAlive = (exchange?.keepAlive ?? false) && !shouldClose
-        if !keepAlive { exchange?.keepAlive = false }
+        let connection = connectionField()
         if head.status != 304 && head.status != 204 || contentLength != nil {
             head.add("Content-Length", String(length))
-        }
-        head.add("Date", dates.current(epochSeconds: exchange?.epochSeconds ?? time(nil)))
-        if let requestID = exchange?.requestID { head.add("X-Request-ID", requestID) }
-        if !keepAlive {
-            head.add("Connection", "close")
-        } else if exchange?.minorVersion == 0 {
-            head.add("Connection", "keep-alive")
         }
         let sendBody = !omitBody && exchange?.method != "HEAD" && head.status != 304 && head.status != 204
         exchange?.status = head.status
         exchange?.bodyBytes = sendBody ? length : 0
 
         let inlineBody = sendBody ? bodyBufferSize(body) : 0
-        var out = context.channel.allocator.buffer(capacity: 320 + (inlineBody > 16 * 1024 + 256 ? 0 : inlineBody))
-        head.write(into: &out)
+        var out = context.channel.allocator.buffer(
+            capacity: 320 + (inlineBody > Self.maxCopiedBodyBytes + 256 ? 0 : inlineBody))
+        head.writeFields(into: &out)
+        writeHeadEnd(into: &out, connection: connection)
         switch body {
         case .buffer(var buffer) where sendBody:
             out.writeBuffer(&buffer)
             complete(context: context, writing: out)
         case .file(let representation, let ranges, let multipart) where sendBody:
             if let contents = representation.contents {
-                if multipart == nil, ranges.count == 1, ranges[0].count > 16 * 1024 {
+                if multipart == nil, ranges.count == 1, ranges[0].count > Self.maxCopiedBodyBytes {
                     // Large cached bodies go out as a slice of the cached buffer: no copy per response.
                     let slice = contents.getSlice(
                         at: contents.readerIndex + ranges[0].lowerBound, length: ranges[0].count)!
@@ -507,22 +494,15 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     /// request, and the bytes (copied into the same buffer when small, so one write carries the whole answer).
     func respondCachedFile(context: ChannelHandlerContext, _ representation: StaticRepresentation, contents: ByteBuffer)
     {
-        let keepAlive = (exchange?.keepAlive ?? false) && !shouldClose
-        if !keepAlive { exchange?.keepAlive = false }
+        let connection = connectionField()
         let sendBody = exchange?.method != "HEAD"
         exchange?.status = 200
         exchange?.bodyBytes = sendBody ? representation.size : 0
-        let requestID = exchange?.requestID ?? requestIDs.next()
-        let connection: StaticString? =
-            !keepAlive ? "Connection: close\r\n" : exchange?.minorVersion == 0 ? "Connection: keep-alive\r\n" : nil
-        let inline = sendBody && contents.readableBytes <= 16 * 1024
+        let inline = sendBody && contents.readableBytes <= Self.maxCopiedBodyBytes
         var out = context.channel.allocator.buffer(
-            capacity: representation.okHead.readableBytes + 96 + requestID.utf8.count
-                + (inline ? contents.readableBytes : 0))
+            capacity: representation.okHead.readableBytes + 160 + (inline ? contents.readableBytes : 0))
         out.writeImmutableBuffer(representation.okHead)
-        HTTPResponseHead.writeClosingFields(
-            date: dates.current(epochSeconds: exchange?.epochSeconds ?? time(nil)), requestID: requestID,
-            connection: connection, into: &out)
+        writeHeadEnd(into: &out, connection: connection)
         if inline {
             out.writeImmutableBuffer(contents)
         } else if sendBody {
@@ -532,6 +512,27 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
             return
         }
         complete(context: context, writing: out)
+    }
+
+    /// Bodies up to this size are copied into the buffer of their head, so one write carries the whole answer;
+    /// larger in-memory bodies go out as the cached buffer itself.
+    static let maxCopiedBodyBytes = 16 * 1024
+
+    /// Settles whether the connection stays open after this answer (recorded in the exchange), and the
+    /// `Connection` field that says so when the client would not assume it.
+    private func connectionField() -> StaticString? {
+        guard (exchange?.keepAlive ?? false) && !shouldClose else {
+            exchange?.keepAlive = false
+            return "Connection: close\r\n"
+        }
+        return exchange?.minorVersion == 0 ? "Connection: keep-alive\r\n" : nil
+    }
+
+    /// Ends a head with the fields that change per answer: `Date`, `X-Request-ID`, `Connection`, the blank line.
+    private func writeHeadEnd(into out: inout ByteBuffer, connection: StaticString?) {
+        HTTPResponseHead.writeClosingFields(
+            date: dates.current(epochSeconds: exchange?.epochSeconds ?? time(nil)),
+            requestID: exchange?.requestID ?? requestIDs.next(), connection: connection, into: &out)
     }
 
     private func bodyBufferSize(_ body: Body?) -> Int {
@@ -729,10 +730,16 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     // MARK: - Timeouts
 
     /// Sets the connection's deadline; the timer fires at the earliest deadline and re-arms itself when the
-    /// deadline moved later, so keep-alive traffic does not schedule a timer per request.
+    /// deadline moved later, so keep-alive traffic does not schedule a timer per request. The same timer serves a
+    /// proxied exchange's deadlines (``armProxyTimer(context:)``), which take over while the exchange lasts.
     func arm(context: ChannelHandlerContext, _ newDeadline: NIODeadline) {
         deadline = newDeadline
-        if timer == nil || newDeadline < timerDeadline { schedule(context: context, at: newDeadline) }
+        scheduleIfEarlier(context: context, newDeadline)
+    }
+
+    /// Makes the timer fire no later than `when`.
+    func scheduleIfEarlier(context: ChannelHandlerContext, _ when: NIODeadline) {
+        if timer == nil || when < timerDeadline { schedule(context: context, at: when) }
     }
 
     func armIfEarlier(context: ChannelHandlerContext, _ newDeadline: NIODeadline) {
@@ -749,8 +756,12 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     }
 
     private func timerFired(context: ChannelHandlerContext) {
-        // A proxied exchange keeps its own deadlines; the connection's resume when it ends.
-        guard !closing, proxy == nil else { return }
+        guard !closing else { return }
+        if proxy != nil {
+            // A proxied exchange has its own deadlines; the connection's resume when it ends.
+            proxyTimerFired(context: context)
+            return
+        }
         let now = NIODeadline.now()
         if now < deadline {
             schedule(context: context, at: deadline)

@@ -39,18 +39,32 @@ public final class StaticRepresentation: Sendable {
         self.modifiedSeconds = modifiedSeconds
         self.contentEncoding = contentEncoding
         self.contents = contents
-        var head = HTTPResponseHead(status: 200)
-        head.add("Content-Type", metadata.contentType)
-        head.add("Last-Modified", metadata.lastModified)
-        head.add("ETag", etag)
-        head.add("Cache-Control", metadata.cacheControl)
-        if let contentEncoding { head.add("Content-Encoding", contentEncoding) }
+        var head = HTTPResponseHead.forFile(
+            status: 200, contentType: metadata.contentType, lastModified: metadata.lastModified, etag: etag,
+            cacheControl: metadata.cacheControl, contentEncoding: contentEncoding, varies: metadata.varies)
         head.add("Accept-Ranges", "bytes")
-        if metadata.varies { head.add("Vary", "Accept-Encoding") }
         head.add("Content-Length", String(size))
         var buffer = ByteBuffer()
         head.writeFields(into: &buffer)
         self.okHead = buffer
+    }
+}
+
+extension HTTPResponseHead {
+    /// The fields that describe a file representation, shared by the pre-rendered `200 OK` and every other answer
+    /// for a file (conditional, range, CORS, fallback).
+    static func forFile(
+        status: Int, contentType: String, lastModified: String, etag: String, cacheControl: String,
+        contentEncoding: String?, varies: Bool
+    ) -> HTTPResponseHead {
+        var head = HTTPResponseHead(status: status)
+        head.add("Content-Type", contentType)
+        head.add("Last-Modified", lastModified)
+        head.add("ETag", etag)
+        head.add("Cache-Control", cacheControl)
+        if let contentEncoding { head.add("Content-Encoding", contentEncoding) }
+        if varies { head.addVary("Accept-Encoding") }
+        return head
     }
 }
 
@@ -76,6 +90,11 @@ public final class StaticFile: Sendable {
         self.lastModifiedSeconds = lastModifiedSeconds
         self.contentType = contentType
         self.cacheControl = cacheControl
+    }
+
+    /// Whether every representation is answered from memory, none from disk.
+    var isInMemory: Bool {
+        identity.contents != nil && encoded.allSatisfy { $0.contents != nil }
     }
 }
 
@@ -144,9 +163,7 @@ public final class StaticFileStore: Sendable {
             guard now - entry.checkedAt >= revalidateAfter, !state.revalidating.contains(key) else {
                 return (entry.lookup, false)
             }
-            if case .file(let file) = entry.lookup,
-                file.identity.contents == nil || file.encoded.contains(where: { $0.contents == nil })
-            {
+            if case .file(let file) = entry.lookup, !file.isInMemory {
                 // Sent from disk: an old entry for a replaced file would fail the check at open (503). Check first.
                 return (nil, false)
             }
@@ -164,16 +181,9 @@ public final class StaticFileStore: Sendable {
 
     /// A cache key; a pair rather than a concatenation, so a lookup allocates nothing, and roots stay apart even
     /// when one lies inside another.
-    @usableFromInline
     struct Key: Hashable, Sendable {
-        @usableFromInline var root: String
-        @usableFromInline var path: String
-
-        @usableFromInline
-        init(root: String, path: String) {
-            self.root = root
-            self.path = path
-        }
+        var root: String
+        var path: String
     }
 
     /// Resolves `relativePath` under `root` on the thread pool and caches the answer.
