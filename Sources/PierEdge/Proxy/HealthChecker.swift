@@ -18,27 +18,42 @@ public final class HealthChecker: Service, Sendable {
         self.logger = logger
     }
 
+    /// The longest the loop sleeps: how soon targets added by a reload get their first check.
+    static let longestSleep = TimeAmount.seconds(1)
+    /// The shortest: checks due within this are started together instead of waking once for each.
+    static let shortestSleep = TimeAmount.milliseconds(10)
+
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { tasks in
                 while !Task.isCancelled {
                     let now = NIODeadline.now()
+                    var wake = now + Self.longestSleep
                     for target in self.source.current.registry.targets {
                         guard let check = target.healthCheck, !target.isDraining else { continue }
-                        let due = target.checkSchedule.withLock { schedule -> Bool in
-                            guard !schedule.running, schedule.next <= now else { return false }
+                        let next = target.checkSchedule.withLock { schedule -> NIODeadline? in
+                            guard !schedule.running, schedule.next <= now + Self.shortestSleep else {
+                                return schedule.next
+                            }
                             schedule.running = true
                             schedule.next = now + TimeAmount(check.interval)
-                            return true
+                            return nil
                         }
-                        guard due else { continue }
+                        if let next {
+                            wake = min(wake, next)
+                            continue
+                        }
+                        wake = min(wake, now + TimeAmount(check.interval))
                         tasks.addTask {
                             let result = await Self.probe(target, check: check, group: self.group)
                             target.recordCheck(passed: result.passed, detail: result.detail)
                             target.checkSchedule.withLock { $0.running = false }
                         }
                     }
-                    try? await Task.sleep(for: .milliseconds(50))
+                    // Sleeps until the next check is due instead of polling: an edge without health checks wakes
+                    // once a second, and a busy event loop is not preempted by a timer many times a second.
+                    let sleep = max(wake - NIODeadline.now(), Self.shortestSleep)
+                    try? await Task.sleep(for: .nanoseconds(sleep.nanoseconds))
                 }
             }
         }
