@@ -40,4 +40,18 @@ public enum JSONText {
         }
         output.append("\"")
     }
+
+    /// Appends `text` as a quoted JSON string literal to UTF-8 bytes, with the same escapes as the `String` form.
+    public static func appendQuoted(_ text: String, to output: inout [UInt8]) {
+        let plain = text.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x22 && $0 != 0x5C && $0 != 0xE2 }
+        output.append(0x22)
+        if plain {
+            output.append(contentsOf: text.utf8)
+        } else {
+            var escaped = ""
+            appendQuoted(text, to: &escaped)
+            output.append(contentsOf: escaped.utf8.dropFirst().dropLast())
+        }
+        output.append(0x22)
+    }
 }

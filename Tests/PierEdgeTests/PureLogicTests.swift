@@ -57,6 +57,11 @@ struct RouteMatchTests {
         #expect(HostPattern("example.org:8080") == nil)
         #expect(EdgeHTTPHandler.hostWithoutPort("Example.ORG:8080") == "example.org")
         #expect(EdgeHTTPHandler.hostWithoutPort("[::1]:8080") == "[::1]")
+        #expect(EdgeHTTPHandler.hostWithoutPort("[::1]") == "[::1]")
+        #expect(EdgeHTTPHandler.hostWithoutPort("example.org.") == "example.org")
+        #expect(EdgeHTTPHandler.hostWithoutPort("Example.org.:443") == "example.org")
+        #expect(EdgeHTTPHandler.hostWithoutPort("example.org") == "example.org")
+        #expect(EdgeHTTPHandler.hostWithoutPort("") == "")
     }
 
     @Test("path prefixes match at segment boundaries and methods filter")

@@ -9,7 +9,7 @@
 /// IMF-fixdate (RFC 9110 §5.6.7) formatting and parsing, without Foundation formatters on the request path.
 public enum HTTPDate {
     private static let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    static let monthNames = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
     /// Formats seconds since 1970 as `Sun, 06 Nov 1994 08:49:37 GMT`.
     public static func format(epochSeconds: Int) -> String {
@@ -18,7 +18,7 @@ public enum HTTPDate {
         gmtime_r(&time, &parts)
         func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
         return
-            "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
+            "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(monthNames[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
             + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
     }
 
@@ -40,7 +40,7 @@ public enum HTTPDate {
         guard let day = number(5..<7), let year = number(12..<16), let hour = number(17..<19),
             let minute = number(20..<22),
             let second = number(23..<25),
-            let month = months.firstIndex(of: String(decoding: bytes[8..<11], as: UTF8.self)),
+            let month = monthNames.firstIndex(of: String(decoding: bytes[8..<11], as: UTF8.self)),
             (1...31).contains(day), hour < 24, minute < 60, second < 61
         else { return nil }
         return daysFromCivil(year: year, month: month + 1, day: day) * 86400 + hour * 3600 + minute * 60 + second

@@ -22,39 +22,67 @@ public struct AccessLogEntry: Sendable {
     public var epochSeconds: Int
 }
 
-/// Writes access log lines through a buffer that is flushed when it fills and at least once a second, so logging
-/// costs a memory copy per request, not a system call.
+/// Writes access log lines through a buffer. A line is formatted straight into the buffer as bytes (the time once per
+/// second), so logging costs a memory copy per request, not a system call or a string built piece by piece. A
+/// background task writes the buffer out when it passes 32 KiB and at least once a second, so the event loops never
+/// wait for the destination; only when the destination has not kept up with 4 MiB of lines does the recording thread
+/// write them itself, slowing the edge down instead of losing lines.
 public final class AccessLogWriter: Service, Sendable {
     public let format: AccessLogConfig.Format
     private let descriptor: Int32
     private let ownsDescriptor: Bool
-    private let buffer = NIOLockedValueBox([UInt8]())
-    private let flushThreshold = 32 * 1024
+    private let flushInterval: Duration
+    private let state = NIOLockedValueBox(State())
+    /// Held while taking lines from the buffer and writing them, so that lines reach the destination in order.
+    private let writing = NIOLock()
+    private let wakeups: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
+
+    /// Past this, the background writer is woken.
+    static let flushThreshold = 32 * 1024
+    /// Past this, the recording thread writes the lines itself.
+    static let backlogLimit = 4 * 1024 * 1024
+
+    private struct State {
+        var buffer: [UInt8] = []
+        var flushRequested = false
+        /// The second `time` was formatted for.
+        var second = Int.min
+        var time: [UInt8] = []
+    }
 
     /// Why the log could not be opened.
     public struct OpenError: Error, CustomStringConvertible {
         public var description: String
     }
 
-    /// Opens the destination; `nil` for `off`.
-    public static func open(_ config: AccessLogConfig) throws(OpenError) -> AccessLogWriter? {
+    /// Opens the destination; `nil` for `off`. `flushInterval`: how long a line may wait when few come.
+    public static func open(
+        _ config: AccessLogConfig, flushInterval: Duration = .seconds(1)
+    ) throws(OpenError) -> AccessLogWriter? {
+        let descriptor: Int32
+        var owned = false
         switch config.destination {
         case .off: return nil
-        case .standardOutput: return AccessLogWriter(format: config.format, descriptor: 1, ownsDescriptor: false)
-        case .standardError: return AccessLogWriter(format: config.format, descriptor: 2, ownsDescriptor: false)
+        case .standardOutput: descriptor = 1
+        case .standardError: descriptor = 2
         case .file(let path):
-            let descriptor = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+            descriptor = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
             guard descriptor >= 0 else {
                 throw OpenError(description: "cannot open access log \(path): \(String(cString: strerror(errno)))")
             }
-            return AccessLogWriter(format: config.format, descriptor: descriptor, ownsDescriptor: true)
+            owned = true
         }
+        return AccessLogWriter(
+            format: config.format, descriptor: descriptor, ownsDescriptor: owned, flushInterval: flushInterval)
     }
 
-    init(format: AccessLogConfig.Format, descriptor: Int32, ownsDescriptor: Bool) {
+    init(format: AccessLogConfig.Format, descriptor: Int32, ownsDescriptor: Bool, flushInterval: Duration) {
         self.format = format
         self.descriptor = descriptor
         self.ownsDescriptor = ownsDescriptor
+        self.flushInterval = flushInterval
+        (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     deinit {
@@ -63,30 +91,60 @@ public final class AccessLogWriter: Service, Sendable {
 
     /// Records one exchange.
     public func record(_ entry: AccessLogEntry) {
-        let line = format == .json ? Self.json(entry) : Self.combined(entry)
-        let pending: [UInt8]? = buffer.withLockedValue { buffer in
-            buffer.append(contentsOf: line.utf8)
-            guard buffer.count >= flushThreshold else { return nil }
-            defer { buffer.removeAll(keepingCapacity: true) }
-            return buffer
+        let (wakeWriter, writeNow) = state.withLockedValue { state -> (Bool, Bool) in
+            if state.second != entry.epochSeconds {
+                state.second = entry.epochSeconds
+                state.time.removeAll(keepingCapacity: true)
+                switch format {
+                case .combined: CommonLogTime.append(epochSeconds: entry.epochSeconds, to: &state.time)
+                case .json: HTTPDate.appendISO8601(epochSeconds: entry.epochSeconds, to: &state.time)
+                }
+            }
+            switch format {
+            case .combined: Self.appendCombined(entry, time: state.time, to: &state.buffer)
+            case .json: Self.appendJSON(entry, time: state.time, to: &state.buffer)
+            }
+            guard state.buffer.count >= Self.flushThreshold else { return (false, false) }
+            if state.buffer.count >= Self.backlogLimit { return (false, true) }
+            guard !state.flushRequested else { return (false, false) }
+            state.flushRequested = true
+            return (true, false)
         }
-        if let pending { write(pending) }
-    }
-
-    /// Writes out whatever is buffered.
-    public func flush() {
-        let pending = buffer.withLockedValue { buffer in
-            defer { buffer.removeAll(keepingCapacity: true) }
-            return buffer
-        }
-        if !pending.isEmpty { write(pending) }
-    }
-
-    /// Flushes once a second until shutdown, then a last time.
-    public func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(1))
+        if writeNow {
             flush()
+        } else if wakeWriter {
+            wake.yield()
+        }
+    }
+
+    /// Writes out whatever is buffered, on the calling thread.
+    public func flush() {
+        writing.withLock {
+            let pending = state.withLockedValue { state -> [UInt8] in
+                state.flushRequested = false
+                guard !state.buffer.isEmpty else { return [] }
+                // The buffer keeps its size for the lines to come; the lines leave in a copy.
+                defer { state.buffer.removeAll(keepingCapacity: true) }
+                return state.buffer
+            }
+            if !pending.isEmpty { write(pending) }
+        }
+    }
+
+    /// Writes the buffer out when woken by a full buffer and every `flushInterval`, until shutdown; then a last time.
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                group.addTask {
+                    for await _ in self.wakeups { self.flush() }
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: self.flushInterval)
+                        self.flush()
+                    }
+                }
+            }
         }
         flush()
     }
@@ -103,83 +161,176 @@ public final class AccessLogWriter: Service, Sendable {
         }
     }
 
-    static func combined(_ entry: AccessLogEntry) -> String {
-        func quoted(_ value: String?) -> String {
-            guard let value, !value.isEmpty else { return "\"-\"" }
-            var escaped = ""
-            for scalar in value.unicodeScalars {
-                if scalar == "\"" || scalar == "\\" {
-                    escaped += "\\" + String(scalar)
-                } else if scalar.value < 0x20 || scalar.value == 0x7F {
-                    escaped += "\\x" + String(scalar.value, radix: 16)
-                } else {
-                    escaped.unicodeScalars.append(scalar)
-                }
-            }
-            return "\"" + escaped + "\""
-        }
-        let request = "\(entry.method) \(entry.target) HTTP/1.\(entry.minorVersion)"
-        return
-            "\(entry.remoteAddress) - - [\(CommonLogTime.format(epochSeconds: entry.epochSeconds))] \(quoted(request)) "
-            + "\(entry.status) \(entry.bodyBytes) \(quoted(entry.referer)) \(quoted(entry.userAgent)) "
-            + "\(entry.requestID) \(String(format: entry.durationSeconds))\n"
+    /// The nginx combined format, then the request id and the duration in seconds:
+    /// `127.0.0.1 - - [06/Nov/1994:08:49:37 +0000] "GET / HTTP/1.1" 200 5 "-" "curl/8" 4f1c… 0.001`.
+    static func appendCombined(_ entry: AccessLogEntry, time: [UInt8], to line: inout [UInt8]) {
+        line.append(contentsOf: entry.remoteAddress.utf8)
+        line.append(contentsOf: " - - [".utf8)
+        line.append(contentsOf: time)
+        line.append(contentsOf: "] \"".utf8)
+        appendEscaped(entry.method, to: &line)
+        line.append(0x20)
+        appendEscaped(entry.target, to: &line)
+        line.append(contentsOf: " HTTP/1.".utf8)
+        appendDecimal(entry.minorVersion, to: &line)
+        line.append(contentsOf: "\" ".utf8)
+        appendDecimal(entry.status, to: &line)
+        line.append(0x20)
+        appendDecimal(entry.bodyBytes, to: &line)
+        line.append(0x20)
+        appendQuoted(entry.referer, to: &line)
+        line.append(0x20)
+        appendQuoted(entry.userAgent, to: &line)
+        line.append(0x20)
+        line.append(contentsOf: entry.requestID.utf8)
+        line.append(0x20)
+        appendSeconds(entry.durationSeconds, to: &line)
+        line.append(0x0A)
     }
 
-    static func json(_ entry: AccessLogEntry) -> String {
-        var line = "{\"time\":"
-        JSONText.appendQuoted(HTTPDate.iso8601(epochSeconds: entry.epochSeconds), to: &line)
-        line += ",\"remote_addr\":"
+    /// One JSON object per line.
+    static func appendJSON(_ entry: AccessLogEntry, time: [UInt8], to line: inout [UInt8]) {
+        line.append(contentsOf: "{\"time\":\"".utf8)
+        line.append(contentsOf: time)
+        line.append(contentsOf: "\",\"remote_addr\":".utf8)
         JSONText.appendQuoted(entry.remoteAddress, to: &line)
-        line += ",\"method\":"
+        line.append(contentsOf: ",\"method\":".utf8)
         JSONText.appendQuoted(entry.method, to: &line)
-        line += ",\"path\":"
+        line.append(contentsOf: ",\"path\":".utf8)
         JSONText.appendQuoted(entry.target, to: &line)
-        line += ",\"protocol\":\"HTTP/1.\(entry.minorVersion)\",\"status\":\(entry.status),\"bytes\":\(entry.bodyBytes)"
-        line += ",\"duration\":\(String(format: entry.durationSeconds)),\"request_id\":"
+        line.append(contentsOf: ",\"protocol\":\"HTTP/1.".utf8)
+        appendDecimal(entry.minorVersion, to: &line)
+        line.append(contentsOf: "\",\"status\":".utf8)
+        appendDecimal(entry.status, to: &line)
+        line.append(contentsOf: ",\"bytes\":".utf8)
+        appendDecimal(entry.bodyBytes, to: &line)
+        line.append(contentsOf: ",\"duration\":".utf8)
+        appendSeconds(entry.durationSeconds, to: &line)
+        line.append(contentsOf: ",\"request_id\":".utf8)
         JSONText.appendQuoted(entry.requestID, to: &line)
-        if let host = entry.host {
-            line += ",\"host\":"
-            JSONText.appendQuoted(host, to: &line)
+        for (name, value) in [("host", entry.host), ("referer", entry.referer), ("user_agent", entry.userAgent)] {
+            guard let value else { continue }
+            line.append(contentsOf: ",\"".utf8)
+            line.append(contentsOf: name.utf8)
+            line.append(contentsOf: "\":".utf8)
+            JSONText.appendQuoted(value, to: &line)
         }
-        if let referer = entry.referer {
-            line += ",\"referer\":"
-            JSONText.appendQuoted(referer, to: &line)
-        }
-        if let userAgent = entry.userAgent {
-            line += ",\"user_agent\":"
-            JSONText.appendQuoted(userAgent, to: &line)
-        }
-        return line + "}\n"
+        line.append(contentsOf: "}\n".utf8)
     }
-}
 
-extension String {
-    /// Seconds with millisecond precision, like nginx's `$request_time`.
-    init(format seconds: Double) {
-        let milliseconds = Int((seconds * 1000).rounded())
+    /// A quoted field of the combined format; `"-"` when absent or empty.
+    private static func appendQuoted(_ value: String?, to line: inout [UInt8]) {
+        guard let value, !value.isEmpty else {
+            line.append(contentsOf: "\"-\"".utf8)
+            return
+        }
+        line.append(0x22)
+        appendEscaped(value, to: &line)
+        line.append(0x22)
+    }
+
+    /// As nginx escapes log fields: `"` and `\` get a backslash, control bytes become `\xHH`; other bytes, UTF-8
+    /// included, are written as they are.
+    static func appendEscaped(_ value: String, to line: inout [UInt8]) {
+        let plain = value.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x7F && $0 != 0x22 && $0 != 0x5C }
+        guard !plain else {
+            line.append(contentsOf: value.utf8)
+            return
+        }
+        let hex = Array("0123456789ABCDEF".utf8)
+        for byte in value.utf8 {
+            if byte == 0x22 || byte == 0x5C {
+                line.append(0x5C)
+                line.append(byte)
+            } else if byte < 0x20 || byte == 0x7F {
+                line.append(contentsOf: [0x5C, UInt8(ascii: "x"), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]])
+            } else {
+                line.append(byte)
+            }
+        }
+    }
+
+    static func appendDecimal(_ value: Int, to line: inout [UInt8]) {
+        guard value >= 0 else {
+            line.append(UInt8(ascii: "-"))
+            appendDecimal(0 - value, to: &line)
+            return
+        }
+        if value >= 10 { appendDecimal(value / 10, to: &line) }
+        line.append(UInt8(ascii: "0") + UInt8(value % 10))
+    }
+
+    /// Seconds with millisecond precision, like nginx's `$request_time`: `0.004`.
+    static func appendSeconds(_ seconds: Double, to line: inout [UInt8]) {
+        let milliseconds = max(0, Int((seconds * 1000).rounded()))
+        appendDecimal(milliseconds / 1000, to: &line)
+        line.append(UInt8(ascii: "."))
         let fraction = milliseconds % 1000
-        self = "\(milliseconds / 1000)." + (fraction < 10 ? "00" : fraction < 100 ? "0" : "") + "\(fraction)"
+        line.append(UInt8(ascii: "0") + UInt8(fraction / 100))
+        line.append(UInt8(ascii: "0") + UInt8(fraction / 10 % 10))
+        line.append(UInt8(ascii: "0") + UInt8(fraction % 10))
     }
 }
 
-/// The `[10/Oct/2000:13:55:36 +0000]` time of the common and combined log formats, in UTC.
+/// The `10/Oct/2000:13:55:36 +0000` time of the common and combined log formats, in UTC.
 enum CommonLogTime {
     static func format(epochSeconds: Int) -> String {
-        // "Sun, 06 Nov 1994 08:49:37 GMT" → "06/Nov/1994:08:49:37 +0000"
-        let date = HTTPDate.format(epochSeconds: epochSeconds)
-        let parts = date.split(separator: " ")
-        return "\(parts[1])/\(parts[2])/\(parts[3]):\(parts[4]) +0000"
+        var bytes: [UInt8] = []
+        append(epochSeconds: epochSeconds, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func append(epochSeconds: Int, to bytes: inout [UInt8]) {
+        let parts = HTTPDate.utcParts(epochSeconds: epochSeconds)
+        HTTPDate.appendTwoDigits(parts.tm_mday, to: &bytes)
+        bytes.append(UInt8(ascii: "/"))
+        bytes.append(contentsOf: HTTPDate.monthNames[Int(parts.tm_mon)].utf8)
+        bytes.append(UInt8(ascii: "/"))
+        AccessLogWriter.appendDecimal(Int(parts.tm_year) + 1900, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        HTTPDate.appendTime(parts, to: &bytes)
+        bytes.append(contentsOf: " +0000".utf8)
     }
 }
 
 extension HTTPDate {
     /// `1994-11-06T08:49:37Z`.
     static func iso8601(epochSeconds: Int) -> String {
+        var bytes: [UInt8] = []
+        appendISO8601(epochSeconds: epochSeconds, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func appendISO8601(epochSeconds: Int, to bytes: inout [UInt8]) {
+        let parts = utcParts(epochSeconds: epochSeconds)
+        AccessLogWriter.appendDecimal(Int(parts.tm_year) + 1900, to: &bytes)
+        bytes.append(UInt8(ascii: "-"))
+        appendTwoDigits(parts.tm_mon + 1, to: &bytes)
+        bytes.append(UInt8(ascii: "-"))
+        appendTwoDigits(parts.tm_mday, to: &bytes)
+        bytes.append(UInt8(ascii: "T"))
+        appendTime(parts, to: &bytes)
+        bytes.append(UInt8(ascii: "Z"))
+    }
+
+    static func utcParts(epochSeconds: Int) -> tm {
         var time = time_t(epochSeconds)
         var parts = tm()
         gmtime_r(&time, &parts)
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):"
-            + "\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
+        return parts
+    }
+
+    /// `08:49:37`.
+    static func appendTime(_ parts: tm, to bytes: inout [UInt8]) {
+        appendTwoDigits(parts.tm_hour, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        appendTwoDigits(parts.tm_min, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        appendTwoDigits(parts.tm_sec, to: &bytes)
+    }
+
+    static func appendTwoDigits(_ value: Int32, to bytes: inout [UInt8]) {
+        bytes.append(UInt8(ascii: "0") + UInt8(value / 10 % 10))
+        bytes.append(UInt8(ascii: "0") + UInt8(value % 10))
     }
 }

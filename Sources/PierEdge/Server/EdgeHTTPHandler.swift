@@ -405,15 +405,20 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     }
 
     static func hostWithoutPort(_ value: String) -> String {
-        var host = Substring(value)
-        if host.hasPrefix("[") {
-            if let close = host.firstIndex(of: "]") { host = host[...close] }
-        } else if let colon = host.lastIndex(of: ":") {
-            host = host[..<colon]
+        let bytes = value.utf8
+        var end = bytes.endIndex
+        if bytes.first == UInt8(ascii: "[") {
+            if let close = bytes.firstIndex(of: UInt8(ascii: "]")) { end = bytes.index(after: close) }
+        } else if let colon = bytes.lastIndex(of: UInt8(ascii: ":")) {
+            end = colon
         }
-        if host.hasSuffix(".") { host = host.dropLast() }
-        let hasUpperCase = host.utf8.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
-        return hasUpperCase ? host.lowercased() : String(host)
+        if end > bytes.startIndex, bytes[bytes.index(before: end)] == UInt8(ascii: ".") {
+            end = bytes.index(before: end)
+        }
+        let host = bytes[..<end]
+        let hasUpperCase = host.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
+        if !hasUpperCase && end == bytes.endIndex { return value }
+        return hasUpperCase ? String(Substring(host)).lowercased() : String(Substring(host))
     }
 
     // MARK: - Responses
