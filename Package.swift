@@ -132,7 +132,9 @@ let package = Package(
         ),
         .testTarget(
             name: "PierEdgeTests",
-            dependencies: ["PierCore", "PierEdge", "PierTesting"],
+            dependencies: [
+                "PierCore", "PierEdge", "PierTesting", .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

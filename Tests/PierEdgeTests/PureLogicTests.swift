@@ -1,4 +1,5 @@
 import NIOCore
+import NIOEmbedded
 import Testing
 
 @testable import PierEdge
@@ -228,5 +229,44 @@ struct StaticHelpersTests {
         var teapot = ByteBuffer()
         HTTPResponseHead(status: 418).write(into: &teapot)
         #expect(String(buffer: teapot) == "HTTP/1.1 418 Status 418\r\n\r\n")
+    }
+}
+
+@Suite("Service order")
+struct ServiceOrderTests {
+    final class Connection: AnsweredInTurn {
+        let name: String
+        var answeredTurn: UInt64
+        let answers: Answers
+        init(_ name: String, answeredTurn: UInt64, _ answers: Answers) {
+            self.name = name
+            self.answeredTurn = answeredTurn
+            self.answers = answers
+        }
+        func answerQueued() { answers.names.append(name) }
+    }
+
+    final class Answers {
+        var names: [String] = []
+    }
+
+    @Test("the requests read in one turn are answered least recently answered first, at the end of the turn")
+    func oldestFirst() throws {
+        let loop = EmbeddedEventLoop()
+        defer { try? loop.syncShutdownGracefully() }
+        let order = ServiceOrder()
+        let answers = Answers()
+        let recent = Connection("recent", answeredTurn: 9, answers)
+        let older = Connection("older", answeredTurn: 4, answers)
+        let new = Connection("new", answeredTurn: 0, answers)
+        for connection in [recent, older, new] { order.enqueue(connection, on: loop) }
+        #expect(answers.names.isEmpty, "nothing is answered before the turn ends")
+        loop.run()
+        #expect(answers.names == ["new", "older", "recent"])
+        #expect(new.answeredTurn < older.answeredTurn && older.answeredTurn < recent.answeredTurn)
+        // Next turn: the one answered last goes last again, whatever order the reads came in.
+        for connection in [recent, new] { order.enqueue(connection, on: loop) }
+        loop.run()
+        #expect(answers.names.suffix(2) == ["new", "recent"])
     }
 }

@@ -15,7 +15,7 @@ struct EdgeShouldCloseEvent: Sendable {}
 ///
 /// Requests are answered strictly in order. While a response waits for the thread pool, parsing stops and reads
 /// from the socket are held back, so a pipelining client cannot make the edge buffer without bound.
-final class EdgeHTTPHandler: ChannelDuplexHandler {
+final class EdgeHTTPHandler: ChannelDuplexHandler, AnsweredInTurn {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = IOData
     typealias OutboundOut = IOData
@@ -67,9 +67,16 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
     var timerDeadline = NIODeadline.distantFuture
     /// The last time the socket drained enough to become writable again.
     var lastWriteProgress = NIODeadline.now()
+    /// Answers the requests of this event loop's turn oldest-first (see ``ServiceOrder``); without one, each
+    /// request is answered as soon as it is read.
+    let serviceOrder: ServiceOrder?
+    /// When this connection was last answered, in ``ServiceOrder``'s count; 0 before its first answer.
+    var answeredTurn: UInt64 = 0
+    var queued = false
 
-    init(source: EdgeRuntimeSource) {
+    init(source: EdgeRuntimeSource, serviceOrder: ServiceOrder? = nil) {
         self.source = source
+        self.serviceOrder = serviceOrder
         self.runtimeGeneration = source.generation
         let runtime = source.current
         self.runtime = runtime
@@ -125,7 +132,26 @@ final class EdgeHTTPHandler: ChannelDuplexHandler {
         } else {
             pending = bytes
         }
+        // A new request on an idle connection is answered at the end of the event loop's turn, in the order of
+        // ``ServiceOrder``; anything else (a body, a proxied exchange) goes on at once.
+        if proxy == nil && exchange == nil && !awaitingResponse, let serviceOrder {
+            if !queued {
+                queued = true
+                serviceOrder.enqueue(self, on: context.eventLoop)
+            }
+            return
+        }
         drain(context: context)
+    }
+
+    /// Called by ``ServiceOrder`` at the end of the turn in which a request was read.
+    func answerQueued() {
+        queued = false
+        guard let context = ownContext, !closing else { return }
+        drain(context: context)
+        // What channelReadComplete does after a read.
+        flushProxyWrites(context: context)
+        flushIfNeeded(context: context)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {

@@ -110,6 +110,7 @@ public final class EdgeServer: Service, Sendable {
     private func bind(_ address: SocketAddressSpec) async throws -> any Channel {
         let source = self.source
         let connections = self.connections
+        let orders = ServiceOrder.PerLoop(group: group)
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -121,7 +122,8 @@ public final class EdgeServer: Service, Sendable {
                     return channel.close()
                 }
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(EdgeHTTPHandler(source: source))
+                    try channel.pipeline.syncOperations.addHandler(
+                        EdgeHTTPHandler(source: source, serviceOrder: orders.order(for: channel.eventLoop)))
                 }
             }
             .bind(host: address.host, port: address.port)
