@@ -13,13 +13,60 @@ public enum HTTPDate {
 
     /// Formats seconds since 1970 as `Sun, 06 Nov 1994 08:49:37 GMT`.
     public static func format(epochSeconds: Int) -> String {
+        let parts = utcParts(epochSeconds: epochSeconds)
+        var bytes: [UInt8] = []
+        bytes.append(contentsOf: days[Int(parts.tm_wday)].utf8)
+        bytes.append(contentsOf: ", ".utf8)
+        appendTwoDigits(parts.tm_mday, to: &bytes)
+        bytes.append(UInt8(ascii: " "))
+        bytes.append(contentsOf: monthNames[Int(parts.tm_mon)].utf8)
+        bytes.append(UInt8(ascii: " "))
+        bytes.appendDecimal(Int(parts.tm_year) + 1900)
+        bytes.append(UInt8(ascii: " "))
+        appendTime(parts, to: &bytes)
+        bytes.append(contentsOf: " GMT".utf8)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// `1994-11-06T08:49:37Z`.
+    static func iso8601(epochSeconds: Int) -> String {
+        var bytes: [UInt8] = []
+        appendISO8601(epochSeconds: epochSeconds, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func appendISO8601(epochSeconds: Int, to bytes: inout [UInt8]) {
+        let parts = utcParts(epochSeconds: epochSeconds)
+        bytes.appendDecimal(Int(parts.tm_year) + 1900)
+        bytes.append(UInt8(ascii: "-"))
+        appendTwoDigits(parts.tm_mon + 1, to: &bytes)
+        bytes.append(UInt8(ascii: "-"))
+        appendTwoDigits(parts.tm_mday, to: &bytes)
+        bytes.append(UInt8(ascii: "T"))
+        appendTime(parts, to: &bytes)
+        bytes.append(UInt8(ascii: "Z"))
+    }
+
+    /// The calendar fields of a time, in UTC.
+    static func utcParts(epochSeconds: Int) -> tm {
         var time = time_t(epochSeconds)
         var parts = tm()
         gmtime_r(&time, &parts)
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return
-            "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(monthNames[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
-            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
+        return parts
+    }
+
+    /// `08:49:37`.
+    static func appendTime(_ parts: tm, to bytes: inout [UInt8]) {
+        appendTwoDigits(parts.tm_hour, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        appendTwoDigits(parts.tm_min, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        appendTwoDigits(parts.tm_sec, to: &bytes)
+    }
+
+    static func appendTwoDigits(_ value: Int32, to bytes: inout [UInt8]) {
+        bytes.append(UInt8(ascii: "0") + UInt8(value / 10 % 10))
+        bytes.append(UInt8(ascii: "0") + UInt8(value % 10))
     }
 
     /// Parses an IMF-fixdate; other (obsolete) forms and anything malformed give `nil`.

@@ -85,3 +85,16 @@ extension StaticString {
         UnsafeRawBufferPointer(start: utf8Start, count: utf8CodeUnitCount)
     }
 }
+
+extension Array where Element == UInt8 {
+    /// Appends `value` in decimal digits.
+    mutating func appendDecimal(_ value: Int) {
+        guard value >= 0 else {
+            append(UInt8(ascii: "-"))
+            appendDecimal(0 - value)
+            return
+        }
+        if value >= 10 { appendDecimal(value / 10) }
+        append(UInt8(ascii: "0") + UInt8(value % 10))
+    }
+}

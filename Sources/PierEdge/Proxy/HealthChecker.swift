@@ -31,19 +31,16 @@ public final class HealthChecker: Service, Sendable {
                     var wake = now + Self.longestSleep
                     for target in self.source.current.registry.targets {
                         guard let check = target.healthCheck, !target.isDraining else { continue }
-                        let next = target.checkSchedule.withLock { schedule -> NIODeadline? in
-                            guard !schedule.running, schedule.next <= now + Self.shortestSleep else {
-                                return schedule.next
+                        let (start, next) = target.checkSchedule.withLock { schedule in
+                            let start = !schedule.running && schedule.next <= now + Self.shortestSleep
+                            if start {
+                                schedule.running = true
+                                schedule.next = now + TimeAmount(check.interval)
                             }
-                            schedule.running = true
-                            schedule.next = now + TimeAmount(check.interval)
-                            return nil
+                            return (start, schedule.next)
                         }
-                        if let next {
-                            wake = min(wake, next)
-                            continue
-                        }
-                        wake = min(wake, now + TimeAmount(check.interval))
+                        wake = min(wake, next)
+                        guard start else { continue }
                         tasks.addTask {
                             let result = await Self.probe(target, check: check, group: self.group)
                             target.recordCheck(passed: result.passed, detail: result.detail)

@@ -172,11 +172,11 @@ public final class AccessLogWriter: Service, Sendable {
         line.append(0x20)
         appendEscaped(entry.target, to: &line)
         line.append(contentsOf: " HTTP/1.".utf8)
-        appendDecimal(entry.minorVersion, to: &line)
+        line.appendDecimal(entry.minorVersion)
         line.append(contentsOf: "\" ".utf8)
-        appendDecimal(entry.status, to: &line)
+        line.appendDecimal(entry.status)
         line.append(0x20)
-        appendDecimal(entry.bodyBytes, to: &line)
+        line.appendDecimal(entry.bodyBytes)
         line.append(0x20)
         appendQuoted(entry.referer, to: &line)
         line.append(0x20)
@@ -199,22 +199,23 @@ public final class AccessLogWriter: Service, Sendable {
         line.append(contentsOf: ",\"path\":".utf8)
         JSONText.appendQuoted(entry.target, to: &line)
         line.append(contentsOf: ",\"protocol\":\"HTTP/1.".utf8)
-        appendDecimal(entry.minorVersion, to: &line)
+        line.appendDecimal(entry.minorVersion)
         line.append(contentsOf: "\",\"status\":".utf8)
-        appendDecimal(entry.status, to: &line)
+        line.appendDecimal(entry.status)
         line.append(contentsOf: ",\"bytes\":".utf8)
-        appendDecimal(entry.bodyBytes, to: &line)
+        line.appendDecimal(entry.bodyBytes)
         line.append(contentsOf: ",\"duration\":".utf8)
         appendSeconds(entry.durationSeconds, to: &line)
         line.append(contentsOf: ",\"request_id\":".utf8)
         JSONText.appendQuoted(entry.requestID, to: &line)
-        for (name, value) in [("host", entry.host), ("referer", entry.referer), ("user_agent", entry.userAgent)] {
-            guard let value else { continue }
-            line.append(contentsOf: ",\"".utf8)
-            line.append(contentsOf: name.utf8)
-            line.append(contentsOf: "\":".utf8)
+        func optional(_ name: StaticString, _ value: String?) {
+            guard let value else { return }
+            line.append(contentsOf: name.rawBytes)
             JSONText.appendQuoted(value, to: &line)
         }
+        optional(",\"host\":", entry.host)
+        optional(",\"referer\":", entry.referer)
+        optional(",\"user_agent\":", entry.userAgent)
         line.append(contentsOf: "}\n".utf8)
     }
 
@@ -237,7 +238,7 @@ public final class AccessLogWriter: Service, Sendable {
             line.append(contentsOf: value.utf8)
             return
         }
-        let hex = Array("0123456789ABCDEF".utf8)
+        let hex = Self.hexDigits.rawBytes
         for byte in value.utf8 {
             if byte == 0x22 || byte == 0x5C {
                 line.append(0x5C)
@@ -250,20 +251,12 @@ public final class AccessLogWriter: Service, Sendable {
         }
     }
 
-    static func appendDecimal(_ value: Int, to line: inout [UInt8]) {
-        guard value >= 0 else {
-            line.append(UInt8(ascii: "-"))
-            appendDecimal(0 - value, to: &line)
-            return
-        }
-        if value >= 10 { appendDecimal(value / 10, to: &line) }
-        line.append(UInt8(ascii: "0") + UInt8(value % 10))
-    }
+    private static let hexDigits: StaticString = "0123456789ABCDEF"
 
     /// Seconds with millisecond precision, like nginx's `$request_time`: `0.004`.
     static func appendSeconds(_ seconds: Double, to line: inout [UInt8]) {
         let milliseconds = max(0, Int((seconds * 1000).rounded()))
-        appendDecimal(milliseconds / 1000, to: &line)
+        line.appendDecimal(milliseconds / 1000)
         line.append(UInt8(ascii: "."))
         let fraction = milliseconds % 1000
         line.append(UInt8(ascii: "0") + UInt8(fraction / 100))
@@ -286,51 +279,9 @@ enum CommonLogTime {
         bytes.append(UInt8(ascii: "/"))
         bytes.append(contentsOf: HTTPDate.monthNames[Int(parts.tm_mon)].utf8)
         bytes.append(UInt8(ascii: "/"))
-        AccessLogWriter.appendDecimal(Int(parts.tm_year) + 1900, to: &bytes)
+        bytes.appendDecimal(Int(parts.tm_year) + 1900)
         bytes.append(UInt8(ascii: ":"))
         HTTPDate.appendTime(parts, to: &bytes)
         bytes.append(contentsOf: " +0000".utf8)
-    }
-}
-
-extension HTTPDate {
-    /// `1994-11-06T08:49:37Z`.
-    static func iso8601(epochSeconds: Int) -> String {
-        var bytes: [UInt8] = []
-        appendISO8601(epochSeconds: epochSeconds, to: &bytes)
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
-    static func appendISO8601(epochSeconds: Int, to bytes: inout [UInt8]) {
-        let parts = utcParts(epochSeconds: epochSeconds)
-        AccessLogWriter.appendDecimal(Int(parts.tm_year) + 1900, to: &bytes)
-        bytes.append(UInt8(ascii: "-"))
-        appendTwoDigits(parts.tm_mon + 1, to: &bytes)
-        bytes.append(UInt8(ascii: "-"))
-        appendTwoDigits(parts.tm_mday, to: &bytes)
-        bytes.append(UInt8(ascii: "T"))
-        appendTime(parts, to: &bytes)
-        bytes.append(UInt8(ascii: "Z"))
-    }
-
-    static func utcParts(epochSeconds: Int) -> tm {
-        var time = time_t(epochSeconds)
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        return parts
-    }
-
-    /// `08:49:37`.
-    static func appendTime(_ parts: tm, to bytes: inout [UInt8]) {
-        appendTwoDigits(parts.tm_hour, to: &bytes)
-        bytes.append(UInt8(ascii: ":"))
-        appendTwoDigits(parts.tm_min, to: &bytes)
-        bytes.append(UInt8(ascii: ":"))
-        appendTwoDigits(parts.tm_sec, to: &bytes)
-    }
-
-    static func appendTwoDigits(_ value: Int32, to bytes: inout [UInt8]) {
-        bytes.append(UInt8(ascii: "0") + UInt8(value / 10 % 10))
-        bytes.append(UInt8(ascii: "0") + UInt8(value % 10))
     }
 }

@@ -134,7 +134,7 @@ final class EdgeHTTPHandler: ChannelDuplexHandler, AnsweredInTurn {
         }
         // A new request on an idle connection is answered at the end of the event loop's turn, in the order of
         // ``ServiceOrder``; anything else (a body, a proxied exchange) goes on at once.
-        if proxy == nil && exchange == nil && !awaitingResponse, let serviceOrder {
+        if isBetweenExchanges, let serviceOrder {
             if !queued {
                 queued = true
                 serviceOrder.enqueue(self, on: context.eventLoop)
@@ -149,18 +149,21 @@ final class EdgeHTTPHandler: ChannelDuplexHandler, AnsweredInTurn {
         queued = false
         guard let context = ownContext, !closing else { return }
         drain(context: context)
-        // What channelReadComplete does after a read.
-        flushProxyWrites(context: context)
-        flushIfNeeded(context: context)
+        flushAfterRead(context: context)
     }
 
+    /// No request is being answered or proxied: what arrives next starts a new exchange.
+    var isBetweenExchanges: Bool { proxy == nil && exchange == nil && !awaitingResponse }
+
     func channelReadComplete(context: ChannelHandlerContext) {
-        flushProxyWrites(context: context)
-        if needsFlush {
-            needsFlush = false
-            context.flush()
-        }
+        flushAfterRead(context: context)
         context.fireChannelReadComplete()
+    }
+
+    /// Sends what answering the bytes read wrote, to the upstream and to the client, in one flush each.
+    private func flushAfterRead(context: ChannelHandlerContext) {
+        flushProxyWrites(context: context)
+        flushIfNeeded(context: context)
     }
 
     /// How many bytes of what follows a proxied request are read ahead while its response is on its way.
@@ -234,7 +237,7 @@ final class EdgeHTTPHandler: ChannelDuplexHandler, AnsweredInTurn {
             if (pending?.readableBytes ?? 0) == 0 {
                 shouldClose = true
                 if exchange == nil && !awaitingResponse { closeAfterWrites(context: context) }
-            } else if exchange == nil && !awaitingResponse && proxy == nil {
+            } else if isBetweenExchanges {
                 drain(context: context)
             }
             return

@@ -15,6 +15,8 @@ public final class EdgeServer: Service, Sendable {
     private let group: any EventLoopGroup
     private let logger: Logger
     private let connections: ConnectionRegistry
+    /// One answering order per event loop, shared by every listener of the server.
+    private let orders: ServiceOrder.PerLoop
     private let listening: EventLoopPromise<[SocketAddress]>
 
     public convenience init(
@@ -32,6 +34,7 @@ public final class EdgeServer: Service, Sendable {
         self.group = group
         self.logger = logger
         self.connections = ConnectionRegistry(limit: runtime.config.limits.maxConnections)
+        self.orders = ServiceOrder.PerLoop(group: group)
         self.listening = group.next().makePromise(of: [SocketAddress].self)
     }
 
@@ -110,7 +113,7 @@ public final class EdgeServer: Service, Sendable {
     private func bind(_ address: SocketAddressSpec) async throws -> any Channel {
         let source = self.source
         let connections = self.connections
-        let orders = ServiceOrder.PerLoop(group: group)
+        let orders = self.orders
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)

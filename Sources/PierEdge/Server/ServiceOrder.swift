@@ -9,8 +9,10 @@ import NIOCore
 /// answering them oldest-first at the end of the turn serves requests in about the order they arrived, which keeps
 /// the slowest answers close to the typical ones.
 final class ServiceOrder {
+    /// The connections to answer at the end of this turn; the end-of-turn task is scheduled while it is not empty.
     private var waiting: [any AnsweredInTurn] = []
-    private var scheduled = false
+    /// The previous turn's list, kept for its capacity.
+    private var answering: [any AnsweredInTurn] = []
     /// Increases with every answer; a connection's `answeredTurn` is this value when it was last served.
     private var clock: UInt64 = 1
 
@@ -40,21 +42,18 @@ final class ServiceOrder {
     /// Queues a connection with a request to answer at the end of this turn.
     func enqueue(_ handler: any AnsweredInTurn, on loop: any EventLoop) {
         waiting.append(handler)
-        guard !scheduled else { return }
-        scheduled = true
-        loop.assumeIsolated().execute { self.run() }
+        if waiting.count == 1 { loop.assumeIsolated().execute { self.run() } }
     }
 
     private func run() {
-        scheduled = false
-        var turn = waiting
-        waiting.removeAll(keepingCapacity: true)
-        if turn.count > 1 { turn.sort { $0.answeredTurn < $1.answeredTurn } }
-        for handler in turn {
+        swap(&waiting, &answering)
+        if answering.count > 1 { answering.sort { $0.answeredTurn < $1.answeredTurn } }
+        for handler in answering {
             handler.answeredTurn = clock
             clock &+= 1
             handler.answerQueued()
         }
+        answering.removeAll(keepingCapacity: true)
     }
 }
 
