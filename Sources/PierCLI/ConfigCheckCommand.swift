@@ -62,6 +62,7 @@ struct ConfigCheckCommand: ParsableCommand {
                 action = "upstream \(config.upstream)"
                 if let prefix = config.stripPrefix { action += " (strip_prefix \(prefix))" }
                 if let prefix = config.addPrefix { action += " (add_prefix \(prefix))" }
+                if config.passEncodedSlashes { action += " (encoded_slashes pass)" }
             }
             if let cors = route.cors {
                 action += "; cors \(cors.allowOrigins.joined(separator: " "))"

@@ -113,6 +113,13 @@ struct ProxyForwardingTests {
                 upstream: app
                 strip_prefix: /v2
                 add_prefix: /api/v2
+              - match: { path_prefix: /repos/ }
+                upstream: app
+                encoded_slashes: pass
+              - match: { path_prefix: /files/ }
+                upstream: app
+                strip_prefix: /files
+                encoded_slashes: pass
             \(pool(stubs))
             """
         } _: { stubs, edge in
@@ -121,6 +128,21 @@ struct ProxyForwardingTests {
             #expect(stubs[0].requests.last?.uri == "/whoami?q=%20a")
             _ = try await edge.get("/v2/items/caf%C3%A9")
             #expect(stubs[0].requests.last?.uri == "/api/v2/items/caf%C3%A9")
+
+            // Encoded slashes: forwarded as sent where the route passes them, still encoded through a rewrite,
+            // refused (400, nothing forwarded) where it does not.
+            // (The stub answers these paths with its own 404, marked X-Upstream.)
+            let passed = try await edge.get("/repos/group%2fproject/issues?x=%2F")
+            #expect(passed.header("X-Upstream") == "a")
+            #expect(stubs[0].requests.last?.uri == "/repos/group%2fproject/issues?x=%2F")
+            let rewritten = try await edge.get("/files/a%2Fb%25c%20d")
+            #expect(rewritten.header("X-Upstream") == "a")
+            #expect(stubs[0].requests.last?.uri == "/a%2Fb%25c%20d")
+            let forwarded = stubs[0].requests.count
+            let refused = try await edge.get("/v2/group%2Fproject")
+            #expect(refused.status == 400)
+            #expect(refused.header("Content-Type") == "application/problem+json")
+            #expect(stubs[0].requests.count == forwarded)
         }
     }
 
@@ -450,6 +472,29 @@ struct ProxyHealthTests {
                 _ = try await edge.get("/whoami")
                 return revived.requestCount > 0
             }
+        }
+    }
+
+    @Test("graceful shutdown lets in-flight responses finish, and cuts the ones still running at shutdown_timeout")
+    func shutdownInFlight() async throws {
+        try await withUpstreams(["a"]) { stubs in
+            "shutdown_timeout: 1500ms\n" + proxyEverything(stubs)
+        } _: { stubs, edge in
+            async let quick = edge.raw("GET /slow/700 HTTP/1.1\r\nHost: x\r\n\r\n", closeWait: .seconds(10))
+            async let stuck = edge.raw("GET /slow/30000 HTTP/1.1\r\nHost: x\r\n\r\n", closeWait: .seconds(20))
+            try await eventually("both requests forwarded") { stubs[0].requests.count == 2 }
+            let started = ContinuousClock.now
+            await edge.shutdown()
+            let finished = try await quick
+            #expect(finished.responses.first?.status == 200)
+            #expect(finished.responses.first?.text == "a")
+            #expect(finished.closedByServer)
+            let cut = try await stuck
+            #expect(cut.responses.isEmpty)
+            #expect(cut.closedByServer)
+            // Cut at the deadline: after the quick one was answered, long before the upstream would have answered.
+            let waited = ContinuousClock.now - started
+            #expect(waited >= .milliseconds(600) && waited < .seconds(15), "closed after \(waited)")
         }
     }
 

@@ -94,6 +94,8 @@ struct EdgeStaticTests {
             let unsatisfiable = try await edge.get("/hello.txt", headers: [("Range", "bytes=50-")])
             #expect(unsatisfiable.status == 416)
             #expect(unsatisfiable.header("content-range") == "bytes */12")
+            #expect(unsatisfiable.header("content-type") == "application/problem+json")
+            #expect(unsatisfiable.text.contains("\"status\":416"))
             let changed = try await edge.get("/hello.txt", headers: [("Range", "bytes=0-4"), ("If-Range", "\"old\"")])
             #expect(changed.status == 200)
             #expect(changed.text == "hello, pier\n")
@@ -140,6 +142,10 @@ struct EdgeStaticTests {
             #expect(navigation.status == 200)
             #expect(navigation.text == "<!doctype html><title>app</title>")
             #expect(navigation.header("cache-control") == "no-cache")
+            let headNavigation = try await edge.get("/board/42", headers: [("Accept", "text/html")], method: "HEAD")
+            #expect(headNavigation.status == 200)
+            #expect(headNavigation.body.isEmpty)
+            #expect(headNavigation.header("content-length") == String(navigation.body.count))
             // Media types are case-insensitive.
             let shouting = try await edge.get("/board/7", headers: [("Accept", "TEXT/HTML")])
             #expect(shouting.status == 200)
@@ -176,6 +182,34 @@ struct EdgeStaticTests {
                 let response = try #require(exchange.responses.first, "\(target)")
                 #expect([400, 404].contains(response.status), "\(target) answered \(response.status)")
                 #expect(!response.text.contains("SECRET"), "\(target) leaked")
+            }
+        }
+    }
+
+    @Test("dotfiles are served only where a route opts in, and never outside its root")
+    func dotfilesOptIn() async throws {
+        let config = """
+            access_log: { path: off }
+            routes:
+              - match: { path_prefix: /.well-known/ }
+                static: { root: ./site }
+              - match: { path_prefix: /open/ }
+                static: { root: ./open, dotfiles: allow }
+              - match: { path_prefix: / }
+                static: { root: ./site }
+            """
+        var files = Self.files
+        files["site/.well-known/security.txt"] = "Contact: mailto:security@example.org"
+        files["open/open/.config"] = "visible"
+        try await EdgeFixture.run(config, files: files) { edge in
+            let opened = try await edge.get("/open/.config")
+            #expect(opened.status == 200)
+            #expect(opened.text == "visible")
+            for (target, status) in [
+                ("/.env", 404), ("/.git/config", 404), ("/.well-known/security.txt", 200), ("/open/..%2f.env", 400),
+            ] {
+                let response = try await edge.get(target)
+                #expect(response.status == status, "\(target)")
             }
         }
     }

@@ -73,6 +73,10 @@ struct ProxyLogicTests {
         #expect(try target("/wsx/chat", strip: "/ws") == "/wsx/chat")
         #expect(try target("/v2/caf%C3%A9", strip: "/v2", add: "/api") == "/api/caf%C3%A9")
         #expect(try target("http://example.org/a?b", add: "/p") == "/p/a?b")
+        // Encoded slashes (and a %25 beside them) stay encoded through a rewrite; other escapes are normalised.
+        #expect(try target("/v2/a%2fb%25c%41", strip: "/v2", add: "/api") == "/api/a%2Fb%25cA")
+        #expect(try target("http://example.org/x%2Fy%25") == "/x%2Fy%25")
+        #expect(try target("/files/%252F", strip: "/files") == "/%252F")  // a literal %2F, encoded again
     }
 
     @Test("response parsing: framing, interim answers skipped, bodyless statuses, close-delimited bodies")
@@ -122,8 +126,10 @@ struct ProxyLogicTests {
               - upstream: app
                 strip_prefix: ws
                 retries: { attempts: 20, on: [sometimes] }
+                encoded_slashes: sometimes
               - static: { root: . }
                 timeouts: { connect: 1s }
+                encoded_slashes: pass
             upstreams:
               app:
                 targets: [127.0.0.1, { address: "127.0.0.1:9001", weight: 0 }, 127.0.0.1:9002, 127.0.0.1:9002]
@@ -141,15 +147,17 @@ struct ProxyLogicTests {
                 "edge.yaml:4: routes[1].strip_prefix: \"ws\" must be a path",
                 "edge.yaml:5: routes[1].retries.attempts: 20 is out of range",
                 "edge.yaml:5: routes[1].retries.on[0]: \"sometimes\" is not connect_failure",
-                "edge.yaml:7: routes[2].timeouts: applies only to routes with an upstream",
-                "edge.yaml:10: upstreams.app.targets[0]: \"127.0.0.1\" is not host:port",
-                "edge.yaml:10: upstreams.app.targets[1].weight: 0 is out of range",
-                "edge.yaml:10: upstreams.app.targets[3]: 127.0.0.1:9002 is listed twice",
-                "edge.yaml:11: upstreams.app.balance: \"random\" is not one of",
-                "edge.yaml:12: upstreams.app.hash_on: applies only with balance: hash",
-                "edge.yaml:13: upstreams.app.health_check.path: \"healthz\" must be a path",
-                "edge.yaml:13: upstreams.app.health_check.expect_status[1]: \"7xx\" is not a status code",
-                "edge.yaml:14: admin.listen: the admin listener must be on a loopback address",
+                "edge.yaml:6: routes[1].encoded_slashes: \"sometimes\" is not one of deny, pass",
+                "edge.yaml:8: routes[2].timeouts: applies only to routes with an upstream",
+                "edge.yaml:9: routes[2].encoded_slashes: applies only to routes with an upstream",
+                "edge.yaml:12: upstreams.app.targets[0]: \"127.0.0.1\" is not host:port",
+                "edge.yaml:12: upstreams.app.targets[1].weight: 0 is out of range",
+                "edge.yaml:12: upstreams.app.targets[3]: 127.0.0.1:9002 is listed twice",
+                "edge.yaml:13: upstreams.app.balance: \"random\" is not one of",
+                "edge.yaml:14: upstreams.app.hash_on: applies only with balance: hash",
+                "edge.yaml:15: upstreams.app.health_check.path: \"healthz\" must be a path",
+                "edge.yaml:15: upstreams.app.health_check.expect_status[1]: \"7xx\" is not a status code",
+                "edge.yaml:16: admin.listen: the admin listener must be on a loopback address",
             ]
             for prefix in expected {
                 #expect(

@@ -10,7 +10,7 @@ struct RequestPathTests {
         "refuses traversal and smuggled separators",
         arguments: [
             "/../etc/passwd", "/a/../../etc/passwd", "/%2e%2e/etc/passwd", "/%2E%2E/x", "/a/%2e%2e/%2e%2e/x", "/.%2e/x",
-            "/a%2fb", "/a%2F..%2Fb", "/a%5cb", "/a\\b", "/a%00b", "/a/./b", "/%zz", "/%2", "/a%c0%ae%c0%ae/x",
+            "/a%5cb", "/a\\b", "/a%00b", "/a/./b", "/%zz", "/%2", "/a%c0%ae%c0%ae/x",
             "relative/path", "/a#frag",
         ]
     )
@@ -27,6 +27,21 @@ struct RequestPathTests {
         #expect(try RequestPath(target: "/").path == "/")
         #expect(try RequestPath(target: "http://example.org/x?y").path == "/x")
         #expect(try RequestPath(target: "/%252e%252e/x").path == "/%2e%2e/x")  // decoded once: a literal name
+        #expect(try !RequestPath(target: "/a%20b/%252F").hasEncodedSlash)
+    }
+
+    @Test(
+        "keeps an encoded slash encoded, inside its segment, with the percent signs beside it",
+        arguments: [
+            ("/a%2fb", "/a%2Fb"), ("/a%2F..%2Fb", "/a%2F..%2Fb"), ("/x%25y/%2f%41//z/", "/x%25y/%2FA/z/"),
+            ("/%2e%2e%2fsecret", "/..%2Fsecret"),
+        ]
+    )
+    func encodedSlash(target: String, expected: String) throws {
+        let path = try RequestPath(target: target)
+        #expect(path.hasEncodedSlash)
+        #expect(path.path == expected)
+        #expect(!path.path.split(separator: "/").contains(".."))
     }
 
     @Test("finds dot segments but allows .well-known")

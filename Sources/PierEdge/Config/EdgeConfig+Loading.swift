@@ -102,6 +102,7 @@ struct EdgeConfigParser {
 
     static let routeKeys = [
         "match", "static", "cors", "upstream", "timeouts", "retries", "strip_prefix", "add_prefix", "host_header",
+        "encoded_slashes",
     ]
 
     func parseListen(_ value: ConfigValue) -> ListenConfig? {
@@ -184,7 +185,7 @@ struct EdgeConfigParser {
             if let parsed = parseMatch(matchValue) { match = parsed } else { valid = false }
         }
         var action: RouteAction?
-        let proxyKeys = ["timeouts", "retries", "strip_prefix", "add_prefix", "host_header"]
+        let proxyKeys = ["timeouts", "retries", "strip_prefix", "add_prefix", "host_header", "encoded_slashes"]
         if mapping.has("static") && mapping.has("upstream") {
             mapping.owner.report("has two actions: use either static or upstream")
             _ = mapping["static"].flatMap(parseStatic)

@@ -276,6 +276,13 @@ extension EdgeConfigParser {
         } else if mapping.has("host_header") {
             valid = false
         }
+        if let field = mapping["encoded_slashes"] {
+            switch field.oneOf(["deny", "pass"]) {
+            case "pass": config.passEncodedSlashes = true
+            case "deny": config.passEncodedSlashes = false
+            default: valid = false
+            }
+        }
         return valid ? config : nil
     }
 

@@ -146,6 +146,9 @@ public struct ProxyRouteConfig: Sendable, Hashable {
     public var addPrefix: String?
     /// The `Host` sent upstream: the client's (default), or a fixed value.
     public var hostHeader: String?
+    /// Whether paths with an encoded slash (`%2F`) are forwarded with it still encoded (`encoded_slashes: pass`)
+    /// instead of refused with 400.
+    public var passEncodedSlashes: Bool
 
     public init(
         upstream: String,
@@ -153,7 +156,8 @@ public struct ProxyRouteConfig: Sendable, Hashable {
         retries: RetryConfig = RetryConfig(),
         stripPrefix: String? = nil,
         addPrefix: String? = nil,
-        hostHeader: String? = nil
+        hostHeader: String? = nil,
+        passEncodedSlashes: Bool = false
     ) {
         self.upstream = upstream
         self.timeouts = timeouts
@@ -161,6 +165,7 @@ public struct ProxyRouteConfig: Sendable, Hashable {
         self.stripPrefix = stripPrefix
         self.addPrefix = addPrefix
         self.hostHeader = hostHeader
+        self.passEncodedSlashes = passEncodedSlashes
     }
 }
 

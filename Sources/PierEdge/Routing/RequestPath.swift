@@ -3,13 +3,19 @@ import Foundation
 /// A request target's path, percent-decoded and checked so it can be matched against routes and mapped onto a
 /// directory without ever leaving it.
 ///
-/// Refused outright (the caller answers 400): `.` and `..` segments, encoded `/`, `\` or NUL, raw backslashes,
-/// control characters, malformed percent-escapes, and bytes that are not UTF-8. Repeated slashes are merged.
+/// Refused outright (the caller answers 400): `.` and `..` segments, encoded `\` or NUL, raw backslashes, control
+/// characters, malformed percent-escapes, and bytes that are not UTF-8. Repeated slashes are merged.
+///
+/// An encoded slash (`%2F`) is not a separator: such a path is kept with its `%2F` (and any `%25`) still encoded, so
+/// it stays unambiguous, and ``hasEncodedSlash`` tells the caller to refuse it unless the route passes it on.
 public struct RequestPath: Sendable, Hashable {
-    /// The decoded path, always starting with `/`.
+    /// The decoded path, always starting with `/`; with ``hasEncodedSlash``, `%2F` and `%25` are left encoded.
     public let path: String
     /// The query, without `?`, exactly as received.
     public let query: Substring?
+    /// Whether a segment holds an encoded slash (`%2F`), which only a proxy route with `encoded_slashes: pass`
+    /// accepts.
+    public let hasEncodedSlash: Bool
 
     /// Why a target was refused.
     public enum Problem: Error, Sendable, Hashable {
@@ -44,10 +50,12 @@ public struct RequestPath: Sendable, Hashable {
             query = nil
         }
         if Self.needsNormalizing(pathPart) {
-            path = try Self.normalize(pathPart)
+            hasEncodedSlash = Self.containsEncodedSlash(pathPart)
+            path = try Self.normalize(pathPart, keepingEncodedSlashes: hasEncodedSlash)
         } else {
             // Nothing to decode or merge, the common case: the target's own string when it is all path.
             path = pathPart.utf8.count == target.utf8.count ? target : String(pathPart)
+            hasEncodedSlash = false
         }
     }
 
@@ -66,8 +74,21 @@ public struct RequestPath: Sendable, Hashable {
         return false
     }
 
-    /// Decodes, checks and merges a path that ``needsNormalizing(_:)``.
-    static func normalize(_ raw: Substring) throws(Problem) -> String {
+    /// Whether the raw path holds `%2F` or `%2f`.
+    static func containsEncodedSlash(_ raw: Substring) -> Bool {
+        var iterator = raw.utf8.makeIterator()
+        while let byte = iterator.next() {
+            guard byte == UInt8(ascii: "%") else { continue }
+            if iterator.next() == UInt8(ascii: "2"), let low = iterator.next(), low | 0x20 == UInt8(ascii: "f") {
+                return true
+            }
+        }
+        return false
+    }
+
+    /// Decodes, checks and merges a path that ``needsNormalizing(_:)``; with `keepingEncodedSlashes`, `%2F` and
+    /// `%25` stay encoded (uppercase) so an encoded slash is told apart from a separator and from a literal `%2F`.
+    static func normalize(_ raw: Substring, keepingEncodedSlashes: Bool = false) throws(Problem) -> String {
         var output: [UInt8] = [UInt8(ascii: "/")]
         output.reserveCapacity(raw.utf8.count)
         for rawSegment in raw.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true) {
@@ -82,6 +103,11 @@ public struct RequestPath: Sendable, Hashable {
                         throw .invalidEncoding
                     }
                     let decoded = high << 4 | low
+                    if keepingEncodedSlashes && (decoded == UInt8(ascii: "/") || decoded == UInt8(ascii: "%")) {
+                        segment.append(
+                            contentsOf: decoded == UInt8(ascii: "/") ? Self.encodedSlash : Self.encodedPercent)
+                        continue
+                    }
                     if decoded == UInt8(ascii: "/") || decoded == UInt8(ascii: "\\") || decoded < 0x20
                         || decoded == 0x7F
                     {
@@ -105,6 +131,9 @@ public struct RequestPath: Sendable, Hashable {
         guard let text = String(validating: output, as: UTF8.self) else { throw .invalidEncoding }
         return text
     }
+
+    private static let encodedSlash: [UInt8] = Array("%2F".utf8)
+    private static let encodedPercent: [UInt8] = Array("%25".utf8)
 
     /// Whether any segment starts with a dot, other than `.well-known`.
     public var hasDotSegment: Bool {

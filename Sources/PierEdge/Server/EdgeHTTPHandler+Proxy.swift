@@ -227,7 +227,7 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
         let query = path.query.map { "?" + $0 } ?? ""
         guard config.stripPrefix != nil || config.addPrefix != nil else {
             if target.utf8.first == UInt8(ascii: "/") { return target }
-            return encodePath(path.path) + query
+            return encodePath(path.path, keepingEscapes: path.hasEncodedSlash) + query
         }
         var rewritten = path.path
         if let prefix = config.stripPrefix, RouteMatch.pathMatches(prefix: prefix, path: rewritten) {
@@ -237,7 +237,7 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
         if let prefix = config.addPrefix, prefix != "/" {
             rewritten = rewritten == "/" ? prefix + "/" : prefix + rewritten
         }
-        return encodePath(rewritten) + query
+        return encodePath(rewritten, keepingEscapes: path.hasEncodedSlash) + query
     }
 
     // MARK: - Attempts

@@ -194,10 +194,11 @@ extension EdgeHTTPHandler {
             case .full:
                 break
             case .unsatisfiable:
-                var refused = HTTPResponseHead(status: 416)
-                refused.add("Content-Range", "bytes */\(representation.size)")
-                refused.add(extra)
-                respond(context: context, refused, body: nil)
+                respondProblem(
+                    context: context, status: 416, code: "range_not_satisfiable",
+                    detail: "no requested range starts within the \(representation.size) bytes of this file",
+                    head: head,
+                    extra: [("Content-Range", "bytes */\(representation.size)")] + extra)
                 return
             case .single(let range):
                 response.status = 206
@@ -228,8 +229,9 @@ extension EdgeHTTPHandler {
         respond(context: context, response, body: .file(representation, ranges, multipart: multipart))
     }
 
-    /// Percent-encodes a decoded path for a `Location` header.
-    static func encodePath(_ path: String) -> String {
+    /// Percent-encodes a decoded path for a `Location` header or a request target; `keepingEscapes` for a path whose
+    /// `%` already start escapes (a ``RequestPath`` with ``RequestPath/hasEncodedSlash``).
+    static func encodePath(_ path: String, keepingEscapes: Bool = false) -> String {
         var output = ""
         for byte in path.utf8 {
             switch byte {
@@ -237,6 +239,8 @@ extension EdgeHTTPHandler {
                 UInt8(ascii: "0")...UInt8(ascii: "9"),
                 UInt8(ascii: "/"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
                 output.unicodeScalars.append(Unicode.Scalar(byte))
+            case UInt8(ascii: "%") where keepingEscapes:
+                output.unicodeScalars.append("%")
             default:
                 let hex = String(byte, radix: 16, uppercase: true)
                 output += "%" + (hex.count == 1 ? "0" + hex : hex)

@@ -366,6 +366,10 @@ final class EdgeHTTPHandler: ChannelDuplexHandler, AnsweredInTurn {
         guard let route = runtime.route(host: exchange?.host, path: path.path, method: head.method) else {
             return .noRoute
         }
+        if path.hasEncodedSlash {
+            // Never meaningful for files; passed on only where a proxy route says its upstream expects it.
+            guard case .proxy(let config) = route.action, config.passEncodedSlashes else { return .invalidPath }
+        }
         return .route(route, path)
     }
 
