@@ -117,14 +117,18 @@ public final class EdgeServer: Service, Sendable {
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelOption(.maxMessagesPerRead, value: 4)
+            // The connection's options are set here, synchronously, rather than as child channel options, which
+            // cost a chain of futures for every accepted connection.
             .childChannelInitializer { channel in
                 guard connections.admit(channel) else {
                     return channel.close()
                 }
                 return channel.eventLoop.makeCompletedFuture {
+                    if let options = channel.syncOptions {
+                        try options.setOption(.socketOption(.tcp_nodelay), value: 1)
+                        try options.setOption(.allowRemoteHalfClosure, value: true)
+                        try options.setOption(.maxMessagesPerRead, value: 4)
+                    }
                     try channel.pipeline.syncOperations.addHandler(
                         EdgeHTTPHandler(source: source, serviceOrder: orders.order(for: channel.eventLoop)))
                 }
