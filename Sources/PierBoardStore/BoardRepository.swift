@@ -29,6 +29,9 @@ public protocol BoardRepository: Sendable {
     func isMember(boardID: String, userID: String) async throws -> Bool
     func members(boardID: String) async throws -> [User]
     func addMember(boardID: String, userID: String, actorID: String) async throws
+    /// Removes a member. Refused (``StoreError/isRefused``) while tasks of the board are assigned to them
+    /// (`member_has_tasks`) or when they are the board's last Supervisor (`last_supervisor`).
+    func removeMember(boardID: String, userID: String, actorID: String) async throws
 
     // MARK: Tasks
     func createTask(boardID: String, _ task: NewTask, actorID: String) async throws -> BoardTask

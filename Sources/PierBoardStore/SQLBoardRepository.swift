@@ -245,6 +245,49 @@ public struct SQLBoardRepository: BoardRepository {
         }
     }
 
+    public func removeMember(boardID: String, userID: String, actorID: String) async throws {
+        let now = clock()
+        let ids = self.ids
+        try await database.transaction { db in
+            // The board row is the lock for its membership: two Supervisors removing each other at once must not
+            // both see the other one left. (SQLite runs one writing transaction at a time.)
+            let lock = db.dialect == .postgres ? " FOR UPDATE" : ""
+            guard !(try await db.query("SELECT id FROM boards WHERE id = $1" + lock, [.text(boardID)]).isEmpty) else {
+                throw StoreError.notFound("board")
+            }
+            let member = try await db.query(
+                "SELECT u.role FROM users u JOIN board_members m ON m.user_id = u.id AND m.board_id = $1 WHERE u.id = $2",
+                [.text(boardID), .text(userID)])
+            guard let role = try member.first?.text("role") else { throw StoreError.notFound("member") }
+            let assigned =
+                try await db.query(
+                    "SELECT COUNT(*) AS n FROM tasks WHERE board_id = $1 AND assignee_id = $2",
+                    [.text(boardID), .text(userID)]
+                ).first?.int("n") ?? 0
+            if assigned > 0 {
+                throw StoreError.refused(
+                    "member_has_tasks",
+                    "\(assigned) task(s) of this board are assigned to this member: reassign them first")
+            }
+            if role == UserRole.supervisor.rawValue {
+                let supervisors =
+                    try await db.query(
+                        "SELECT COUNT(*) AS n FROM users u JOIN board_members m ON m.user_id = u.id AND m.board_id = $1 WHERE u.role = $2 AND NOT u.disabled",
+                        [.text(boardID), .text(UserRole.supervisor.rawValue)]
+                    ).first?.int("n") ?? 0
+                if supervisors <= 1 {
+                    throw StoreError.refused(
+                        "last_supervisor", "the board's last active Supervisor cannot be removed: add another first")
+                }
+            }
+            try await db.query(
+                "DELETE FROM board_members WHERE board_id = $1 AND user_id = $2", [.text(boardID), .text(userID)])
+            try await Self.audit(
+                db, ids: ids, now: now, boardID: boardID, taskID: nil, actorID: actorID, action: "board.member_removed",
+                field: "member", old: userID, new: nil)
+        }
+    }
+
     // MARK: - Tasks
 
     static let taskColumnsOfT = prefixed(taskColumns, "t")

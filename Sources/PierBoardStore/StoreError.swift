@@ -7,6 +7,7 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         case invalid
         case corrupt
         case forbidden
+        case refused
     }
 
     let code: Code
@@ -14,6 +15,8 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     public let reason: String
     /// For a version conflict: the version the row has now.
     public let currentVersion: Int64?
+    /// For a refused change: the rule it would break, as a stable code (`member_has_tasks`).
+    public private(set) var rule: String? = nil
 
     public static func notFound(_ what: String) -> StoreError {
         StoreError(code: .notFound, reason: "\(what) not found", currentVersion: nil)
@@ -31,6 +34,10 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     public static func forbidden(_ what: String) -> StoreError {
         StoreError(code: .forbidden, reason: what, currentVersion: nil)
     }
+    /// The change would break a rule of the data as it stands (a member who still has tasks cannot leave).
+    public static func refused(_ rule: String, _ what: String) -> StoreError {
+        StoreError(code: .refused, reason: what, currentVersion: nil, rule: rule)
+    }
     public static func corrupt(_ what: String) -> StoreError {
         StoreError(code: .corrupt, reason: what, currentVersion: nil)
     }
@@ -40,6 +47,7 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     public var isDuplicate: Bool { code == .duplicate }
     public var isInvalid: Bool { code == .invalid }
     public var isForbidden: Bool { code == .forbidden }
+    public var isRefused: Bool { code == .refused }
 
     public var description: String { reason }
 }

@@ -547,6 +547,43 @@ class BoardScenario(unittest.TestCase):
         self.assertFalse(own.find_element(By.XPATH, ".//button[text()='Disable']").is_displayed())
 
     @step
+    def test_18b_supervisor_removes_a_member(self):
+        driver = self.supervisor
+        board_id = self.board["id"]
+        leaving_email = f"leaving.{STAMP}@pier.test"
+        leaving = self.api.call("POST", "/users", {"email": leaving_email, "name": "Leaving Kim", "role": "pic"})["user"]
+        self.api.call("POST", f"/boards/{board_id}/members", {"user_id": leaving["id"]})
+        driver.get(f"{self.base}/boards/{board_id}")
+        wait_text(driver, "main h1", BOARD)
+        driver.find_element(By.XPATH, "//button[text()='Members']").click()
+        wait_text(driver, "dialog[open] .member-list", leaving_email)
+        screenshot(driver, "members-dialog")
+
+        def remove(email):
+            row = wait_text(driver, "dialog[open] .member-list li", email)
+            button = row.find_element(By.CSS_SELECTOR, ".member-remove")
+            self.assertEqual(button.get_attribute("aria-label"), f"Remove {row.find_element(By.CSS_SELECTOR, '.member-name').text} from this board")
+            button.click()
+            confirm = wait_text(driver, "dialog.dialog-small[open]", "Remove this member?")
+            confirm.find_element(By.XPATH, ".//button[text()='Remove']").click()
+
+        # The PIC still has tasks on this board: refused with the reason, and still a member.
+        remove(PIC_EMAIL)
+        wait_text(driver, "dialog[open] .form-message", "Assign them to someone else first.")
+        members = {m["email"] for m in self.api.call("GET", f"/boards/{board_id}/members")}
+        self.assertIn(PIC_EMAIL, members)
+
+        remove(leaving_email)
+        wait(driver, lambda d: leaving_email not in d.find_element(By.CSS_SELECTOR, "dialog[open] .member-list").text,
+             message="the removed member left the list")
+        members = {m["email"] for m in self.api.call("GET", f"/boards/{board_id}/members")}
+        self.assertNotIn(leaving_email, members)
+        self.assertIn(PIC_EMAIL, members)
+        # The account itself stays; only its place on this board is gone.
+        self.assertIn(leaving_email, {u["email"] for u in self.api.call("GET", "/users")})
+        driver.find_element(By.XPATH, "//dialog[@open]//button[text()='Close']").click()
+
+    @step
     def test_19_sign_out(self):
         driver = self.pic_driver
         driver.find_element(By.CSS_SELECTOR, ".account-menu summary").click()

@@ -399,6 +399,90 @@ struct DetailConformanceTests {
         }
     }
 
+    @Test(
+        "removing a member: refused while they have tasks here or are the last Supervisor, audited when done",
+        arguments: StoreBackend.available)
+    func memberRemoval(backend: StoreBackend) async throws {
+        try await BoardStoreFixture.withRepository(backend) { repository in
+            let world = try await BoardRepositoryConformanceTests.world(repository)
+            let task = try await repository.createTask(
+                boardID: world.board.id, NewTask(title: "Theirs", assigneeID: world.pic.id),
+                actorID: world.supervisor.id)
+            func refusal(_ userID: String) async -> String? {
+                do {
+                    try await repository.removeMember(
+                        boardID: world.board.id, userID: userID, actorID: world.supervisor.id)
+                    return nil
+                } catch let error as StoreError {
+                    return error.isRefused ? error.rule : "\(error)"
+                } catch {
+                    return "\(error)"
+                }
+            }
+            let withTasks = await refusal(world.pic.id)
+            #expect(withTasks == "member_has_tasks")
+            let lastSupervisor = await refusal(world.supervisor.id)
+            #expect(lastSupervisor == "last_supervisor")
+            var members = try await repository.members(boardID: world.board.id).map(\.id)
+            #expect(Set(members) == [world.supervisor.id, world.pic.id])
+
+            _ = try await repository.updateTask(
+                id: task.id, expectedVersion: task.version, changes: TaskChanges(assigneeID: .some(nil)),
+                actorID: world.supervisor.id)
+            try await repository.removeMember(
+                boardID: world.board.id, userID: world.pic.id, actorID: world.supervisor.id)
+            members = try await repository.members(boardID: world.board.id).map(\.id)
+            #expect(members == [world.supervisor.id])
+            let isMember = try await repository.isMember(boardID: world.board.id, userID: world.pic.id)
+            #expect(!isMember)
+            let removals = try await repository.database.query(
+                "SELECT old_value FROM audit_events WHERE board_id = $1 AND action = 'board.member_removed'",
+                [.text(world.board.id)])
+            #expect(try removals.map { try $0.text("old_value") } == [world.pic.id])
+            // Not a member (any more): not found, and nothing else changes.
+            await #expect(throws: StoreError.self) {
+                try await repository.removeMember(
+                    boardID: world.board.id, userID: world.pic.id, actorID: world.supervisor.id)
+            }
+            // A second Supervisor makes the first one removable.
+            let second = try await repository.createUser(
+                email: "sup2@example.com", name: "Second", role: .supervisor, passwordHash: "h3", actorID: nil)
+            try await repository.addMember(boardID: world.board.id, userID: second.id, actorID: world.supervisor.id)
+            try await repository.removeMember(boardID: world.board.id, userID: world.supervisor.id, actorID: second.id)
+            members = try await repository.members(boardID: world.board.id).map(\.id)
+            #expect(members == [second.id])
+        }
+    }
+
+    @Test(
+        "two Supervisors removing each other at once: exactly one succeeds, the board keeps a Supervisor",
+        arguments: StoreBackend.available)
+    func concurrentMemberRemoval(backend: StoreBackend) async throws {
+        try await BoardStoreFixture.withRepository(backend) { repository in
+            let world = try await BoardRepositoryConformanceTests.world(repository)
+            let second = try await repository.createUser(
+                email: "sup2@example.com", name: "Second", role: .supervisor, passwordHash: "h3", actorID: nil)
+            try await repository.addMember(boardID: world.board.id, userID: second.id, actorID: world.supervisor.id)
+            let pairs = [(world.supervisor.id, second.id), (second.id, world.supervisor.id)]
+            let outcomes = try await withThrowingTaskGroup(of: String.self) { group in
+                for (actor, removed) in pairs {
+                    group.addTask {
+                        do {
+                            try await repository.removeMember(boardID: world.board.id, userID: removed, actorID: actor)
+                            return "removed"
+                        } catch let error as StoreError where error.isRefused {
+                            return error.rule ?? "refused"
+                        }
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }.sorted()
+            }
+            #expect(outcomes == ["last_supervisor", "removed"])
+            let left = try await repository.members(boardID: world.board.id).filter { $0.role == .supervisor }
+            #expect(left.count == 1)
+        }
+    }
+
     @Test("adding a member twice is a no-op; moving a task next to itself leaves it", arguments: StoreBackend.available)
     func idempotence(backend: StoreBackend) async throws {
         try await BoardStoreFixture.withRepository(backend) { repository in

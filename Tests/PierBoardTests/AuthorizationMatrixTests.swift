@@ -102,6 +102,17 @@ struct AuthorizationMatrixTests {
                 method: .post, path: "/api/v1/boards/\(world.board.id)/members",
                 json: #"{"user_id":"\#(world.supervisor.id)"}"#)
         },
+        Endpoint(
+            method: .delete, route: "/api/v1/boards/{id}/members/{user_id}", expected: memberSupervisor(.noContent)
+        ) { world, caller in
+            // A member of their own for each call, with no tasks, so every caller's attempt is the same.
+            let leaving = try await world.repository.createUser(
+                email: "leaving-\(caller)@example.com", name: "Leaving", role: .pic, passwordHash: "unused",
+                actorID: nil)
+            try await world.repository.addMember(
+                boardID: world.board.id, userID: leaving.id, actorID: world.supervisor.id)
+            return Call(method: .delete, path: "/api/v1/boards/\(world.board.id)/members/\(leaving.id)")
+        },
         Endpoint(method: .get, route: "/api/v1/boards/{id}/tasks", expected: members) { world, _ in
             Call(method: .get, path: "/api/v1/boards/\(world.board.id)/tasks")
         },

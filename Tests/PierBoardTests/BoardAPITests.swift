@@ -404,6 +404,36 @@ struct BoardAPITests {
         }
     }
 
+    @Test("members: a Supervisor removes one; refusals are 409 problems with the rule as their code")
+    func memberRemoval() async throws {
+        try await APIWorld.with { world, client in
+            let token = try world.token(world.supervisor)
+            let path = "/api/v1/boards/\(world.board.id)/members/"
+            let busy = try await client.call(.delete, path + world.pic.id, token: token)
+            #expect(busy.status == .conflict)
+            #expect(busy.problemCode == "member_has_tasks")
+            let last = try await client.call(.delete, path + world.supervisor.id, token: token)
+            #expect(last.problemCode == "last_supervisor")
+            let malformed = try await client.call(.delete, path + "not-an-id", token: token)
+            #expect(malformed.status == .notFound)
+            let outsider = try await client.call(.delete, path + world.outsiderPIC.id, token: token)
+            #expect(outsider.status == .notFound)
+
+            // Once their task is reassigned, the PIC can be removed and loses the board at once.
+            let reassigned = try await client.call(
+                .patch, "/api/v1/tasks/\(world.task.id)", token: token,
+                json: #"{"assignee_id":null,"version":\#(world.task.version)}"#)
+            #expect(reassigned.status == .ok, "\(reassigned.text)")
+            let removed = try await client.call(.delete, path + world.pic.id, token: token)
+            #expect(removed.status == .noContent)
+            let gone = try await client.call(
+                .get, "/api/v1/boards/\(world.board.id)", token: try world.token(world.pic))
+            #expect(gone.status == .notFound)
+            let members = try await client.call(.get, "/api/v1/boards/\(world.board.id)/members", token: token)
+            #expect(!members.text.contains(world.pic.id))
+        }
+    }
+
     @Test("concurrent PATCHes of one version: exactly one wins, the others get 409", arguments: StoreBackend.available)
     func concurrentPatches(backend: StoreBackend) async throws {
         try await APIWorld.with(backend) { world, client in

@@ -1,7 +1,7 @@
-// A board's members; a Supervisor adds accounts to the board here.
+// A board's members; a Supervisor adds accounts to the board and removes members here.
 
 import * as api from "../api.js";
-import { clear, field, h, messageArea, openDialog } from "../dom.js";
+import { clear, confirmDialog, field, h, messageArea, openDialog } from "../dom.js";
 import { t } from "../i18n.js";
 import { isSupervisor } from "../session.js";
 import { avatar, notify, problemMessage, roleName } from "../ui.js";
@@ -9,6 +9,8 @@ import { avatar, notify, problemMessage, roleName } from "../ui.js";
 export function openMembersDialog({ board, onChanged }) {
     const list = h("ul", { class: "member-list", "aria-label": t("members.list") });
     const message = messageArea();
+    // Errors about the list itself (loading it, removing a member), shown above it for every reader.
+    const listMessage = messageArea();
     const select = h("select", { name: "user_id" });
     const add = h("button", { type: "submit", class: "primary", text: t("members.add") });
     const form = isSupervisor()
@@ -40,6 +42,36 @@ export function openMembersDialog({ board, onChanged }) {
           )
         : null;
 
+    const removeButton = (member) =>
+        h("button", {
+            type: "button",
+            class: "danger-outline member-remove",
+            text: t("members.remove"),
+            "aria-label": t("members.remove_label", { name: member.name }),
+            onClick: async (event) => {
+                const button = event.currentTarget;
+                const sure = await confirmDialog({
+                    title: t("members.remove_title"),
+                    message: t("members.remove_message", { name: member.name }),
+                    confirmLabel: t("members.remove"),
+                    cancelLabel: t("action.cancel"),
+                    danger: true,
+                });
+                if (!sure) return;
+                button.disabled = true;
+                try {
+                    await api.del(`/boards/${api.id(board.id)}/members/${api.id(member.id)}`);
+                    notify(t("members.removed", { name: member.name }));
+                    listMessage.show("");
+                    await load();
+                    onChanged?.();
+                } catch (problem) {
+                    listMessage.show(problemMessage(problem));
+                    button.disabled = false;
+                }
+            },
+        });
+
     const load = async () => {
         try {
             const members = await api.get(`/boards/${api.id(board.id)}/members`);
@@ -52,6 +84,7 @@ export function openMembersDialog({ board, onChanged }) {
                         avatar(member),
                         h("span", { class: "member-name", text: member.name }),
                         h("span", { class: "muted small", text: `${member.email} · ${roleName(member.role)}` }),
+                        form ? removeButton(member) : null,
                     ),
                 );
             }
@@ -76,7 +109,7 @@ export function openMembersDialog({ board, onChanged }) {
                 add.disabled = candidates.length === 0;
             }
         } catch (problem) {
-            message.show(problemMessage(problem));
+            listMessage.show(problemMessage(problem));
         }
     };
 
@@ -84,6 +117,7 @@ export function openMembersDialog({ board, onChanged }) {
         title: t("members.title", { board: board.name }),
         className: "dialog-medium",
         body: [
+            listMessage,
             list,
             form,
             h("div", { class: "actions" }, h("button", { type: "button", text: t("action.close"), onClick: () => handle.close() })),

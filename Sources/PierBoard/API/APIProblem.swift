@@ -95,6 +95,7 @@ public struct APIProblem: Error, HTTPResponseError, CustomStringConvertible {
         if error.isDuplicate { return APIProblem(.conflict, code: "duplicate", detail: error.reason) }
         if error.isInvalid { return APIProblem(.badRequest, code: "invalid_request", detail: error.reason) }
         if error.isForbidden { return APIProblem(.forbidden, code: "forbidden", detail: error.reason) }
+        if error.isRefused, let rule = error.rule { return APIProblem(.conflict, code: rule, detail: error.reason) }
         return APIProblem(.internalServerError, code: "internal_error", detail: "the stored data could not be read")
     }
 }

@@ -25,8 +25,8 @@ extension BoardAPI {
     }
 
     /// A path id: ids are UUIDs, so anything else cannot exist.
-    static func pathID(_ context: BoardContext, _ what: String) throws -> String {
-        guard let id = context.parameters.get("id"), id.utf8.count == 36,
+    static func pathID(_ context: BoardContext, _ what: String, parameter: String = "id") throws -> String {
+        guard let id = context.parameters.get(parameter), id.utf8.count == 36,
             id.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) || $0 == 0x2D })
         else { throw APIProblem.notFound(what) }
         return id

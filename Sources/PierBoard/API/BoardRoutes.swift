@@ -50,6 +50,13 @@ extension BoardAPI {
             try await self.repository.addMember(boardID: boardID, userID: memberID, actorID: user.id)
             return Response.noContent()
         }
+        group.delete("boards/:id/members/:user_id") { _, context in
+            let boardID = try await self.memberBoardID(context)
+            let user = try Self.requireSupervisor(context)
+            let memberID = try Self.pathID(context, "member", parameter: "user_id")
+            try await self.repository.removeMember(boardID: boardID, userID: memberID, actorID: user.id)
+            return Response.noContent()
+        }
         group.get("boards/:id/tasks") { request, context in
             let user = try context.requireUser()
             let boardID = try await self.memberBoardID(context)

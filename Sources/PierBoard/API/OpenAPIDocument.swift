@@ -737,6 +737,54 @@ enum OpenAPIDocument {
             ]
            }
           },
+          "/api/v1/boards/{id}/members/{user_id}": {
+           "delete": {
+            "operationId": "removeMember",
+            "summary": "Remove a member (Supervisor member of the board). Refused while tasks of the board are assigned to them, and for the board's last active Supervisor.",
+            "responses": {
+             "204": {
+              "description": "Removed."
+             },
+             "401": {
+              "$ref": "#/components/responses/Unauthenticated"
+             },
+             "403": {
+              "$ref": "#/components/responses/Forbidden"
+             },
+             "404": {
+              "$ref": "#/components/responses/NotFound"
+             },
+             "409": {
+              "description": "Refused: member_has_tasks (reassign their tasks first) or last_supervisor.",
+              "content": {
+               "application/problem+json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Problem"
+                }
+               }
+              }
+             }
+            },
+            "tags": [
+             "boards"
+            ],
+            "parameters": [
+             {
+              "$ref": "#/components/parameters/Id"
+             },
+             {
+              "name": "user_id",
+              "in": "path",
+              "required": true,
+              "description": "The member's user id.",
+              "schema": {
+               "type": "string",
+               "format": "uuid"
+              }
+             }
+            ]
+           }
+          },
           "/api/v1/boards/{id}/tasks": {
            "get": {
             "operationId": "listTasks",
