@@ -33,6 +33,18 @@ public protocol BoardRepository: Sendable {
     /// (`member_has_tasks`) or when they are the board's last Supervisor (`last_supervisor`).
     func removeMember(boardID: String, userID: String, actorID: String) async throws
 
+    // MARK: Columns
+    /// A column and the board it belongs to.
+    func column(id: String) async throws -> (boardID: String, column: BoardColumn)?
+    /// Adds a column at the end of the board. Refused past ``SQLBoardRepository/maxColumns`` (`too_many_columns`);
+    /// a name the board already has (ignoring case) is ``StoreError/isDuplicate``.
+    func addColumn(boardID: String, name: String, isDone: Bool, actorID: String) async throws -> BoardColumn
+    /// Renames a column, marks it done or not, or moves it to `position` (0 is first; the others shift).
+    func updateColumn(id: String, changes: ColumnChanges, actorID: String) async throws -> BoardColumn
+    /// Deletes an empty column. Refused for a board's only column (`last_column`) and while tasks are in it
+    /// (`column_not_empty`).
+    func deleteColumn(id: String, actorID: String) async throws
+
     // MARK: Tasks
     func createTask(boardID: String, _ task: NewTask, actorID: String) async throws -> BoardTask
     func task(id: String) async throws -> BoardTask?

@@ -584,6 +584,52 @@ class BoardScenario(unittest.TestCase):
         driver.find_element(By.XPATH, "//dialog[@open]//button[text()='Close']").click()
 
     @step
+    def test_18c_supervisor_manages_columns(self):
+        driver = self.supervisor
+        board_id = self.board["id"]
+
+        def api_names():
+            return [c["name"] for c in sorted(self.api.call("GET", f"/boards/{board_id}")["columns"], key=lambda c: c["position"])]
+
+        def board_names():
+            return [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".columns .column-name")]
+
+        before = api_names()
+        driver.get(f"{self.base}/boards/{board_id}")
+        wait_text(driver, "main h1", BOARD)
+        driver.find_element(By.XPATH, "//button[text()='Columns']").click()
+        dialog = wait_for(driver, "dialog[open]")
+        dialog.find_element(By.NAME, "name").send_keys("Blocked")
+        dialog.find_element(By.XPATH, ".//button[text()='Add']").click()
+        wait(driver, lambda d: api_names() == before + ["Blocked"], message="the column was added at the end")
+        wait(driver, lambda d: board_names() == before + ["Blocked"], message="the board shows the new column")
+
+        name = wait_for(driver, 'dialog[open] input[aria-label="Name of the column Blocked"]')
+        # (WebDriver's clear() fires a change of its own; select and type over the name as a person does.)
+        name.send_keys(Keys.CONTROL, "a")
+        name.send_keys("On hold", Keys.ENTER)
+        wait(driver, lambda d: api_names() == before + ["On hold"], message="the column was renamed")
+        wait_for(driver, 'dialog[open] button[aria-label="Move On hold one place to the left"]').click()
+        expected = before[:-1] + ["On hold", before[-1]]
+        wait(driver, lambda d: api_names() == expected, message="the column moved one place to the left")
+        wait(driver, lambda d: board_names() == expected, message="the board shows the new order")
+        screenshot(driver, "columns-dialog")
+
+        # A column with tasks cannot go; an empty one can, after confirming.
+        occupied = next(c for c in self.api.call("GET", f"/boards/{board_id}")["columns"]
+                        if any(t["column_id"] == c["id"] for t in self.api.call("GET", f"/boards/{board_id}/tasks")["tasks"]))
+        wait_for(driver, f'dialog[open] button[aria-label="Delete the column {occupied["name"]}"]').click()
+        wait_text(driver, "dialog.dialog-small[open]", "Delete this column?").find_element(
+            By.XPATH, ".//button[text()='Delete']").click()
+        wait_text(driver, "dialog[open] .form-message", "This column still has tasks.")
+        wait_for(driver, 'dialog[open] button[aria-label="Delete the column On hold"]').click()
+        wait_text(driver, "dialog.dialog-small[open]", "Delete this column?").find_element(
+            By.XPATH, ".//button[text()='Delete']").click()
+        wait(driver, lambda d: api_names() == before, message="the empty column was deleted")
+        wait(driver, lambda d: board_names() == before, message="the board no longer shows it")
+        driver.find_element(By.XPATH, "//dialog[@open]//button[text()='Close']").click()
+
+    @step
     def test_19_sign_out(self):
         driver = self.pic_driver
         driver.find_element(By.CSS_SELECTOR, ".account-menu summary").click()

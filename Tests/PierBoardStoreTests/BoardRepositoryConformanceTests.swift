@@ -455,6 +455,91 @@ struct DetailConformanceTests {
     }
 
     @Test(
+        "columns: added at the end, renamed, reordered, marked done, deleted only when empty and not the last",
+        arguments: StoreBackend.available)
+    func columns(backend: StoreBackend) async throws {
+        try await BoardStoreFixture.withRepository(backend) { repository in
+            let world = try await BoardRepositoryConformanceTests.world(repository)
+            func names() async throws -> [String] {
+                try await repository.board(id: world.board.id)!.columns.sorted { $0.position < $1.position }.map(\.name)
+            }
+            func positions() async throws -> [Int] {
+                try await repository.board(id: world.board.id)!.columns.map(\.position).sorted()
+            }
+            let actor = world.supervisor.id
+            let blocked = try await repository.addColumn(
+                boardID: world.board.id, name: "Blocked", isDone: false, actorID: actor)
+            #expect(blocked.position == 4)
+            #expect(try await names() == ["To do", "In progress", "Review", "Done", "Blocked"])
+            await #expect(throws: StoreError.self) {
+                try await repository.addColumn(boardID: world.board.id, name: "blocked", isDone: false, actorID: actor)
+            }
+
+            let moved = try await repository.updateColumn(
+                id: blocked.id, changes: ColumnChanges(name: "On hold", position: 1), actorID: actor)
+            #expect(moved.position == 1)
+            #expect(moved.name == "On hold")
+            #expect(try await names() == ["To do", "On hold", "In progress", "Review", "Done"])
+            let last = try await repository.updateColumn(
+                id: blocked.id, changes: ColumnChanges(isDone: true, position: 99), actorID: actor)
+            #expect(last.position == 4)
+            #expect(last.isDone)
+            #expect(try await names() == ["To do", "In progress", "Review", "Done", "On hold"])
+            #expect(try await positions() == [0, 1, 2, 3, 4])
+            await #expect(throws: StoreError.self) {
+                try await repository.updateColumn(id: blocked.id, changes: ColumnChanges(name: "DONE"), actorID: actor)
+            }
+
+            // Not while a task is in it; then gone, with the others renumbered, and audited.
+            let board = try #require(try await repository.board(id: world.board.id))
+            let task = try await repository.createTask(
+                boardID: world.board.id, NewTask(title: "Waiting", columnID: blocked.id), actorID: actor)
+            var refusal: String?
+            do {
+                try await repository.deleteColumn(id: blocked.id, actorID: actor)
+            } catch let error as StoreError {
+                refusal = error.rule
+            }
+            #expect(refusal == "column_not_empty")
+            _ = try await repository.moveTask(
+                id: task.id, toColumnID: board.columns[0].id, afterID: nil, beforeID: nil, expectedVersion: nil,
+                actorID: actor)
+            try await repository.deleteColumn(id: blocked.id, actorID: actor)
+            #expect(try await names() == ["To do", "In progress", "Review", "Done"])
+            let inProgress = board.columns.first { $0.name == "In progress" }!
+            try await repository.deleteColumn(id: inProgress.id, actorID: actor)
+            #expect(try await positions() == [0, 1, 2])
+            let changes = try await repository.database.query(
+                "SELECT action, field FROM audit_events WHERE board_id = $1 AND action LIKE 'column.%'",
+                [.text(world.board.id)])
+            #expect(
+                try changes.map { "\(try $0.text("action")) \((try? $0.text("field")) ?? "")" }.sorted() == [
+                    "column.added column", "column.changed is_done", "column.changed name", "column.changed position",
+                    "column.changed position", "column.removed column", "column.removed column",
+                ])
+
+            // The last column stays.
+            for column in try await repository.board(id: world.board.id)!.columns.dropFirst() {
+                let tasksHere = try await repository.tasks(
+                    boardID: world.board.id, query: TaskQuery(columnID: column.id, now: 0)
+                ).tasks
+                for task in tasksHere {
+                    try await repository.deleteTask(id: task.id, actorID: actor)
+                }
+                try await repository.deleteColumn(id: column.id, actorID: actor)
+            }
+            let only = try #require(try await repository.board(id: world.board.id)?.columns.first)
+            refusal = nil
+            do {
+                try await repository.deleteColumn(id: only.id, actorID: actor)
+            } catch let error as StoreError {
+                refusal = error.rule
+            }
+            #expect(refusal == "last_column")
+        }
+    }
+
+    @Test(
         "two Supervisors removing each other at once: exactly one succeeds, the board keeps a Supervisor",
         arguments: StoreBackend.available)
     func concurrentMemberRemoval(backend: StoreBackend) async throws {

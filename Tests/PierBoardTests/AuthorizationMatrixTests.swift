@@ -113,6 +113,21 @@ struct AuthorizationMatrixTests {
                 boardID: world.board.id, userID: leaving.id, actorID: world.supervisor.id)
             return Call(method: .delete, path: "/api/v1/boards/\(world.board.id)/members/\(leaving.id)")
         },
+        Endpoint(method: .post, route: "/api/v1/boards/{id}/columns", expected: memberSupervisor(.created)) {
+            world, caller in
+            Call(method: .post, path: "/api/v1/boards/\(world.board.id)/columns", json: #"{"name":"By \#(caller)"}"#)
+        },
+        Endpoint(method: .patch, route: "/api/v1/columns/{id}", expected: memberSupervisor(.ok)) { world, caller in
+            let column = try await world.repository.addColumn(
+                boardID: world.board.id, name: "To rename \(caller)", isDone: false, actorID: world.supervisor.id)
+            return Call(method: .patch, path: "/api/v1/columns/\(column.id)", json: #"{"name":"Renamed \#(caller)"}"#)
+        },
+        Endpoint(method: .delete, route: "/api/v1/columns/{id}", expected: memberSupervisor(.noContent)) {
+            world, caller in
+            let column = try await world.repository.addColumn(
+                boardID: world.board.id, name: "To delete \(caller)", isDone: false, actorID: world.supervisor.id)
+            return Call(method: .delete, path: "/api/v1/columns/\(column.id)")
+        },
         Endpoint(method: .get, route: "/api/v1/boards/{id}/tasks", expected: members) { world, _ in
             Call(method: .get, path: "/api/v1/boards/\(world.board.id)/tasks")
         },

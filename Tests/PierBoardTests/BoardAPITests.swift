@@ -434,6 +434,47 @@ struct BoardAPITests {
         }
     }
 
+    @Test("columns: add, rename, move and delete through the API, with problems for bad input and refusals")
+    func columns() async throws {
+        try await APIWorld.with { world, client in
+            let token = try world.token(world.supervisor)
+            let created = try await client.call(
+                .post, "/api/v1/boards/\(world.board.id)/columns", token: token, json: #"{"name":"  Blocked  "}"#)
+            #expect(created.status == .created, "\(created.text)")
+            #expect(created.object["name"] as? String == "Blocked")
+            #expect(created.object["position"] as? Int == 4)
+            #expect(created.object["is_done"] as? Bool == false)
+            let id = try #require(created.object["id"] as? String)
+
+            let moved = try await client.call(
+                .patch, "/api/v1/columns/\(id)", token: token, json: #"{"name":"On hold","position":0}"#)
+            #expect(moved.status == .ok, "\(moved.text)")
+            #expect(moved.object["position"] as? Int == 0)
+            let board = try await client.call(.get, "/api/v1/boards/\(world.board.id)", token: token)
+            let names = (board.object["columns"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
+            #expect(names == ["On hold", "To do", "In progress", "Review", "Done"])
+
+            for (json, code) in [
+                (#"{"name":""}"#, "invalid_field"),
+                (#"{"name":"\#(String(repeating: "x", count: 51))"}"#, "invalid_field"),
+                (#"{"position":20}"#, "invalid_field"), (#"{"colour":"red"}"#, "unknown_field"),
+                (#"{"name":"done"}"#, "duplicate"),
+            ] {
+                let refused = try await client.call(.patch, "/api/v1/columns/\(id)", token: token, json: json)
+                #expect(refused.problemCode == code, "\(json): \(refused.text)")
+            }
+            // The task of the fixture is in the first default column.
+            let occupied = try #require(world.task.columnID as String?)
+            let notEmpty = try await client.call(.delete, "/api/v1/columns/\(occupied)", token: token)
+            #expect(notEmpty.status == .conflict)
+            #expect(notEmpty.problemCode == "column_not_empty")
+            let deleted = try await client.call(.delete, "/api/v1/columns/\(id)", token: token)
+            #expect(deleted.status == .noContent)
+            let again = try await client.call(.delete, "/api/v1/columns/\(id)", token: token)
+            #expect(again.status == .notFound)
+        }
+    }
+
     @Test("concurrent PATCHes of one version: exactly one wins, the others get 409", arguments: StoreBackend.available)
     func concurrentPatches(backend: StoreBackend) async throws {
         try await APIWorld.with(backend) { world, client in

@@ -7,6 +7,7 @@ import { t } from "../i18n.js";
 import { boardPath, setURL } from "../router.js";
 import { isSupervisor, mayMove, session } from "../session.js";
 import { announce, avatar, columnName, dueState, formatDateTime, formatShortDate, notify, problemMessage } from "../ui.js";
+import { openColumnsDialog } from "./columns.js";
 import { openMembersDialog } from "./members.js";
 import { openNewTaskDialog, openTaskDialog } from "./task.js";
 
@@ -122,6 +123,13 @@ export function boardView(route) {
                 text: t("board.members"),
                 onClick: () => openMembersDialog({ board: state.board, onChanged: reloadMembers }),
             }),
+            isSupervisor()
+                ? h("button", {
+                      type: "button",
+                      text: t("board.columns"),
+                      onClick: () => openColumnsDialog({ board: state.board, onChanged: columnsChanged }),
+                  })
+                : null,
             h(
                 "button",
                 { type: "button", class: "shortcuts-button", "aria-keyshortcuts": "?", onClick: openHelp },
@@ -129,6 +137,12 @@ export function boardView(route) {
                 h("span", { class: "button-text", text: t("board.shortcuts") }),
             ),
         );
+    };
+
+    const columnsChanged = (board) => {
+        state.board = board;
+        renderFilters();
+        renderColumns();
     };
 
     const reloadMembers = async () => {

@@ -16,6 +16,7 @@ enum Limits {
     static let timeZone = 64
     static let search = 200
     static let pageSize = 200
+    static let columnName = 50
 }
 
 extension BoardAPI {
@@ -55,6 +56,34 @@ extension BoardAPI {
             let user = try Self.requireSupervisor(context)
             let memberID = try Self.pathID(context, "member", parameter: "user_id")
             try await self.repository.removeMember(boardID: boardID, userID: memberID, actorID: user.id)
+            return Response.noContent()
+        }
+        group.post("boards/:id/columns") { request, context in
+            let boardID = try await self.memberBoardID(context)
+            let user = try Self.requireSupervisor(context)
+            let input = try await JSONInput.read(request, allowed: ["name", "is_done"])
+            let column = try await self.repository.addColumn(
+                boardID: boardID, name: try Self.columnName(input.string("name", maxLength: Limits.columnName)),
+                isDone: try input.optionalBool("is_done") ?? false, actorID: user.id)
+            return Response.json(ColumnOut(column: column), status: .created)
+        }
+        group.patch("columns/:id") { request, context in
+            let columnID = try await self.memberColumnID(context)
+            let user = try Self.requireSupervisor(context)
+            let input = try await JSONInput.read(request, allowed: ["name", "is_done", "position"])
+            let changes = ColumnChanges(
+                name: try input.optionalString("name", maxLength: Limits.columnName).map(Self.columnName),
+                isDone: try input.optionalBool("is_done"),
+                position: try input.optionalInteger(
+                    "position", range: 0...Int64(SQLBoardRepository.maxColumns - 1)
+                ).map { Int($0) })
+            let column = try await self.repository.updateColumn(id: columnID, changes: changes, actorID: user.id)
+            return Response.json(ColumnOut(column: column))
+        }
+        group.delete("columns/:id") { _, context in
+            let columnID = try await self.memberColumnID(context)
+            let user = try Self.requireSupervisor(context)
+            try await self.repository.deleteColumn(id: columnID, actorID: user.id)
             return Response.noContent()
         }
         group.get("boards/:id/tasks") { request, context in
@@ -98,6 +127,21 @@ extension BoardAPI {
 
     /// The board id in the path, if the signed-in user is a member (so the board exists); otherwise 404. For routes
     /// that do not need the board itself, this is one query instead of three.
+    /// A column of a board the caller is a member of; any other column is 404.
+    func memberColumnID(_ context: BoardContext) async throws -> String {
+        let user = try context.requireUser()
+        let id = try Self.pathID(context, "column")
+        guard let (boardID, _) = try await repository.column(id: id),
+            try await repository.isMember(boardID: boardID, userID: user.id)
+        else { throw APIProblem.notFound("column") }
+        return id
+    }
+
+    /// A column name as stored: without surrounding white space.
+    static func columnName(_ text: String) -> String {
+        text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     func memberBoardID(_ context: BoardContext) async throws -> String {
         let user = try context.requireUser()
         let id = try Self.pathID(context, "board")

@@ -785,6 +785,164 @@ enum OpenAPIDocument {
             ]
            }
           },
+          "/api/v1/boards/{id}/columns": {
+           "post": {
+            "operationId": "addColumn",
+            "summary": "Add a column at the end of the board (Supervisor member of the board).",
+            "responses": {
+             "201": {
+              "description": "Added.",
+              "content": {
+               "application/json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Column"
+                }
+               }
+              }
+             },
+             "400": {
+              "$ref": "#/components/responses/BadRequest"
+             },
+             "401": {
+              "$ref": "#/components/responses/Unauthenticated"
+             },
+             "403": {
+              "$ref": "#/components/responses/Forbidden"
+             },
+             "404": {
+              "$ref": "#/components/responses/NotFound"
+             },
+             "409": {
+              "description": "The board already has a column of this name (duplicate), or has the most columns it may (too_many_columns).",
+              "content": {
+               "application/problem+json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Problem"
+                }
+               }
+              }
+             },
+             "415": {
+              "$ref": "#/components/responses/UnsupportedMediaType"
+             }
+            },
+            "tags": [
+             "boards"
+            ],
+            "requestBody": {
+             "required": true,
+             "content": {
+              "application/json": {
+               "schema": {
+                "$ref": "#/components/schemas/NewColumnRequest"
+               }
+              }
+             }
+            },
+            "parameters": [
+             {
+              "$ref": "#/components/parameters/Id"
+             }
+            ]
+           }
+          },
+          "/api/v1/columns/{id}": {
+           "patch": {
+            "operationId": "updateColumn",
+            "summary": "Rename a column, mark it as done or not, or move it to another position (Supervisor member of its board).",
+            "responses": {
+             "200": {
+              "description": "The column as it is now.",
+              "content": {
+               "application/json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Column"
+                }
+               }
+              }
+             },
+             "400": {
+              "$ref": "#/components/responses/BadRequest"
+             },
+             "401": {
+              "$ref": "#/components/responses/Unauthenticated"
+             },
+             "403": {
+              "$ref": "#/components/responses/Forbidden"
+             },
+             "404": {
+              "$ref": "#/components/responses/NotFound"
+             },
+             "409": {
+              "description": "The board already has a column of this name (duplicate).",
+              "content": {
+               "application/problem+json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Problem"
+                }
+               }
+              }
+             },
+             "415": {
+              "$ref": "#/components/responses/UnsupportedMediaType"
+             }
+            },
+            "tags": [
+             "boards"
+            ],
+            "requestBody": {
+             "required": true,
+             "content": {
+              "application/json": {
+               "schema": {
+                "$ref": "#/components/schemas/ColumnChangesRequest"
+               }
+              }
+             }
+            },
+            "parameters": [
+             {
+              "$ref": "#/components/parameters/Id"
+             }
+            ]
+           },
+           "delete": {
+            "operationId": "deleteColumn",
+            "summary": "Delete an empty column (Supervisor member of its board).",
+            "responses": {
+             "204": {
+              "description": "Deleted."
+             },
+             "401": {
+              "$ref": "#/components/responses/Unauthenticated"
+             },
+             "403": {
+              "$ref": "#/components/responses/Forbidden"
+             },
+             "404": {
+              "$ref": "#/components/responses/NotFound"
+             },
+             "409": {
+              "description": "Refused: column_not_empty (move or delete its tasks first) or last_column.",
+              "content": {
+               "application/problem+json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Problem"
+                }
+               }
+              }
+             }
+            },
+            "tags": [
+             "boards"
+            ],
+            "parameters": [
+             {
+              "$ref": "#/components/parameters/Id"
+             }
+            ]
+           }
+          },
           "/api/v1/boards/{id}/tasks": {
            "get": {
             "operationId": "listTasks",
@@ -1804,6 +1962,44 @@ enum OpenAPIDocument {
             "required": [
              "name"
             ]
+           },
+           "NewColumnRequest": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+             "name": {
+              "type": "string",
+              "minLength": 1,
+              "maxLength": 50
+             },
+             "is_done": {
+              "type": "boolean",
+              "description": "Tasks in this column count as finished (never overdue). Default false."
+             }
+            },
+            "required": [
+             "name"
+            ]
+           },
+           "ColumnChangesRequest": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+             "name": {
+              "type": "string",
+              "minLength": 1,
+              "maxLength": 50
+             },
+             "is_done": {
+              "type": "boolean"
+             },
+             "position": {
+              "type": "integer",
+              "minimum": 0,
+              "maximum": 19,
+              "description": "The column's new place, 0 first; the other columns shift. Past the end means last."
+             }
+            }
            },
            "AddMemberRequest": {
             "type": "object",

@@ -39,6 +39,19 @@ public struct BoardColumn: Sendable, Hashable, Codable {
     public var isDone: Bool
 }
 
+/// What to change on a column; `nil` leaves a field as it is.
+public struct ColumnChanges: Sendable, Hashable {
+    public var name: String?
+    public var isDone: Bool?
+    public var position: Int?
+
+    public init(name: String? = nil, isDone: Bool? = nil, position: Int? = nil) {
+        self.name = name
+        self.isDone = isDone
+        self.position = position
+    }
+}
+
 /// A kanban board with its ordered columns.
 public struct Board: Sendable, Hashable, Codable {
     public var id: String

@@ -1,0 +1,174 @@
+// A board's columns; a Supervisor adds, renames, reorders, marks as done and deletes them here.
+
+import * as api from "../api.js";
+import { clear, confirmDialog, field, h, messageArea, openDialog } from "../dom.js";
+import { t } from "../i18n.js";
+import { columnName, notify, problemMessage } from "../ui.js";
+
+export function openColumnsDialog({ board, onChanged }) {
+    let columns = sortedColumns(board);
+    const list = h("ol", { class: "column-list", "aria-label": t("columns.list") });
+    // Errors about the list (a rename, a move, a delete), shown above it.
+    const listMessage = messageArea();
+    const message = messageArea();
+    const nameInput = h("input", { name: "name", maxlength: "50", required: true, autocomplete: "off" });
+    const add = h("button", { type: "submit", class: "primary", text: t("columns.add") });
+
+    const reload = async () => {
+        const fresh = await api.get(`/boards/${api.id(board.id)}`);
+        columns = sortedColumns(fresh);
+        render();
+        onChanged?.(fresh);
+    };
+
+    const change = async (column, changes, done) => {
+        try {
+            await api.patch(`/columns/${api.id(column.id)}`, changes);
+            listMessage.show("");
+            if (done) notify(done);
+        } catch (problem) {
+            listMessage.show(problemMessage(problem));
+        }
+        await reload().catch((problem) => listMessage.show(problemMessage(problem)));
+    };
+
+    const remove = async (column) => {
+        const name = columnName(column);
+        const sure = await confirmDialog({
+            title: t("columns.delete_title"),
+            message: t("columns.delete_message", { name }),
+            confirmLabel: t("columns.delete"),
+            cancelLabel: t("action.cancel"),
+            danger: true,
+        });
+        if (!sure) return;
+        try {
+            await api.del(`/columns/${api.id(column.id)}`);
+            listMessage.show("");
+            notify(t("columns.deleted", { name }));
+        } catch (problem) {
+            listMessage.show(problemMessage(problem));
+        }
+        await reload().catch((problem) => listMessage.show(problemMessage(problem)));
+    };
+
+    const render = () => {
+        const focused = document.activeElement?.closest?.(".column-item [data-action]");
+        const refocus = focused ? [focused.closest(".column-item").dataset.columnId, focused.dataset.action] : null;
+        clear(list);
+        columns.forEach((column, index) => {
+            const name = columnName(column);
+            const nameField = h("input", {
+                name: "column-name",
+                value: name,
+                maxlength: "50",
+                autocomplete: "off",
+                "aria-label": t("columns.name_of", { name }),
+                dataset: { action: "name" },
+                onChange: () => {
+                    const value = nameField.value.trim();
+                    if (!value || value === name) {
+                        nameField.value = name;
+                        return;
+                    }
+                    change(column, { name: value }, t("columns.renamed", { name: value }));
+                },
+            });
+            const done = h("input", {
+                type: "checkbox",
+                checked: column.is_done,
+                dataset: { action: "done" },
+                onChange: () => change(column, { is_done: done.checked }),
+            });
+            list.append(
+                h(
+                    "li",
+                    { class: "column-item", dataset: { columnId: column.id } },
+                    nameField,
+                    h("label", { class: "column-done-toggle" }, done, h("span", { text: t("columns.done") })),
+                    h("button", {
+                        type: "button",
+                        class: "icon-button",
+                        text: "←",
+                        "aria-label": t("columns.move_earlier", { name }),
+                        title: t("columns.move_earlier", { name }),
+                        dataset: { action: "earlier" },
+                        disabled: index === 0,
+                        onClick: () => change(column, { position: index - 1 }),
+                    }),
+                    h("button", {
+                        type: "button",
+                        class: "icon-button",
+                        text: "→",
+                        "aria-label": t("columns.move_later", { name }),
+                        title: t("columns.move_later", { name }),
+                        dataset: { action: "later" },
+                        disabled: index === columns.length - 1,
+                        onClick: () => change(column, { position: index + 1 }),
+                    }),
+                    h("button", {
+                        type: "button",
+                        class: "danger-outline",
+                        text: t("columns.delete"),
+                        "aria-label": t("columns.delete_named", { name }),
+                        dataset: { action: "delete" },
+                        disabled: columns.length === 1,
+                        onClick: () => remove(column),
+                    }),
+                ),
+            );
+        });
+        // Keyboard users keep their place after a move: the same control of the same column, or its neighbour.
+        if (refocus) {
+            const item = list.querySelector(`.column-item[data-column-id="${CSS.escape(refocus[0])}"]`);
+            const target = item?.querySelector(`[data-action="${refocus[1]}"]:not(:disabled)`) ?? item?.querySelector("input");
+            target?.focus();
+        }
+        add.disabled = columns.length >= 20;
+    };
+
+    const form = h(
+        "form",
+        {
+            class: "stack",
+            onSubmit: async (event) => {
+                event.preventDefault();
+                const name = nameInput.value.trim();
+                if (!name) return;
+                add.disabled = true;
+                try {
+                    await api.post(`/boards/${api.id(board.id)}/columns`, { name });
+                    message.show("");
+                    notify(t("columns.added", { name }));
+                    nameInput.value = "";
+                    await reload();
+                    nameInput.focus();
+                } catch (problem) {
+                    message.show(problemMessage(problem));
+                } finally {
+                    add.disabled = columns.length >= 20;
+                }
+            },
+        },
+        h("h3", { class: "small-heading", text: t("columns.add_title") }),
+        message,
+        h("div", { class: "row" }, field(t("columns.name"), nameInput), add),
+    );
+
+    const handle = openDialog({
+        title: t("columns.title", { board: board.name }),
+        className: "dialog-medium",
+        body: [
+            h("p", { class: "muted small", text: t("columns.hint") }),
+            listMessage,
+            list,
+            form,
+            h("div", { class: "actions" }, h("button", { type: "button", text: t("action.close"), onClick: () => handle.close() })),
+        ],
+    });
+    render();
+}
+
+function sortedColumns(board) {
+    return [...board.columns].sort((a, b) => a.position - b.position);
+}
