@@ -246,15 +246,17 @@ public struct SQLBoardRepository: BoardRepository {
         let ids = self.ids
         try await database.transaction { db in
             // The board row is the lock for its membership: two Supervisors removing each other at once must not
-            // both see the other one left. (SQLite runs one writing transaction at a time.)
-            let lock = db.dialect == .postgres ? " FOR UPDATE" : ""
-            guard !(try await db.query("SELECT id FROM boards WHERE id = $1" + lock, [.text(boardID)]).isEmpty) else {
-                throw StoreError.notFound("board")
-            }
+            // both see the other one left. (SQLite runs one writing transaction at a time.) NO KEY UPDATE, so tasks
+            // can still be inserted meanwhile (their foreign key takes only KEY SHARE on the board).
+            guard !(try await Self.lockBoard(db, boardID)) else { throw StoreError.notFound("board") }
+            // The membership row too: an assignment checks it with FOR SHARE (requireMember), so it either commits
+            // first (and its task is counted below) or finds the member gone.
+            let lock = db.dialect == .postgres ? " FOR UPDATE OF m" : ""
             let member = try await db.query(
-                "SELECT u.role FROM users u JOIN board_members m ON m.user_id = u.id AND m.board_id = $1 WHERE u.id = $2",
+                "SELECT u.role, u.disabled FROM users u JOIN board_members m ON m.user_id = u.id AND m.board_id = $1 WHERE u.id = $2"
+                    + lock,
                 [.text(boardID), .text(userID)])
-            guard let role = try member.first?.text("role") else { throw StoreError.notFound("member") }
+            guard let row = member.first else { throw StoreError.notFound("member") }
             let assigned =
                 try await db.query(
                     "SELECT COUNT(*) AS n FROM tasks WHERE board_id = $1 AND assignee_id = $2",
@@ -265,13 +267,13 @@ public struct SQLBoardRepository: BoardRepository {
                     "member_has_tasks",
                     "\(assigned) task(s) of this board are assigned to this member: reassign them first")
             }
-            if role == UserRole.supervisor.rawValue {
-                let supervisors =
+            if try row.text("role") == UserRole.supervisor.rawValue, try !row.bool("disabled") {
+                let others =
                     try await db.query(
-                        "SELECT COUNT(*) AS n FROM users u JOIN board_members m ON m.user_id = u.id AND m.board_id = $1 WHERE u.role = $2 AND NOT u.disabled",
-                        [.text(boardID), .text(UserRole.supervisor.rawValue)]
+                        "SELECT COUNT(*) AS n FROM users u JOIN board_members m ON m.user_id = u.id AND m.board_id = $1 WHERE u.role = $2 AND NOT u.disabled AND u.id <> $3",
+                        [.text(boardID), .text(UserRole.supervisor.rawValue), .text(userID)]
                     ).first?.int("n") ?? 0
-                if supervisors <= 1 {
+                if others == 0 {
                     throw StoreError.refused(
                         "last_supervisor", "the board's last active Supervisor cannot be removed: add another first")
                 }
@@ -304,13 +306,18 @@ public struct SQLBoardRepository: BoardRepository {
             isDone: try row.bool("is_done"))
     }
 
-    /// The board's columns in order, with the board row locked (PostgreSQL; SQLite runs one writer at a time), so
-    /// column changes of one board happen one after another.
+    /// Locks the board row for a change of its columns or members (PostgreSQL; SQLite runs one writer at a time);
+    /// returns whether the board is missing. `FOR NO KEY UPDATE`: such changes wait for each other, while tasks,
+    /// whose foreign key takes only `KEY SHARE` on the board, are still created meanwhile.
+    static func lockBoard(_ db: any SQLDatabase, _ boardID: String) async throws -> Bool {
+        let lock = db.dialect == .postgres ? " FOR NO KEY UPDATE" : ""
+        return try await db.query("SELECT id FROM boards WHERE id = $1" + lock, [.text(boardID)]).isEmpty
+    }
+
+    /// The board's columns in order, with the board row locked (``lockBoard(_:_:)``), so column changes of one
+    /// board happen one after another.
     static func lockedColumns(_ db: any SQLDatabase, boardID: String) async throws -> [BoardColumn] {
-        let lock = db.dialect == .postgres ? " FOR UPDATE" : ""
-        guard !(try await db.query("SELECT id FROM boards WHERE id = $1" + lock, [.text(boardID)]).isEmpty) else {
-            throw StoreError.notFound("board")
-        }
+        guard !(try await lockBoard(db, boardID)) else { throw StoreError.notFound("board") }
         return try await db.query(
             "SELECT id, name, position, is_done FROM board_columns WHERE board_id = $1 ORDER BY position, id",
             [.text(boardID)]
@@ -770,11 +777,15 @@ public struct SQLBoardRepository: BoardRepository {
         }
     }
 
-    /// Takes the row locks of these columns in id order (PostgreSQL; SQLite already has a single writer).
+    /// Takes the row locks of these columns in id order (PostgreSQL; SQLite already has a single writer). A column
+    /// deleted while this waited for its lock is gone once the lock is granted: that is the same answer as a column
+    /// that was never on the board, not a foreign-key failure later.
     static func lockColumns(_ db: any SQLDatabase, _ columnIDs: Set<String>) async throws {
         guard db.dialect == .postgres else { return }
         for columnID in columnIDs.sorted() {
-            try await db.query("SELECT id FROM board_columns WHERE id = $1 FOR UPDATE", [.text(columnID)])
+            let locked = try await db.query(
+                "SELECT id FROM board_columns WHERE id = $1 FOR UPDATE", [.text(columnID)])
+            guard !locked.isEmpty else { throw StoreError.invalid("the column is not on this board") }
         }
     }
 
@@ -1006,9 +1017,13 @@ public struct SQLBoardRepository: BoardRepository {
 
     // MARK: - Shared writes
 
+    /// Checks that an assignee is an active member, holding their membership (PostgreSQL: `FOR SHARE`) until the
+    /// transaction ends so ``removeMember(boardID:userID:actorID:)`` cannot slip in between.
     static func requireMember(_ db: any SQLDatabase, boardID: String, userID: String) async throws {
+        let lock = db.dialect == .postgres ? " FOR SHARE OF m" : ""
         let rows = try await db.query(
-            "SELECT u.disabled FROM users u JOIN board_members m ON m.user_id = u.id AND m.board_id = $1 WHERE u.id = $2",
+            "SELECT u.disabled FROM users u JOIN board_members m ON m.user_id = u.id AND m.board_id = $1 WHERE u.id = $2"
+                + lock,
             [.text(boardID), .text(userID)]
         )
         guard let row = rows.first, try !row.bool("disabled") else {

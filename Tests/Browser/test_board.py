@@ -613,6 +613,9 @@ class BoardScenario(unittest.TestCase):
         expected = before[:-1] + ["On hold", before[-1]]
         wait(driver, lambda d: api_names() == expected, message="the column moved one place to the left")
         wait(driver, lambda d: board_names() == expected, message="the board shows the new order")
+        # The focus stays on the control that was used, on the moved column, ready for the next move.
+        wait(driver, lambda d: d.switch_to.active_element.get_attribute("aria-label") == "Move On hold one place to the left",
+             message="the focus follows the moved column")
         screenshot(driver, "columns-dialog")
 
         # A column with tasks cannot go; an empty one can, after confirming.
@@ -628,6 +631,32 @@ class BoardScenario(unittest.TestCase):
         wait(driver, lambda d: api_names() == before, message="the empty column was deleted")
         wait(driver, lambda d: board_names() == before, message="the board no longer shows it")
         driver.find_element(By.XPATH, "//dialog[@open]//button[text()='Close']").click()
+
+    @step
+    def test_18d_supervisor_leaves_a_board(self):
+        driver = self.supervisor
+        board_id = self.board["id"]
+        # Another Supervisor first: the last one cannot leave.
+        created = self.api.call("POST", "/users", {"email": f"deputy.{STAMP}@pier.test", "name": "Deputy Han", "role": "supervisor"})
+        deputy = API(self.base, f"deputy.{STAMP}@pier.test", created["password"])
+        self.api.call("POST", f"/boards/{board_id}/members", {"user_id": created["user"]["id"]})
+        me = self.api.call("GET", "/me")
+
+        driver.get(f"{self.base}/boards/{board_id}")
+        wait_text(driver, "main h1", BOARD)
+        driver.find_element(By.XPATH, "//button[text()='Members']").click()
+        row = wait_text(driver, "dialog[open] .member-list li", me["email"])
+        row.find_element(By.CSS_SELECTOR, ".member-remove").click()
+        wait_text(driver, "dialog.dialog-small[open]", "Remove this member?").find_element(
+            By.XPATH, ".//button[text()='Remove']").click()
+        wait_text(driver, "#notices-status .notice", f"You left the board “{BOARD}”.")
+        wait(driver, lambda d: d.current_url.rstrip("/") == self.base.rstrip("/"), message="back on the list of boards")
+        self.assertFalse(driver.find_elements(By.CSS_SELECTOR, "dialog[open]"))
+        with self.assertRaises(APIError) as gone:
+            self.api.call("GET", f"/boards/{board_id}")
+        self.assertEqual(gone.exception.status, 404)
+        # The deputy brings the first Supervisor back for the steps after this one.
+        deputy.call("POST", f"/boards/{board_id}/members", {"user_id": me["id"]})
 
     @step
     def test_19_sign_out(self):

@@ -444,6 +444,16 @@ struct DetailConformanceTests {
                 try await repository.removeMember(
                     boardID: world.board.id, userID: world.pic.id, actorID: world.supervisor.id)
             }
+            // A disabled Supervisor is not "the last one": removing them leaves the active one in charge.
+            let dormant = try await repository.createUser(
+                email: "dormant@example.com", name: "Dormant", role: .supervisor, passwordHash: "h4", actorID: nil)
+            try await repository.addMember(boardID: world.board.id, userID: dormant.id, actorID: world.supervisor.id)
+            _ = try await repository.setUserDisabled(id: dormant.id, disabled: true, actorID: world.supervisor.id)
+            let stillLast = await refusal(world.supervisor.id)
+            #expect(stillLast == "last_supervisor")
+            try await repository.removeMember(
+                boardID: world.board.id, userID: dormant.id, actorID: world.supervisor.id)
+
             // A second Supervisor makes the first one removable.
             let second = try await repository.createUser(
                 email: "sup2@example.com", name: "Second", role: .supervisor, passwordHash: "h3", actorID: nil)
@@ -536,6 +546,90 @@ struct DetailConformanceTests {
                 refusal = error.rule
             }
             #expect(refusal == "last_column")
+        }
+    }
+
+    @Test(
+        "a task created into a column while it is deleted: one of the two is refused, never a storage failure",
+        arguments: StoreBackend.available)
+    func columnDeletionRace(backend: StoreBackend) async throws {
+        try await BoardStoreFixture.withRepository(backend) { repository in
+            let world = try await BoardRepositoryConformanceTests.world(repository)
+            let actor = world.supervisor.id
+            for round in 0..<12 {
+                let column = try await repository.addColumn(
+                    boardID: world.board.id, name: "Race \(round)", isDone: false, actorID: actor)
+                async let created: String = {
+                    do {
+                        _ = try await repository.createTask(
+                            boardID: world.board.id, NewTask(title: "T\(round)", columnID: column.id), actorID: actor)
+                        return "created"
+                    } catch let error as StoreError where error.isInvalid {
+                        return "invalid"
+                    }
+                }()
+                async let deleted: String = {
+                    do {
+                        try await repository.deleteColumn(id: column.id, actorID: actor)
+                        return "deleted"
+                    } catch let error as StoreError where error.isRefused {
+                        return error.rule ?? "refused"
+                    }
+                }()
+                let outcome = [try await created, try await deleted].sorted()
+                #expect(
+                    outcome == ["column_not_empty", "created"] || outcome == ["deleted", "invalid"],
+                    "round \(round): \(outcome)")
+                if outcome.contains("created") {
+                    for task in try await repository.tasks(
+                        boardID: world.board.id, query: TaskQuery(columnID: column.id, now: 0)
+                    ).tasks {
+                        try await repository.deleteTask(id: task.id, actorID: actor)
+                    }
+                    try await repository.deleteColumn(id: column.id, actorID: actor)
+                }
+            }
+        }
+    }
+
+    @Test(
+        "a task assigned to a member while they are removed: one of the two is refused, no task keeps an outsider",
+        arguments: StoreBackend.available)
+    func memberRemovalRace(backend: StoreBackend) async throws {
+        try await BoardStoreFixture.withRepository(backend) { repository in
+            let world = try await BoardRepositoryConformanceTests.world(repository)
+            let actor = world.supervisor.id
+            for round in 0..<12 {
+                let member = try await repository.createUser(
+                    email: "racer\(round)@example.com", name: "Racer", role: .pic, passwordHash: "h", actorID: nil)
+                try await repository.addMember(boardID: world.board.id, userID: member.id, actorID: actor)
+                async let assigned: String = {
+                    do {
+                        _ = try await repository.createTask(
+                            boardID: world.board.id, NewTask(title: "R\(round)", assigneeID: member.id), actorID: actor)
+                        return "assigned"
+                    } catch let error as StoreError where error.isInvalid {
+                        return "invalid"
+                    }
+                }()
+                async let removed: String = {
+                    do {
+                        try await repository.removeMember(boardID: world.board.id, userID: member.id, actorID: actor)
+                        return "removed"
+                    } catch let error as StoreError where error.isRefused {
+                        return error.rule ?? "refused"
+                    }
+                }()
+                let outcome = [try await assigned, try await removed].sorted()
+                #expect(
+                    outcome == ["assigned", "member_has_tasks"] || outcome == ["invalid", "removed"],
+                    "round \(round): \(outcome)")
+                let isMember = try await repository.isMember(boardID: world.board.id, userID: member.id)
+                let theirs = try await repository.tasks(
+                    boardID: world.board.id, query: TaskQuery(assigneeID: member.id, now: 0)
+                ).tasks
+                #expect(isMember || theirs.isEmpty, "round \(round): a task is assigned to a non-member")
+            }
         }
     }
 

@@ -139,10 +139,12 @@ export function boardView(route) {
         );
     };
 
-    const columnsChanged = (board) => {
+    // Columns were added, renamed, moved, marked as done or deleted: tasks are fetched again, since which are
+    // overdue depends on their column.
+    const columnsChanged = async (board) => {
         state.board = board;
         renderFilters();
-        renderColumns();
+        await loadTasks();
     };
 
     const reloadMembers = async () => {

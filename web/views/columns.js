@@ -15,13 +15,26 @@ export function openColumnsDialog({ board, onChanged }) {
     const add = h("button", { type: "submit", class: "primary", text: t("columns.add") });
 
     const reload = async () => {
-        const fresh = await api.get(`/boards/${api.id(board.id)}`);
-        columns = sortedColumns(fresh);
-        render();
-        onChanged?.(fresh);
+        try {
+            const fresh = await api.get(`/boards/${api.id(board.id)}`);
+            columns = sortedColumns(fresh);
+            render();
+            await onChanged?.(fresh);
+        } finally {
+            busy(false);
+        }
+    };
+
+    // One change at a time: positions sent are those of the list on screen, so the list waits for each answer.
+    let keptFocus = null;
+    const busy = (on) => {
+        if (on) keptFocus = focusedControl();
+        list.setAttribute("aria-busy", String(on));
+        for (const control of list.querySelectorAll("input, button")) control.disabled = on || control.dataset.locked === "true";
     };
 
     const change = async (column, changes, done) => {
+        busy(true);
         try {
             await api.patch(`/columns/${api.id(column.id)}`, changes);
             listMessage.show("");
@@ -42,6 +55,7 @@ export function openColumnsDialog({ board, onChanged }) {
             danger: true,
         });
         if (!sure) return;
+        busy(true);
         try {
             await api.del(`/columns/${api.id(column.id)}`);
             listMessage.show("");
@@ -52,9 +66,16 @@ export function openColumnsDialog({ board, onChanged }) {
         await reload().catch((problem) => listMessage.show(problemMessage(problem)));
     };
 
-    const render = () => {
+    // Which control of which column has the focus, to put it back after the list is drawn again.
+    const focusedControl = () => {
         const focused = document.activeElement?.closest?.(".column-item [data-action]");
-        const refocus = focused ? [focused.closest(".column-item").dataset.columnId, focused.dataset.action] : null;
+        const item = focused?.closest(".column-item");
+        return item ? { columnID: item.dataset.columnId, action: focused.dataset.action, index: [...list.children].indexOf(item) } : null;
+    };
+
+    const render = () => {
+        const refocus = keptFocus ?? focusedControl();
+        keptFocus = null;
         clear(list);
         columns.forEach((column, index) => {
             const name = columnName(column);
@@ -92,7 +113,7 @@ export function openColumnsDialog({ board, onChanged }) {
                         text: "←",
                         "aria-label": t("columns.move_earlier", { name }),
                         title: t("columns.move_earlier", { name }),
-                        dataset: { action: "earlier" },
+                        dataset: { action: "earlier", locked: String(index === 0) },
                         disabled: index === 0,
                         onClick: () => change(column, { position: index - 1 }),
                     }),
@@ -102,7 +123,7 @@ export function openColumnsDialog({ board, onChanged }) {
                         text: "→",
                         "aria-label": t("columns.move_later", { name }),
                         title: t("columns.move_later", { name }),
-                        dataset: { action: "later" },
+                        dataset: { action: "later", locked: String(index === columns.length - 1) },
                         disabled: index === columns.length - 1,
                         onClick: () => change(column, { position: index + 1 }),
                     }),
@@ -111,7 +132,7 @@ export function openColumnsDialog({ board, onChanged }) {
                         class: "danger-outline",
                         text: t("columns.delete"),
                         "aria-label": t("columns.delete_named", { name }),
-                        dataset: { action: "delete" },
+                        dataset: { action: "delete", locked: String(columns.length === 1) },
                         disabled: columns.length === 1,
                         onClick: () => remove(column),
                     }),
@@ -120,8 +141,10 @@ export function openColumnsDialog({ board, onChanged }) {
         });
         // Keyboard users keep their place after a move: the same control of the same column, or its neighbour.
         if (refocus) {
-            const item = list.querySelector(`.column-item[data-column-id="${CSS.escape(refocus[0])}"]`);
-            const target = item?.querySelector(`[data-action="${refocus[1]}"]:not(:disabled)`) ?? item?.querySelector("input");
+            const item =
+                list.querySelector(`.column-item[data-column-id="${CSS.escape(refocus.columnID)}"]`) ??
+                list.children[Math.min(refocus.index, list.children.length - 1)];
+            const target = item?.querySelector(`[data-action="${refocus.action}"]:not(:disabled)`) ?? item?.querySelector("input");
             target?.focus();
         }
         add.disabled = columns.length >= 20;

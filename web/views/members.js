@@ -3,7 +3,8 @@
 import * as api from "../api.js";
 import { clear, confirmDialog, field, h, messageArea, openDialog } from "../dom.js";
 import { t } from "../i18n.js";
-import { isSupervisor } from "../session.js";
+import { navigate } from "../router.js";
+import { isSupervisor, session } from "../session.js";
 import { avatar, notify, problemMessage, roleName } from "../ui.js";
 
 export function openMembersDialog({ board, onChanged }) {
@@ -61,13 +62,25 @@ export function openMembersDialog({ board, onChanged }) {
                 button.disabled = true;
                 try {
                     await api.del(`/boards/${api.id(board.id)}/members/${api.id(member.id)}`);
-                    notify(t("members.removed", { name: member.name }));
-                    listMessage.show("");
-                    await load();
-                    onChanged?.();
                 } catch (problem) {
                     listMessage.show(problemMessage(problem));
                     button.disabled = false;
+                    return;
+                }
+                if (member.id === session.user?.id) {
+                    // You left the board: it is no longer yours to see.
+                    notify(t("members.left", { board: board.name }));
+                    handle.close();
+                    navigate("/");
+                    return;
+                }
+                notify(t("members.removed", { name: member.name }));
+                listMessage.show("");
+                await load();
+                try {
+                    await onChanged?.();
+                } catch (problem) {
+                    listMessage.show(problemMessage(problem));
                 }
             },
         });

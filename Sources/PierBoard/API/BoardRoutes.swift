@@ -125,8 +125,6 @@ extension BoardAPI {
         return board
     }
 
-    /// The board id in the path, if the signed-in user is a member (so the board exists); otherwise 404. For routes
-    /// that do not need the board itself, this is one query instead of three.
     /// A column of a board the caller is a member of; any other column is 404.
     func memberColumnID(_ context: BoardContext) async throws -> String {
         let user = try context.requireUser()
@@ -142,6 +140,8 @@ extension BoardAPI {
         text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// The board id in the path, if the signed-in user is a member (so the board exists); otherwise 404. For routes
+    /// that do not need the board itself, this is one query instead of three.
     func memberBoardID(_ context: BoardContext) async throws -> String {
         let user = try context.requireUser()
         let id = try Self.pathID(context, "board")

@@ -7,7 +7,8 @@ import Foundation
 /// characters, malformed percent-escapes, and bytes that are not UTF-8. Repeated slashes are merged.
 ///
 /// An encoded slash (`%2F`) is not a separator: such a path is kept with its `%2F` (and any `%25`) still encoded, so
-/// it stays unambiguous, and ``hasEncodedSlash`` tells the caller to refuse it unless the route passes it on.
+/// it stays unambiguous, and ``hasEncodedSlash`` tells the caller to refuse it unless the route passes it on. Pieces
+/// between encoded slashes may not be `.` or `..` either, since an upstream may decode them into segments.
 public struct RequestPath: Sendable, Hashable {
     /// The decoded path, always starting with `/`; with ``hasEncodedSlash``, `%2F` and `%25` are left encoded.
     public let path: String
@@ -119,8 +120,21 @@ public struct RequestPath: Sendable, Hashable {
                     segment.append(byte)
                 }
             }
-            if segment == [UInt8(ascii: ".")] || segment == [UInt8(ascii: "."), UInt8(ascii: ".")] {
-                throw .forbiddenSegment
+            if Self.isDotSegment(segment[...]) { throw .forbiddenSegment }
+            if keepingEncodedSlashes {
+                // An upstream that decodes `%2F` sees these pieces as segments: `..%2F` must not reach it.
+                var start = segment.startIndex
+                var index = segment.startIndex
+                while index <= segment.endIndex {
+                    if index == segment.endIndex || segment[index...].starts(with: Self.encodedSlash) {
+                        if Self.isDotSegment(segment[start..<index]) { throw .forbiddenSegment }
+                        if index == segment.endIndex { break }
+                        index += Self.encodedSlash.count
+                        start = index
+                    } else {
+                        index += 1
+                    }
+                }
             }
             if output.count > 1 { output.append(UInt8(ascii: "/")) }
             output.append(contentsOf: segment)
@@ -130,6 +144,10 @@ public struct RequestPath: Sendable, Hashable {
         }
         guard let text = String(validating: output, as: UTF8.self) else { throw .invalidEncoding }
         return text
+    }
+
+    static func isDotSegment(_ segment: ArraySlice<UInt8>) -> Bool {
+        segment.elementsEqual([UInt8(ascii: ".")]) || segment.elementsEqual([UInt8(ascii: "."), UInt8(ascii: ".")])
     }
 
     private static let encodedSlash: [UInt8] = Array("%2F".utf8)
