@@ -51,7 +51,7 @@ public struct SQLBoardRepository: BoardRepository {
     }
 
     public func countUsers() async throws -> Int {
-        Int(try await database.query("SELECT COUNT(*) AS n FROM users").first?.int("n") ?? 0)
+        Int(try await Self.count(database, "SELECT COUNT(*) AS n FROM users"))
     }
 
     public func createUser(email: String, name: String, role: UserRole, passwordHash: String, actorID: String?)
@@ -248,7 +248,7 @@ public struct SQLBoardRepository: BoardRepository {
             // The board row is the lock for its membership: two Supervisors removing each other at once must not
             // both see the other one left. (SQLite runs one writing transaction at a time.) NO KEY UPDATE, so tasks
             // can still be inserted meanwhile (their foreign key takes only KEY SHARE on the board).
-            guard !(try await Self.lockBoard(db, boardID)) else { throw StoreError.notFound("board") }
+            try await Self.lockBoard(db, boardID)
             // The membership row too: an assignment checks it with FOR SHARE (requireMember), so it either commits
             // first (and its task is counted below) or finds the member gone.
             let lock = db.dialect == .postgres ? " FOR UPDATE OF m" : ""
@@ -257,22 +257,19 @@ public struct SQLBoardRepository: BoardRepository {
                     + lock,
                 [.text(boardID), .text(userID)])
             guard let row = member.first else { throw StoreError.notFound("member") }
-            let assigned =
-                try await db.query(
-                    "SELECT COUNT(*) AS n FROM tasks WHERE board_id = $1 AND assignee_id = $2",
-                    [.text(boardID), .text(userID)]
-                ).first?.int("n") ?? 0
+            let assigned = try await Self.count(
+                db, "SELECT COUNT(*) AS n FROM tasks WHERE board_id = $1 AND assignee_id = $2",
+                [.text(boardID), .text(userID)])
             if assigned > 0 {
                 throw StoreError.refused(
                     "member_has_tasks",
                     "\(assigned) task(s) of this board are assigned to this member: reassign them first")
             }
             if try row.text("role") == UserRole.supervisor.rawValue, try !row.bool("disabled") {
-                let others =
-                    try await db.query(
-                        "SELECT COUNT(*) AS n FROM users u JOIN board_members m ON m.user_id = u.id AND m.board_id = $1 WHERE u.role = $2 AND NOT u.disabled AND u.id <> $3",
-                        [.text(boardID), .text(UserRole.supervisor.rawValue), .text(userID)]
-                    ).first?.int("n") ?? 0
+                let others = try await Self.count(
+                    db,
+                    "SELECT COUNT(*) AS n FROM users u JOIN board_members m ON m.user_id = u.id AND m.board_id = $1 WHERE u.role = $2 AND NOT u.disabled AND u.id <> $3",
+                    [.text(boardID), .text(UserRole.supervisor.rawValue), .text(userID)])
                 if others == 0 {
                     throw StoreError.refused(
                         "last_supervisor", "the board's last active Supervisor cannot be removed: add another first")
@@ -306,22 +303,38 @@ public struct SQLBoardRepository: BoardRepository {
             isDone: try row.bool("is_done"))
     }
 
-    /// Locks the board row for a change of its columns or members (PostgreSQL; SQLite runs one writer at a time);
-    /// returns whether the board is missing. `FOR NO KEY UPDATE`: such changes wait for each other, while tasks,
-    /// whose foreign key takes only `KEY SHARE` on the board, are still created meanwhile.
-    static func lockBoard(_ db: any SQLDatabase, _ boardID: String) async throws -> Bool {
+    /// Locks the board row for a change of its columns or members (PostgreSQL; SQLite runs one writer at a time).
+    /// `FOR NO KEY UPDATE`: such changes wait for each other, while tasks, whose foreign key takes only `KEY SHARE`
+    /// on the board, are still created meanwhile.
+    static func lockBoard(_ db: any SQLDatabase, _ boardID: String) async throws {
         let lock = db.dialect == .postgres ? " FOR NO KEY UPDATE" : ""
-        return try await db.query("SELECT id FROM boards WHERE id = $1" + lock, [.text(boardID)]).isEmpty
+        guard !(try await db.query("SELECT id FROM boards WHERE id = $1" + lock, [.text(boardID)]).isEmpty) else {
+            throw StoreError.notFound("board")
+        }
     }
 
     /// The board's columns in order, with the board row locked (``lockBoard(_:_:)``), so column changes of one
     /// board happen one after another.
     static func lockedColumns(_ db: any SQLDatabase, boardID: String) async throws -> [BoardColumn] {
-        guard !(try await lockBoard(db, boardID)) else { throw StoreError.notFound("board") }
+        try await lockBoard(db, boardID)
         return try await db.query(
             "SELECT id, name, position, is_done FROM board_columns WHERE board_id = $1 ORDER BY position, id",
             [.text(boardID)]
         ).map(decodeColumn)
+    }
+
+    /// The board of column `id` and all its columns (locked as ``lockedColumns(_:boardID:)``), with the index of
+    /// that column among them.
+    static func lockedColumns(_ db: any SQLDatabase, ofColumn id: String) async throws -> (
+        boardID: String, columns: [BoardColumn], index: Int
+    ) {
+        guard
+            let boardID = try await db.query("SELECT board_id FROM board_columns WHERE id = $1", [.text(id)])
+                .first?.text("board_id")
+        else { throw StoreError.notFound("column") }
+        let columns = try await lockedColumns(db, boardID: boardID)
+        guard let index = columns.firstIndex(where: { $0.id == id }) else { throw StoreError.notFound("column") }
+        return (boardID, columns, index)
     }
 
     /// Writes positions 0, 1, 2 … in the given order, where they differ.
@@ -363,12 +376,8 @@ public struct SQLBoardRepository: BoardRepository {
         let now = clock()
         let ids = self.ids
         return try await database.transaction { db in
-            guard
-                let boardID = try await db.query("SELECT board_id FROM board_columns WHERE id = $1", [.text(id)])
-                    .first?.text("board_id")
-            else { throw StoreError.notFound("column") }
-            var columns = try await Self.lockedColumns(db, boardID: boardID)
-            guard let index = columns.firstIndex(where: { $0.id == id }) else { throw StoreError.notFound("column") }
+            let (boardID, found, index) = try await Self.lockedColumns(db, ofColumn: id)
+            var columns = found
             var column = columns[index]
             func audit(_ field: String, _ old: String, _ new: String) async throws {
                 try await Self.audit(
@@ -400,22 +409,14 @@ public struct SQLBoardRepository: BoardRepository {
         let now = clock()
         let ids = self.ids
         try await database.transaction { db in
-            guard
-                let boardID = try await db.query("SELECT board_id FROM board_columns WHERE id = $1", [.text(id)])
-                    .first?.text("board_id")
-            else { throw StoreError.notFound("column") }
-            var columns = try await Self.lockedColumns(db, boardID: boardID)
-            guard let index = columns.firstIndex(where: { $0.id == id }) else { throw StoreError.notFound("column") }
+            let (boardID, found, index) = try await Self.lockedColumns(db, ofColumn: id)
+            var columns = found
             guard columns.count > 1 else {
                 throw StoreError.refused("last_column", "a board needs at least one column")
             }
-            // A move into this column locks its row first (see moveTask): wait for it, then count.
-            if db.dialect == .postgres {
-                try await db.query("SELECT id FROM board_columns WHERE id = $1 FOR UPDATE", [.text(id)])
-            }
-            let tasks =
-                try await db.query("SELECT COUNT(*) AS n FROM tasks WHERE column_id = $1", [.text(id)]).first?.int("n")
-                ?? 0
+            // A task created or moved into this column locks its row first (lockColumns): wait for it, then count.
+            try await Self.lockColumns(db, [id])
+            let tasks = try await Self.count(db, "SELECT COUNT(*) AS n FROM tasks WHERE column_id = $1", [.text(id)])
             if tasks > 0 {
                 throw StoreError.refused(
                     "column_not_empty", "\(tasks) task(s) are in this column: move or delete them first")
@@ -1016,6 +1017,11 @@ public struct SQLBoardRepository: BoardRepository {
     }
 
     // MARK: - Shared writes
+
+    /// The `n` of a `SELECT COUNT(*) AS n …`.
+    static func count(_ db: any SQLDatabase, _ sql: String, _ binds: [SQLValue] = []) async throws -> Int64 {
+        try await db.query(sql, binds).first?.int("n") ?? 0
+    }
 
     /// Checks that an assignee is an active member, holding their membership (PostgreSQL: `FOR SHARE`) until the
     /// transaction ends so ``removeMember(boardID:userID:actorID:)`` cannot slip in between.

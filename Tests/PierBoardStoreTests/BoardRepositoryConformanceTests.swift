@@ -21,6 +21,17 @@ struct BoardRepositoryConformanceTests {
         return World(supervisor: supervisor, pic: pic, board: board)
     }
 
+    /// What became of a change: `success` when it happened, the rule's code when it was refused, `invalid` when it
+    /// named something that is not there; any other error is thrown.
+    static func outcome(_ success: String, _ change: () async throws -> Void) async throws -> String {
+        do {
+            try await change()
+            return success
+        } catch let error as StoreError where error.isRefused || error.isInvalid {
+            return error.rule ?? "invalid"
+        }
+    }
+
     @Test("migrations are idempotent and the schema is current", arguments: StoreBackend.available)
     func migrations(backend: StoreBackend) async throws {
         try await BoardStoreFixture.withRepository(backend) { repository in
@@ -408,20 +419,15 @@ struct DetailConformanceTests {
             let task = try await repository.createTask(
                 boardID: world.board.id, NewTask(title: "Theirs", assigneeID: world.pic.id),
                 actorID: world.supervisor.id)
-            func refusal(_ userID: String) async -> String? {
-                do {
+            func refusal(_ userID: String) async throws -> String {
+                try await BoardRepositoryConformanceTests.outcome("removed") {
                     try await repository.removeMember(
                         boardID: world.board.id, userID: userID, actorID: world.supervisor.id)
-                    return nil
-                } catch let error as StoreError {
-                    return error.isRefused ? error.rule : "\(error)"
-                } catch {
-                    return "\(error)"
                 }
             }
-            let withTasks = await refusal(world.pic.id)
+            let withTasks = try await refusal(world.pic.id)
             #expect(withTasks == "member_has_tasks")
-            let lastSupervisor = await refusal(world.supervisor.id)
+            let lastSupervisor = try await refusal(world.supervisor.id)
             #expect(lastSupervisor == "last_supervisor")
             var members = try await repository.members(boardID: world.board.id).map(\.id)
             #expect(Set(members) == [world.supervisor.id, world.pic.id])
@@ -449,7 +455,7 @@ struct DetailConformanceTests {
                 email: "dormant@example.com", name: "Dormant", role: .supervisor, passwordHash: "h4", actorID: nil)
             try await repository.addMember(boardID: world.board.id, userID: dormant.id, actorID: world.supervisor.id)
             _ = try await repository.setUserDisabled(id: dormant.id, disabled: true, actorID: world.supervisor.id)
-            let stillLast = await refusal(world.supervisor.id)
+            let stillLast = try await refusal(world.supervisor.id)
             #expect(stillLast == "last_supervisor")
             try await repository.removeMember(
                 boardID: world.board.id, userID: dormant.id, actorID: world.supervisor.id)
@@ -504,13 +510,10 @@ struct DetailConformanceTests {
             let board = try #require(try await repository.board(id: world.board.id))
             let task = try await repository.createTask(
                 boardID: world.board.id, NewTask(title: "Waiting", columnID: blocked.id), actorID: actor)
-            var refusal: String?
-            do {
+            let notEmpty = try await BoardRepositoryConformanceTests.outcome("deleted") {
                 try await repository.deleteColumn(id: blocked.id, actorID: actor)
-            } catch let error as StoreError {
-                refusal = error.rule
             }
-            #expect(refusal == "column_not_empty")
+            #expect(notEmpty == "column_not_empty")
             _ = try await repository.moveTask(
                 id: task.id, toColumnID: board.columns[0].id, afterID: nil, beforeID: nil, expectedVersion: nil,
                 actorID: actor)
@@ -539,13 +542,10 @@ struct DetailConformanceTests {
                 try await repository.deleteColumn(id: column.id, actorID: actor)
             }
             let only = try #require(try await repository.board(id: world.board.id)?.columns.first)
-            refusal = nil
-            do {
+            let lastColumn = try await BoardRepositoryConformanceTests.outcome("deleted") {
                 try await repository.deleteColumn(id: only.id, actorID: actor)
-            } catch let error as StoreError {
-                refusal = error.rule
             }
-            #expect(refusal == "last_column")
+            #expect(lastColumn == "last_column")
         }
     }
 
@@ -559,23 +559,13 @@ struct DetailConformanceTests {
             for round in 0..<12 {
                 let column = try await repository.addColumn(
                     boardID: world.board.id, name: "Race \(round)", isDone: false, actorID: actor)
-                async let created: String = {
-                    do {
-                        _ = try await repository.createTask(
-                            boardID: world.board.id, NewTask(title: "T\(round)", columnID: column.id), actorID: actor)
-                        return "created"
-                    } catch let error as StoreError where error.isInvalid {
-                        return "invalid"
-                    }
-                }()
-                async let deleted: String = {
-                    do {
-                        try await repository.deleteColumn(id: column.id, actorID: actor)
-                        return "deleted"
-                    } catch let error as StoreError where error.isRefused {
-                        return error.rule ?? "refused"
-                    }
-                }()
+                async let created = BoardRepositoryConformanceTests.outcome("created") {
+                    _ = try await repository.createTask(
+                        boardID: world.board.id, NewTask(title: "T\(round)", columnID: column.id), actorID: actor)
+                }
+                async let deleted = BoardRepositoryConformanceTests.outcome("deleted") {
+                    try await repository.deleteColumn(id: column.id, actorID: actor)
+                }
                 let outcome = [try await created, try await deleted].sorted()
                 #expect(
                     outcome == ["column_not_empty", "created"] || outcome == ["deleted", "invalid"],
@@ -603,23 +593,13 @@ struct DetailConformanceTests {
                 let member = try await repository.createUser(
                     email: "racer\(round)@example.com", name: "Racer", role: .pic, passwordHash: "h", actorID: nil)
                 try await repository.addMember(boardID: world.board.id, userID: member.id, actorID: actor)
-                async let assigned: String = {
-                    do {
-                        _ = try await repository.createTask(
-                            boardID: world.board.id, NewTask(title: "R\(round)", assigneeID: member.id), actorID: actor)
-                        return "assigned"
-                    } catch let error as StoreError where error.isInvalid {
-                        return "invalid"
-                    }
-                }()
-                async let removed: String = {
-                    do {
-                        try await repository.removeMember(boardID: world.board.id, userID: member.id, actorID: actor)
-                        return "removed"
-                    } catch let error as StoreError where error.isRefused {
-                        return error.rule ?? "refused"
-                    }
-                }()
+                async let assigned = BoardRepositoryConformanceTests.outcome("assigned") {
+                    _ = try await repository.createTask(
+                        boardID: world.board.id, NewTask(title: "R\(round)", assigneeID: member.id), actorID: actor)
+                }
+                async let removed = BoardRepositoryConformanceTests.outcome("removed") {
+                    try await repository.removeMember(boardID: world.board.id, userID: member.id, actorID: actor)
+                }
                 let outcome = [try await assigned, try await removed].sorted()
                 #expect(
                     outcome == ["assigned", "member_has_tasks"] || outcome == ["invalid", "removed"],
@@ -646,11 +626,8 @@ struct DetailConformanceTests {
             let outcomes = try await withThrowingTaskGroup(of: String.self) { group in
                 for (actor, removed) in pairs {
                     group.addTask {
-                        do {
+                        try await BoardRepositoryConformanceTests.outcome("removed") {
                             try await repository.removeMember(boardID: world.board.id, userID: removed, actorID: actor)
-                            return "removed"
-                        } catch let error as StoreError where error.isRefused {
-                            return error.rule ?? "refused"
                         }
                     }
                 }

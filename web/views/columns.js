@@ -5,6 +5,9 @@ import { clear, confirmDialog, field, h, messageArea, openDialog } from "../dom.
 import { t } from "../i18n.js";
 import { columnName, notify, problemMessage } from "../ui.js";
 
+/** The most columns a board may have (the server's limit). */
+const MAX_COLUMNS = 20;
+
 export function openColumnsDialog({ board, onChanged }) {
     let columns = sortedColumns(board);
     const list = h("ol", { class: "column-list", "aria-label": t("columns.list") });
@@ -33,10 +36,11 @@ export function openColumnsDialog({ board, onChanged }) {
         for (const control of list.querySelectorAll("input, button")) control.disabled = on || control.dataset.locked === "true";
     };
 
-    const change = async (column, changes, done) => {
+    // Sends one change of the list, says how it went, and shows the list as the server has it now.
+    const apply = async (request, done) => {
         busy(true);
         try {
-            await api.patch(`/columns/${api.id(column.id)}`, changes);
+            await request();
             listMessage.show("");
             if (done) notify(done);
         } catch (problem) {
@@ -44,6 +48,8 @@ export function openColumnsDialog({ board, onChanged }) {
         }
         await reload().catch((problem) => listMessage.show(problemMessage(problem)));
     };
+
+    const change = (column, changes, done) => apply(() => api.patch(`/columns/${api.id(column.id)}`, changes), done);
 
     const remove = async (column) => {
         const name = columnName(column);
@@ -55,15 +61,7 @@ export function openColumnsDialog({ board, onChanged }) {
             danger: true,
         });
         if (!sure) return;
-        busy(true);
-        try {
-            await api.del(`/columns/${api.id(column.id)}`);
-            listMessage.show("");
-            notify(t("columns.deleted", { name }));
-        } catch (problem) {
-            listMessage.show(problemMessage(problem));
-        }
-        await reload().catch((problem) => listMessage.show(problemMessage(problem)));
+        await apply(() => api.del(`/columns/${api.id(column.id)}`), t("columns.deleted", { name }));
     };
 
     // Which control of which column has the focus, to put it back after the list is drawn again.
@@ -79,6 +77,20 @@ export function openColumnsDialog({ board, onChanged }) {
         clear(list);
         columns.forEach((column, index) => {
             const name = columnName(column);
+            // One place earlier or later; locked at the end it would leave.
+            const moveButton = (action, text, label, target) => {
+                const locked = target < 0 || target >= columns.length;
+                return h("button", {
+                    type: "button",
+                    class: "icon-button",
+                    text,
+                    "aria-label": label,
+                    title: label,
+                    dataset: { action, locked: String(locked) },
+                    disabled: locked,
+                    onClick: () => change(column, { position: target }),
+                });
+            };
             const nameField = h("input", {
                 name: "column-name",
                 value: name,
@@ -107,26 +119,8 @@ export function openColumnsDialog({ board, onChanged }) {
                     { class: "column-item", dataset: { columnId: column.id } },
                     nameField,
                     h("label", { class: "column-done-toggle" }, done, h("span", { text: t("columns.done") })),
-                    h("button", {
-                        type: "button",
-                        class: "icon-button",
-                        text: "←",
-                        "aria-label": t("columns.move_earlier", { name }),
-                        title: t("columns.move_earlier", { name }),
-                        dataset: { action: "earlier", locked: String(index === 0) },
-                        disabled: index === 0,
-                        onClick: () => change(column, { position: index - 1 }),
-                    }),
-                    h("button", {
-                        type: "button",
-                        class: "icon-button",
-                        text: "→",
-                        "aria-label": t("columns.move_later", { name }),
-                        title: t("columns.move_later", { name }),
-                        dataset: { action: "later", locked: String(index === columns.length - 1) },
-                        disabled: index === columns.length - 1,
-                        onClick: () => change(column, { position: index + 1 }),
-                    }),
+                    moveButton("earlier", "←", t("columns.move_earlier", { name }), index - 1),
+                    moveButton("later", "→", t("columns.move_later", { name }), index + 1),
                     h("button", {
                         type: "button",
                         class: "danger-outline",
@@ -147,7 +141,7 @@ export function openColumnsDialog({ board, onChanged }) {
             const target = item?.querySelector(`[data-action="${refocus.action}"]:not(:disabled)`) ?? item?.querySelector("input");
             target?.focus();
         }
-        add.disabled = columns.length >= 20;
+        add.disabled = columns.length >= MAX_COLUMNS;
     };
 
     const form = h(
@@ -169,7 +163,7 @@ export function openColumnsDialog({ board, onChanged }) {
                 } catch (problem) {
                     message.show(problemMessage(problem));
                 } finally {
-                    add.disabled = columns.length >= 20;
+                    add.disabled = columns.length >= MAX_COLUMNS;
                 }
             },
         },

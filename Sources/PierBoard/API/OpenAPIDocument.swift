@@ -755,14 +755,8 @@ enum OpenAPIDocument {
               "$ref": "#/components/responses/NotFound"
              },
              "409": {
-              "description": "Refused: member_has_tasks (reassign their tasks first) or last_supervisor.",
-              "content": {
-               "application/problem+json": {
-                "schema": {
-                 "$ref": "#/components/schemas/Problem"
-                }
-               }
-              }
+              "$ref": "#/components/responses/Conflict",
+              "description": "Refused: member_has_tasks (reassign their tasks first) or last_supervisor."
              }
             },
             "tags": [
@@ -813,14 +807,8 @@ enum OpenAPIDocument {
               "$ref": "#/components/responses/NotFound"
              },
              "409": {
-              "description": "The board already has a column of this name (duplicate), or has the most columns it may (too_many_columns).",
-              "content": {
-               "application/problem+json": {
-                "schema": {
-                 "$ref": "#/components/schemas/Problem"
-                }
-               }
-              }
+              "$ref": "#/components/responses/Conflict",
+              "description": "The board already has a column of this name (duplicate), or has the most columns it may (too_many_columns)."
              },
              "415": {
               "$ref": "#/components/responses/UnsupportedMediaType"
@@ -874,14 +862,8 @@ enum OpenAPIDocument {
               "$ref": "#/components/responses/NotFound"
              },
              "409": {
-              "description": "The board already has a column of this name (duplicate).",
-              "content": {
-               "application/problem+json": {
-                "schema": {
-                 "$ref": "#/components/schemas/Problem"
-                }
-               }
-              }
+              "$ref": "#/components/responses/Conflict",
+              "description": "The board already has a column of this name (duplicate)."
              },
              "415": {
               "$ref": "#/components/responses/UnsupportedMediaType"
@@ -923,14 +905,8 @@ enum OpenAPIDocument {
               "$ref": "#/components/responses/NotFound"
              },
              "409": {
-              "description": "Refused: column_not_empty (move or delete its tasks first) or last_column.",
-              "content": {
-               "application/problem+json": {
-                "schema": {
-                 "$ref": "#/components/schemas/Problem"
-                }
-               }
-              }
+              "$ref": "#/components/responses/Conflict",
+              "description": "Refused: column_not_empty (move or delete its tasks first) or last_column."
              }
             },
             "tags": [
@@ -2203,7 +2179,7 @@ enum OpenAPIDocument {
             }
            },
            "Conflict": {
-            "description": "A stale version (version_conflict, with current_version and current_task), a duplicate, or cannot_disable_self.",
+            "description": "A stale version (version_conflict, with current_version and current_task), a duplicate, cannot_disable_self, or a change a rule of the board refuses (member_has_tasks, last_supervisor, column_not_empty, last_column, too_many_columns).",
             "content": {
              "application/problem+json": {
               "schema": {

@@ -120,22 +120,12 @@ public struct RequestPath: Sendable, Hashable {
                     segment.append(byte)
                 }
             }
-            if Self.isDotSegment(segment[...]) { throw .forbiddenSegment }
-            if keepingEncodedSlashes {
-                // An upstream that decodes `%2F` sees these pieces as segments: `..%2F` must not reach it.
-                var start = segment.startIndex
-                var index = segment.startIndex
-                while index <= segment.endIndex {
-                    if index == segment.endIndex || segment[index...].starts(with: Self.encodedSlash) {
-                        if Self.isDotSegment(segment[start..<index]) { throw .forbiddenSegment }
-                        if index == segment.endIndex { break }
-                        index += Self.encodedSlash.count
-                        start = index
-                    } else {
-                        index += 1
-                    }
-                }
-            }
+            // With encoded slashes kept, an upstream that decodes them sees the pieces between them as segments:
+            // `..%2F` must not reach it either.
+            let pieces =
+                keepingEncodedSlashes
+                ? segment.split(separator: Self.encodedSlash, omittingEmptySubsequences: false) : [segment[...]]
+            if pieces.contains(where: Self.isDotSegment) { throw .forbiddenSegment }
             if output.count > 1 { output.append(UInt8(ascii: "/")) }
             output.append(contentsOf: segment)
         }
@@ -146,8 +136,9 @@ public struct RequestPath: Sendable, Hashable {
         return text
     }
 
+    /// `.` or `..`.
     static func isDotSegment(_ segment: ArraySlice<UInt8>) -> Bool {
-        segment.elementsEqual([UInt8(ascii: ".")]) || segment.elementsEqual([UInt8(ascii: "."), UInt8(ascii: ".")])
+        (1...2).contains(segment.count) && segment.allSatisfy { $0 == UInt8(ascii: ".") }
     }
 
     private static let encodedSlash: [UInt8] = Array("%2F".utf8)
