@@ -127,11 +127,14 @@ struct UpCommand: AsyncParsableCommand {
             routes: [
                 RouteConfig(
                     match: RouteMatch(pathPrefix: "/api/"),
-                    action: .proxy(ProxyRouteConfig(upstream: "board", timeouts: ProxyTimeouts(response: .seconds(30))))
+                    action: .proxy(
+                        ProxyRouteConfig(upstream: "board", timeouts: ProxyTimeouts(response: .seconds(30)))),
+                    responseHeaders: Self.apiHeaders
                 ),
                 RouteConfig(
                     match: RouteMatch(pathPrefix: "/", methods: ["GET", "HEAD", "OPTIONS"]),
-                    action: .static(StaticConfig(root: web, spaFallback: "index.html"))
+                    action: .static(StaticConfig(root: web, spaFallback: "index.html")),
+                    responseHeaders: Self.webAppHeaders
                 ),
             ],
             upstreams: [
@@ -215,6 +218,25 @@ struct UpCommand: AsyncParsableCommand {
     }
 
     /// A loopback port that was free a moment ago.
+    /// The web app's answers: a strict policy (only its own scripts, styles and API; no framing), no MIME sniffing,
+    /// and no referrer beyond the origin.
+    static let webAppHeaders = [
+        HeaderField(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+                + "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+        HeaderField("X-Content-Type-Options", "nosniff"),
+        HeaderField("Referrer-Policy", "same-origin"),
+        HeaderField("X-Frame-Options", "DENY"),
+    ]
+
+    /// The API's answers are data, never documents to render or frame.
+    static let apiHeaders = [
+        HeaderField("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
+        HeaderField("X-Content-Type-Options", "nosniff"),
+        HeaderField("Referrer-Policy", "same-origin"),
+    ]
+
     static func reserveLoopbackPort() throws -> Int {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw ReservationError() }

@@ -42,9 +42,11 @@ struct EdgeProtocolTests {
             #expect(docs.text == "docs")
             let other = try await edge.get("/docs/x.txt", headers: [("Host", "example.com")])
             #expect(other.status == 404)
-            let missing = try await edge.get("/a.txt", method: "DELETE")
-            #expect(missing.status == 404)
-            #expect(missing.header("content-type") == "application/problem+json")
+            // The path is served, just not for this method (RFC 9110 §15.5.6).
+            let refused = try await edge.get("/a.txt", method: "DELETE")
+            #expect(refused.status == 405)
+            #expect(refused.header("Allow") == "GET, HEAD, OPTIONS, POST")
+            #expect(refused.header("content-type") == "application/problem+json")
         }
     }
 

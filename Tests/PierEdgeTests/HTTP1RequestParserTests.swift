@@ -93,6 +93,22 @@ struct HTTP1RequestParserTests {
             ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\n", 400, "invalid_content_length"),
             ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, "invalid_chunk"),
             ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX", 400, "invalid_chunk"),
+            // Only HEXDIG, then `;` extensions (RFC 9112 §7.1): `0x31` is not 0 with an extension, `5g` not 5.
+            ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0x31\r\n\r\n", 400, "invalid_chunk"),
+            ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5g\r\nhello\r\n", 400, "invalid_chunk"),
+            ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5 g\r\nhello\r\n", 400, "invalid_chunk"),
+            ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;\r\nhello\r\n", 400, "invalid_chunk"),
+            ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;=x\r\nhello\r\n", 400, "invalid_chunk"),
+            (
+                "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\"x\r\nhello\r\n", 400,
+                "invalid_chunk"
+            ),
+            ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n", 400, "invalid_chunk"),
+            // A trailer section holds field lines only.
+            (
+                "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nGET /admin HTTP/1.1\r\n\r\n",
+                400, "invalid_chunk"
+            ),
             (
                 "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n", 400,
                 "invalid_transfer_encoding"
@@ -118,6 +134,20 @@ struct HTTP1RequestParserTests {
         let result = Self.parse(request)
         #expect(result.error?.status == status, "\(result)")
         #expect(result.error?.code == code)
+    }
+
+    @Test("chunk extensions in their RFC 9112 grammar are read and ignored, split at every byte")
+    func chunkExtensions() {
+        for line in ["5;a", "5 ; a = b", "5;a=\"q \\\" x\";b", "5\t;\tname"] {
+            let request =
+                "POST /u HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\(line)\r\nhello\r\n0\r\n\r\n"
+            for split in [1, 3, .max] {
+                let result = Self.parse(request, split: split)
+                #expect(result.error == nil, "\(line) split \(split): \(result)")
+                #expect(result.events.filter { $0.hasPrefix("body") }.map { $0.dropFirst(5) }.joined() == "hello")
+                #expect(result.events.last == "end")
+            }
+        }
     }
 
     @Test("enforces the size limits with the right status")

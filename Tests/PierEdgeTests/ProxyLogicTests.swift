@@ -115,6 +115,10 @@ struct ProxyLogicTests {
             try events("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n")
         }
         #expect(throws: HTTPParseError.self) { try events("HTTP/1.1 2x0 OK\r\n\r\n") }
+        // A loosely read chunk size would silently empty the body (`0x5` as 0).
+        #expect(throws: HTTPParseError.self) {
+            try events("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n")
+        }
         #expect(throws: HTTPParseError.self) { try events("SMTP ready\r\n\r\n") }
     }
 

@@ -102,7 +102,7 @@ struct EdgeConfigParser {
 
     static let routeKeys = [
         "match", "static", "cors", "upstream", "timeouts", "retries", "strip_prefix", "add_prefix", "host_header",
-        "encoded_slashes",
+        "encoded_slashes", "upgrades", "underscore_headers", "headers",
     ]
 
     func parseListen(_ value: ConfigValue) -> ListenConfig? {
@@ -185,7 +185,10 @@ struct EdgeConfigParser {
             if let parsed = parseMatch(matchValue) { match = parsed } else { valid = false }
         }
         var action: RouteAction?
-        let proxyKeys = ["timeouts", "retries", "strip_prefix", "add_prefix", "host_header", "encoded_slashes"]
+        let proxyKeys = [
+            "timeouts", "retries", "strip_prefix", "add_prefix", "host_header", "encoded_slashes", "upgrades",
+            "underscore_headers",
+        ]
         if mapping.has("static") && mapping.has("upstream") {
             mapping.owner.report("has two actions: use either static or upstream")
             _ = mapping["static"].flatMap(parseStatic)
@@ -211,8 +214,50 @@ struct EdgeConfigParser {
             cors = parseCORS(corsValue)
             if cors == nil { valid = false }
         }
+        var responseHeaders: [HeaderField] = []
+        if let headersValue = mapping["headers"] {
+            if let parsed = parseResponseHeaders(headersValue) { responseHeaders = parsed } else { valid = false }
+        }
         guard valid, let action else { return nil }
-        return RouteConfig(match: match, action: action, cors: cors, line: value.line)
+        return RouteConfig(
+            match: match, action: action, cors: cors, responseHeaders: responseHeaders, line: value.line)
+    }
+
+    /// `headers: { Name: value, … }`: fields added to every answer of a route.
+    func parseResponseHeaders(_ value: ConfigValue) -> [HeaderField]? {
+        guard let entries = value.namedEntries() else { return nil }
+        var fields: [HeaderField] = []
+        var valid = true
+        for (name, entry) in entries {
+            guard HTTPToken.isToken(name) else {
+                entry.report("\"\(name)\" is not a header field name")
+                valid = false
+                continue
+            }
+            guard !HeaderField.reserved.contains(name.lowercased()) else {
+                entry.report("\(name) is set by the edge itself and cannot be configured")
+                valid = false
+                continue
+            }
+            guard let text = entry.string() else {
+                valid = false
+                continue
+            }
+            guard text.utf8.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }),
+                text.first != " ", text.last != " "
+            else {
+                entry.report("the value of \(name) holds control characters or surrounding spaces")
+                valid = false
+                continue
+            }
+            if fields.contains(where: { $0.name.lowercased() == name.lowercased() }) {
+                entry.report("\(name) is given twice")
+                valid = false
+                continue
+            }
+            fields.append(HeaderField(name, text))
+        }
+        return valid ? fields : nil
     }
 
     func parseMatch(_ value: ConfigValue) -> RouteMatch? {

@@ -283,7 +283,47 @@ extension EdgeConfigParser {
             default: valid = false
             }
         }
+        if let field = mapping["underscore_headers"] {
+            switch field.oneOf(["drop", "pass"]) {
+            case "pass": config.passUnderscoreHeaders = true
+            case "drop": config.passUnderscoreHeaders = false
+            default: valid = false
+            }
+        }
+        if let field = mapping["upgrades"] {
+            if let protocols = parseUpgrades(field) { config.upgrades = protocols } else { valid = false }
+        }
         return valid ? config : nil
+    }
+
+    /// The protocols a route lets clients switch to: a list of names (`[websocket]`), or `off`.
+    func parseUpgrades(_ value: ConfigValue) -> [String]? {
+        if let text = value.scalarText, text == "off" || text == "none" || text == "false" { return [] }
+        guard let items = value.list() else { return nil }
+        var protocols: [String] = []
+        var valid = true
+        for item in items {
+            guard let text = item.string() else {
+                valid = false
+                continue
+            }
+            let name = text.lowercased()
+            let protocolName = name.split(separator: "/", maxSplits: 1).first.map(String.init) ?? name
+            if protocolName == "h2c" || protocolName == "h2" {
+                item.report("HTTP/2 cannot be tunnelled through an upgrade (the h2c smuggling pattern): remove it")
+                valid = false
+            } else if name.split(separator: "/", omittingEmptySubsequences: false).count > 2
+                || !name.split(separator: "/", omittingEmptySubsequences: false).allSatisfy({
+                    HTTPToken.isToken(String($0))
+                })
+            {
+                item.report("\"\(text)\" is not a protocol name such as websocket")
+                valid = false
+            } else if !protocols.contains(name) {
+                protocols.append(name)
+            }
+        }
+        return valid ? protocols : nil
     }
 
     func parseTimeouts(_ value: ConfigValue) -> ProxyTimeouts? {

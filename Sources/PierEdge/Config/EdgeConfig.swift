@@ -124,15 +124,39 @@ public struct RouteConfig: Sendable, Hashable {
     public var match: RouteMatch
     public var action: RouteAction
     public var cors: CORSConfig?
+    /// Fields added to every answer of the route (`headers:`); on proxied answers they replace the upstream's
+    /// fields of the same name.
+    public var responseHeaders: [HeaderField]
     /// The 1-based line of the route in its file, for logs and `pier config check`.
     public var line: Int?
 
-    public init(match: RouteMatch, action: RouteAction, cors: CORSConfig? = nil, line: Int? = nil) {
+    public init(
+        match: RouteMatch, action: RouteAction, cors: CORSConfig? = nil, responseHeaders: [HeaderField] = [],
+        line: Int? = nil
+    ) {
         self.match = match
         self.action = action
         self.cors = cors
+        self.responseHeaders = responseHeaders
         self.line = line
     }
+}
+
+/// One header field, as configured.
+public struct HeaderField: Sendable, Hashable {
+    public var name: String
+    public var value: String
+
+    public init(_ name: String, _ value: String) {
+        self.name = name
+        self.value = value
+    }
+
+    /// Fields a route may not set: the edge frames, dates and identifies its answers itself.
+    static let reserved: Set<String> = [
+        "connection", "content-length", "transfer-encoding", "keep-alive", "upgrade", "te", "trailer", "date",
+        "x-request-id", "content-type", "content-encoding", "content-range",
+    ]
 }
 
 /// What answers a route's requests.

@@ -149,6 +149,12 @@ public struct ProxyRouteConfig: Sendable, Hashable {
     /// Whether paths with an encoded slash (`%2F`) are forwarded with it still encoded (`encoded_slashes: pass`)
     /// instead of refused with 400.
     public var passEncodedSlashes: Bool
+    /// Whether request fields whose names contain `_` are forwarded (`underscore_headers: pass`). Dropped by default:
+    /// back ends that map fields to CGI-style variables read `X_Forwarded_For` as `X-Forwarded-For`.
+    public var passUnderscoreHeaders: Bool = false
+    /// The protocols (lower case, as in `Upgrade`) a client may switch to through this route; any other `Upgrade`
+    /// is removed and the request forwarded as a plain one.
+    public var upgrades: [String] = ["websocket"]
 
     public init(
         upstream: String,

@@ -106,18 +106,14 @@ struct HTTP1BodyDecoder: Sendable, Hashable {
             }
             if index == bytes.count { return .success(nil) }
             guard index > 0 else { return .failure(.invalidChunk("the chunk size is not hexadecimal")) }
-            // Optional chunk extensions, ignored; bounded so a peer cannot stream an endless line.
-            while index < bytes.count && bytes[index] != UInt8(ascii: "\r") {
-                let byte = bytes[index]
-                guard
-                    byte == UInt8(ascii: ";") || byte == UInt8(ascii: "=") || byte == UInt8(ascii: "\"")
-                        || byte == UInt8(ascii: " ")
-                        || byte == UInt8(ascii: "\t") || HTTPToken.isTokenByte(byte)
-                else {
-                    return .failure(.invalidChunk("the chunk size line is malformed"))
-                }
-                index += 1
-                if index > 4096 { return .failure(.invalidChunk("the chunk extension is too long")) }
+            // After the digits only chunk extensions may follow (RFC 9112 §7.1.1):
+            // *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] ). Anything else — `0x31`, `5g` — is
+            // refused: read loosely, the size is the smuggling lever between two parsers that disagree on it.
+            switch Self.scanExtensions(bytes, from: index) {
+            case .incomplete: return .success(nil)
+            case .malformed: return .failure(.invalidChunk("the chunk size line is malformed"))
+            case .tooLong: return .failure(.invalidChunk("the chunk extension is too long"))
+            case .end(let crIndex): index = crIndex
             }
             if index + 1 >= bytes.count { return .success(nil) }
             guard bytes[index + 1] == UInt8(ascii: "\n") else {
@@ -145,6 +141,73 @@ struct HTTP1BodyDecoder: Sendable, Hashable {
         return try next(&buffer, error: error)
     }
 
+    enum ExtensionScan {
+        case incomplete
+        case malformed
+        case tooLong
+        /// The index of the CR that ends the line.
+        case end(Int)
+    }
+
+    /// Checks the chunk extensions from `start` (just after the size) up to the line's CR.
+    static func scanExtensions(_ bytes: UnsafeRawBufferPointer, from start: Int) -> ExtensionScan {
+        var index = start
+        func skipWhitespace() {
+            while index < bytes.count && (bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: "\t")) {
+                index += 1
+            }
+        }
+        func token() -> Bool {
+            let begin = index
+            while index < bytes.count && HTTPToken.isTokenByte(bytes[index]) { index += 1 }
+            return index > begin
+        }
+        while true {
+            if index - start > 4096 { return .tooLong }
+            skipWhitespace()
+            guard index < bytes.count else { return .incomplete }
+            if bytes[index] == UInt8(ascii: "\r") { return .end(index) }
+            guard bytes[index] == UInt8(ascii: ";") else { return .malformed }
+            index += 1
+            skipWhitespace()
+            guard index < bytes.count else { return .incomplete }
+            guard token() else { return index == bytes.count ? .incomplete : .malformed }
+            guard index < bytes.count else { return .incomplete }
+            skipWhitespace()
+            guard index < bytes.count else { return .incomplete }
+            guard bytes[index] == UInt8(ascii: "=") else { continue }
+            index += 1
+            skipWhitespace()
+            guard index < bytes.count else { return .incomplete }
+            if bytes[index] == UInt8(ascii: "\"") {
+                // quoted-string: qdtext or quoted-pair, up to the closing quote.
+                index += 1
+                while true {
+                    if index - start > 4096 { return .tooLong }
+                    guard index < bytes.count else { return .incomplete }
+                    let byte = bytes[index]
+                    if byte == UInt8(ascii: "\"") {
+                        index += 1
+                        break
+                    }
+                    if byte == UInt8(ascii: "\\") {
+                        index += 1
+                        guard index < bytes.count else { return .incomplete }
+                        let escaped = bytes[index]
+                        guard escaped == UInt8(ascii: "\t") || (escaped >= 0x20 && escaped != 0x7F) else {
+                            return .malformed
+                        }
+                    } else if !(byte == UInt8(ascii: "\t") || (byte >= 0x20 && byte != 0x7F)) {
+                        return .malformed
+                    }
+                    index += 1
+                }
+            } else if !token() {
+                return index == bytes.count ? .incomplete : .malformed
+            }
+        }
+    }
+
     private mutating func parseTrailers<Failure: Error>(
         _ buffer: inout ByteBuffer, scanned: Int, error: (Problem) -> Failure
     ) throws(Failure) -> Event? {
@@ -162,6 +225,15 @@ struct HTTP1BodyDecoder: Sendable, Hashable {
             state = .trailers(scanned: buffer.readableBytes)
             return nil
         }
+        if length > maxTrailerBytes { throw error(.trailersTooLarge) }
+        // Dropped, but read as field lines all the same: a line that is not a field means the two ends disagree on
+        // where the message ends.
+        let wellFormed = buffer.withUnsafeReadableBytes { bytes in
+            let section = UnsafeRawBufferPointer(rebasing: bytes[0..<length])
+            if case .success = HTTP1RequestParser.parseFieldLines(section, from: 0, maxCount: 128) { return true }
+            return false
+        }
+        guard wellFormed else { throw error(.invalidChunk("the trailer section holds a line that is not a field")) }
         buffer.moveReaderIndex(forwardBy: length)
         state = .done
         return .end

@@ -258,7 +258,10 @@ public struct HTTP1RequestParser: Sendable {
                     .badRequest("obsolete_line_folding", "header line folding (obs-fold) is not allowed"))
             }
             let nameStart = index
-            while index < bytes.count && HTTPToken.isTokenByte(bytes[index]) { index += 1 }
+            while index < bytes.count && HTTPToken.isTokenByte(bytes[index]) {
+                if bytes[index] == UInt8(ascii: "_") { presence |= HTTPHeaderFields.underscoreBit }
+                index += 1
+            }
             guard index > nameStart, index < bytes.count, bytes[index] == UInt8(ascii: ":") else {
                 return .failure(
                     .badRequest("invalid_header", "a header name is malformed or followed by whitespace"))

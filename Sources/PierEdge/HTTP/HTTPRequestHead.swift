@@ -45,6 +45,10 @@ public struct HTTPHeaderFields: Sendable, Sequence {
     public var count: Int { fields.count }
     /// One bit per ``KnownHeader`` present, so absent fields are answered without a scan.
     var presence: UInt32 = 0
+    /// Set in ``presence`` (above every ``KnownHeader`` bit) when some field name contains `_`, found while parsing
+    /// so the proxy scans names only when one does.
+    static let underscoreBit: UInt32 = 1 << 31
+    var hasUnderscoreNames: Bool { presence & Self.underscoreBit != 0 }
 
     /// The value of the first field of a known name, or `nil`.
     public func first(_ header: KnownHeader) -> String? {
@@ -121,6 +125,14 @@ public struct HTTPHeaderFields: Sendable, Sequence {
     /// Whether the value at `index` starts with `prefix` (given in lower case).
     func valueHasPrefix(_ index: Int, ignoringCase prefix: StaticString) -> Bool {
         bytesHavePrefix(from: fields[index].valueStart, to: fields[index].valueEnd, prefix)
+    }
+
+    /// Whether the name of the field at `index` contains `_`.
+    func nameContainsUnderscore(_ index: Int) -> Bool {
+        let field = fields[index]
+        return storage.withUnsafeReadableBytes { bytes in
+            bytes[Int(field.nameStart)..<Int(field.nameEnd)].contains(UInt8(ascii: "_"))
+        }
     }
 
     /// The name of the field at `index`, as sent.

@@ -20,6 +20,8 @@ final class ProxyState {
     let config: ProxyRouteConfig
     let pool: UpstreamPool
     let cors: [(String, String)]
+    /// The route's configured response fields; the upstream's fields of these names are dropped.
+    let routeHeaderNames: [String]
     /// The upstream request head; without its final empty line when a Host line must follow per target.
     let requestHead: ByteBuffer
     let needsHost: Bool
@@ -28,25 +30,30 @@ final class ProxyState {
     let hasBody: Bool
     let chunkedBody: Bool
     let upgrade: Bool
+    /// The `Upgrade` value sent upstream: the protocols the client asked for that the route allows.
+    let upgradeProtocols: String?
     let expectContinue: Bool
     let hashKey: String?
     let clientMinorVersion: Int
 
     init(
-        config: ProxyRouteConfig, pool: UpstreamPool, cors: [(String, String)], requestHead: ByteBuffer,
-        needsHost: Bool, method: String, idempotent: Bool, hasBody: Bool, chunkedBody: Bool, upgrade: Bool,
-        expectContinue: Bool, hashKey: String?, clientMinorVersion: Int
+        config: ProxyRouteConfig, pool: UpstreamPool, cors: [(String, String)], routeHeaderNames: [String],
+        requestHead: ByteBuffer,
+        needsHost: Bool, method: String, idempotent: Bool, hasBody: Bool, chunkedBody: Bool,
+        upgradeProtocols: String?, expectContinue: Bool, hashKey: String?, clientMinorVersion: Int
     ) {
         self.config = config
         self.pool = pool
         self.cors = cors
+        self.routeHeaderNames = routeHeaderNames
         self.requestHead = requestHead
         self.needsHost = needsHost
         self.method = method
         self.idempotent = idempotent
         self.hasBody = hasBody
         self.chunkedBody = chunkedBody
-        self.upgrade = upgrade
+        self.upgrade = upgradeProtocols != nil
+        self.upgradeProtocols = upgradeProtocols
         self.expectContinue = expectContinue
         self.hashKey = hashKey
         self.clientMinorVersion = clientMinorVersion
@@ -62,6 +69,14 @@ final class ProxyState {
     var requestEnded = false
     var bodyStarted = false
     var sentContinue = false
+    /// The current attempt runs on a connection taken from the idle pool, which the target may have closed
+    /// meanwhile.
+    var reusedConnection = false
+    /// A stale pooled connection was replaced once without counting as an attempt.
+    var replacedStaleConnection = false
+    /// The next attempt goes to this target (an index into the pool) on a new connection, instead of one the
+    /// balancer picks.
+    var freshConnectionTo: Int?
     var upstreamNeedsFlush = false
     /// The response body is re-framed as chunks for the client.
     var chunkedToClient = false
@@ -94,7 +109,7 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
                 head: head)
             return
         }
-        let upgrade = Self.isUpgrade(head)
+        let upgrade = Self.upgradeProtocols(head, allowed: config.upgrades)
         let expectContinue =
             head.framing != .none && head.headers.first(.expect)?.lowercased() == "100-continue"
         let (requestHead, needsHost) = makeUpstreamHead(head, path: path, config: config, upgrade: upgrade)
@@ -103,18 +118,29 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
             config: config,
             pool: pool,
             cors: cors,
+            routeHeaderNames: route.headerNames,
             requestHead: requestHead,
             needsHost: needsHost,
             method: head.method,
             idempotent: Self.isIdempotent(head.method),
             hasBody: head.framing != .none,
             chunkedBody: head.framing == .chunked,
-            upgrade: upgrade,
+            upgradeProtocols: upgrade,
             expectContinue: expectContinue,
             hashKey: hashKey(head, pool.config.hashOn, balance: pool.config.balance),
             clientMinorVersion: head.minorVersion
         )
         pool.countRequest()
+        if expectContinue, let state = proxy {
+            // The edge takes the body whatever the upstream will say (RFC 9110 §10.1.1): the client is not kept
+            // waiting for a connection to a target.
+            state.sentContinue = true
+            var interim = context.channel.allocator.buffer(capacity: 32)
+            interim.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
+            context.write(wrapOutboundOut(.byteBuffer(interim)), promise: nil)
+            needsFlush = true
+            flushIfNeeded(context: context)
+        }
         proxyAttempt(context: context)
     }
 
@@ -138,9 +164,19 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
         }
     }
 
-    static func isUpgrade(_ head: HTTPRequestHead) -> Bool {
-        guard head.minorVersion >= 1, head.headers.contains(.upgrade) else { return false }
-        return ConnectionOptions(head.headers).upgrade
+    /// The protocols of the request's `Upgrade` that the route allows (RFC 9110 §7.8), comma-separated, or `nil`
+    /// when the request is not an upgrade the route lets through: it then goes upstream as a plain request.
+    static func upgradeProtocols(_ head: HTTPRequestHead, allowed: [String]) -> String? {
+        guard head.minorVersion >= 1, head.headers.contains(.upgrade), !allowed.isEmpty,
+            ConnectionOptions(head.headers).upgrade
+        else { return nil }
+        var accepted: [String] = []
+        for value in head.headers.values(.upgrade) {
+            for item in HTTPToken.list(value) where allowed.contains(item.lowercased()) {
+                accepted.append(String(item))
+            }
+        }
+        return accepted.isEmpty ? nil : accepted.joined(separator: ", ")
     }
 
     func hashKey(_ head: HTTPRequestHead, _ key: UpstreamConfig.HashKey, balance: UpstreamConfig.Balance) -> String? {
@@ -164,7 +200,7 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
     }
 
     /// The request line and header fields sent upstream: hop-by-hop fields dropped, forwarding fields set.
-    func makeUpstreamHead(_ head: HTTPRequestHead, path: RequestPath, config: ProxyRouteConfig, upgrade: Bool)
+    func makeUpstreamHead(_ head: HTTPRequestHead, path: RequestPath, config: ProxyRouteConfig, upgrade: String?)
         -> (ByteBuffer, needsHost: Bool)
     {
         var buffer = ByteBufferAllocator().buffer(capacity: head.headers.storage.readableBytes + 256)
@@ -177,7 +213,10 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
         // Fields named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
         let connectionOptions = ConnectionOptions(headers)
         var forwardedFor: [String] = []
-        var originalHost: String?
+        // An absolute-form target names the host; the Host field is ignored (RFC 9112 §3.2.2).
+        let targetAuthority = exchange?.targetAuthority
+        var originalHost: String? = targetAuthority
+        let dropUnderscores = headers.hasUnderscoreNames && !config.passUnderscoreHeaders
         for index in 0..<headers.count {
             switch headers.knownTag(at: index) {
             case KnownHeader.connection.rawValue, KnownHeader.keepAlive.rawValue, KnownHeader.te.rawValue,
@@ -186,18 +225,25 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
                 KnownHeader.forwardedHost.rawValue, KnownHeader.realIP.rawValue, KnownHeader.requestID.rawValue:
                 continue
             case KnownHeader.forwardedFor.rawValue:
-                forwardedFor.append(headers.value(at: index))
+                // Named in Connection, it is the previous hop's alone (RFC 9110 §7.6.1): the chain starts here.
+                if !connectionOptions.lists(headers, fieldAt: index) { forwardedFor.append(headers.value(at: index)) }
                 continue
             case KnownHeader.host.rawValue:
+                if targetAuthority != nil { continue }
                 originalHost = headers.value(at: index)
                 if config.hostHeader != nil { continue }
             default:
                 if headers.nameHasPrefix(index, "proxy-") { continue }
                 if connectionOptions.lists(headers, fieldAt: index) { continue }
+                if dropUnderscores && headers.nameContainsUnderscore(index) { continue }
             }
             headers.writeField(at: index, into: &buffer)
         }
-        if let host = config.hostHeader { buffer.writeHeaderLine("Host: ", host) }
+        if let host = config.hostHeader {
+            buffer.writeHeaderLine("Host: ", host)
+        } else if let targetAuthority {
+            buffer.writeHeaderLine("Host: ", targetAuthority)
+        }
         buffer.writeStaticString("X-Forwarded-For: ")
         for earlier in forwardedFor {
             buffer.writeString(earlier)
@@ -213,9 +259,9 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
         case .contentLength(let length): buffer.writeHeaderLine("Content-Length: ", String(length))
         case .chunked: buffer.writeStaticString("Transfer-Encoding: chunked\r\n")
         }
-        if upgrade, let protocols = headers.first(.upgrade) {
+        if let upgrade {
             buffer.writeStaticString("Connection: upgrade\r\n")
-            buffer.writeHeaderLine("Upgrade: ", protocols)
+            buffer.writeHeaderLine("Upgrade: ", upgrade)
         }
         let needsHost = config.hostHeader == nil && originalHost == nil
         if !needsHost { buffer.writeStaticString("\r\n") }
@@ -246,8 +292,10 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
     func proxyAttempt(context: ChannelHandlerContext) {
         guard let state = proxy else { return }
         let now = Int64(NIODeadline.now().uptimeNanoseconds)
+        let fresh = state.freshConnectionTo
+        state.freshConnectionTo = nil
         guard state.attempts < state.config.retries.attempts,
-            let index = state.pool.pick(hashKey: state.hashKey, excluded: state.tried, now: now)
+            let index = fresh ?? state.pool.pick(hashKey: state.hashKey, excluded: state.tried, now: now)
         else {
             if state.tried.isEmpty {
                 proxyFail(
@@ -270,10 +318,12 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
         target.inFlight.add(1, ordering: .relaxed)
         target.requests.add(1, ordering: .relaxed)
 
-        if let connection = target.pool(on: context.eventLoop).take() {
+        if fresh == nil, let connection = target.pool(on: context.eventLoop).take() {
+            state.reusedConnection = true
             proxyConnected(context: context, connection)
             return
         }
+        state.reusedConnection = false
         armProxyTimer(context: context)
         let bootstrap = ClientBootstrap(group: context.eventLoop)
             .connectTimeout(TimeAmount(state.config.timeouts.connect))
@@ -328,13 +378,6 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
             connection.write(host)
         }
         state.upstreamNeedsFlush = true
-        if state.expectContinue && !state.sentContinue {
-            state.sentContinue = true
-            var interim = context.channel.allocator.buffer(capacity: 32)
-            interim.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
-            context.write(wrapOutboundOut(.byteBuffer(interim)), promise: nil)
-            needsFlush = true
-        }
         if state.requestEnded && state.chunkedBody {
             // Only on a retry of a request whose (empty) chunked body already ended.
             var last = context.channel.allocator.buffer(capacity: 5)
@@ -463,6 +506,15 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
             } else {
                 state.target?.recordSuccess()
             }
+            if response.status == 101 && !state.upgrade {
+                // Switching protocols on a request that asked for no (allowed) upgrade would open a tunnel past
+                // routing and logging: the answer is refused.
+                state.target?.recordFailure("101 without an upgrade")
+                proxyAttemptFailed(
+                    context: context, condition: .reset, status: 502, code: "invalid_upstream_response",
+                    detail: "the upstream switched protocols without being asked to")
+                return
+            }
             if state.phase == .awaitingResponse, mayRetry(state, after: .status(response.status)) {
                 // The answer is dropped with its connection; the next target gets the request.
                 releaseTarget(state, reuse: false)
@@ -514,8 +566,14 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
                 if headers.nameHasPrefix(index, "proxy-") { continue }
                 if connectionOptions.lists(headers, fieldAt: index) { continue }
             }
+            if !state.routeHeaderNames.isEmpty,
+                state.routeHeaderNames.contains(where: { headers.nameEquals(index, $0) })
+            {
+                continue
+            }
             headers.writeField(at: index, into: &out)
         }
+        if let routeHeaders = exchange?.routeHeaders { out.writeImmutableBuffer(routeHeaders) }
         if !headers.contains(.requestID), let requestID = exchange?.requestID {
             out.writeHeaderLine("X-Request-ID: ", requestID)
         }
@@ -587,6 +645,18 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
             if let error {
                 proxyAttemptFailed(
                     context: context, condition: .reset, status: 502, code: error.code, detail: error.reason)
+            } else if state.reusedConnection && !state.replacedStaleConnection && state.idempotent && !state.hasBody
+                && state.phase == .awaitingResponse
+            {
+                // An idle connection the target closed (or lost, when it died) just as it was taken: the request
+                // goes out again to the same target on a new connection, once, without counting as an attempt or
+                // against the budget. A target that is gone then fails to connect, which is retried elsewhere.
+                state.replacedStaleConnection = true
+                releaseTarget(state, reuse: false)
+                state.attempts -= 1
+                state.freshConnectionTo = state.tried.removeLast()
+                state.phase = .connecting
+                proxyAttempt(context: context)
             } else {
                 proxyAttemptFailed(
                     context: context, condition: .reset, status: 502, code: "upstream_reset",

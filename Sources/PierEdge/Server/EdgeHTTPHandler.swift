@@ -27,6 +27,10 @@ final class EdgeHTTPHandler: ChannelDuplexHandler, AnsweredInTurn {
         var minorVersion: Int
         var keepAlive: Bool
         var host: String?
+        /// The authority of an absolute-form target (`GET http://authority/path`), which replaces `Host`.
+        var targetAuthority: String?
+        /// The matched route's configured response fields, rendered.
+        var routeHeaders: ByteBuffer?
         var userAgent: String?
         var referer: String?
         var requestID: String
@@ -311,10 +315,10 @@ final class EdgeHTTPHandler: ChannelDuplexHandler, AnsweredInTurn {
         var requestID = head.headers.first(.requestID) ?? ""
         if !RequestIDGenerator.isAcceptable(requestID) { requestID = requestIDs.next() }
         // An absolute-form target's authority takes precedence over Host (RFC 9112 §3.2.2).
+        let targetAuthority = Self.authority(ofAbsoluteTarget: head.target)
         var host: String?
         if runtime.needsHost {
-            host = (Self.authority(ofAbsoluteTarget: head.target) ?? head.headers.first(.host)).map(
-                Self.hostWithoutPort)
+            host = (targetAuthority ?? head.headers.first(.host)).map(Self.hostWithoutPort)
         }
         exchange = Exchange(
             method: head.method,
@@ -322,6 +326,7 @@ final class EdgeHTTPHandler: ChannelDuplexHandler, AnsweredInTurn {
             minorVersion: head.minorVersion,
             keepAlive: head.keepAlive && !shouldClose,
             host: host,
+            targetAuthority: targetAuthority,
             // Only read for the access log.
             userAgent: runtime.accessLog == nil ? nil : head.headers.first(.userAgent),
             referer: runtime.accessLog == nil ? nil : head.headers.first(.referer),
@@ -331,6 +336,7 @@ final class EdgeHTTPHandler: ChannelDuplexHandler, AnsweredInTurn {
         )
         arm(context: context, now + runtime.idleTimeout)
         let resolved = resolve(head)
+        if case .route(let route, _) = resolved { exchange?.routeHeaders = route.renderedHeaders }
         if case .route(let route, let path) = resolved, case .proxy(let config) = route.action,
             !isPreflight(head, route)
         {
@@ -363,6 +369,10 @@ final class EdgeHTTPHandler: ChannelDuplexHandler, AnsweredInTurn {
 
     func resolve(_ head: HTTPRequestHead) -> Resolution {
         guard let path = try? RequestPath(target: head.target) else { return .invalidPath }
+        if head.target.utf8.first != UInt8(ascii: "/") && exchange?.targetAuthority == nil {
+            // An absolute-form target whose scheme or authority is not plainly http(s)://host[:port].
+            return .invalidPath
+        }
         guard let route = runtime.route(host: exchange?.host, path: path.path, method: head.method) else {
             return .noRoute
         }
@@ -396,6 +406,15 @@ final class EdgeHTTPHandler: ChannelDuplexHandler, AnsweredInTurn {
                 detail: "the request target is not an acceptable path", head: head)
             return
         case .noRoute:
+            if let path = try? RequestPath(target: head.target),
+                let allowed = runtime.allowedMethods(host: exchange?.host, path: path.path)
+            {
+                let allow = allowed.joined(separator: ", ")
+                respondProblem(
+                    context: context, status: 405, code: "method_not_allowed",
+                    detail: "this path answers \(allow)", head: head, extra: [("Allow", allow)])
+                return
+            }
             respondProblem(
                 context: context, status: 404, code: "no_route", detail: "no route matches this request", head: head)
             return
@@ -430,11 +449,19 @@ final class EdgeHTTPHandler: ChannelDuplexHandler, AnsweredInTurn {
         }
     }
 
+    /// The authority of an absolute-form target (`http://host:port/path`), or `nil` for any other target and for
+    /// an absolute one whose scheme is not http or https or whose authority is not a plain host and port (user
+    /// information is refused, RFC 9110 §4.2.4).
     static func authority(ofAbsoluteTarget target: String) -> String? {
         guard target.utf8.first != UInt8(ascii: "/"), let schemeEnd = target.range(of: "://") else { return nil }
+        let scheme = target[..<schemeEnd.lowerBound].lowercased()
+        guard scheme == "http" || scheme == "https" else { return nil }
         let rest = target[schemeEnd.upperBound...]
         let authority = rest.prefix { $0 != "/" && $0 != "?" }
-        return authority.isEmpty ? nil : String(authority)
+        guard !authority.isEmpty, authority.utf8.allSatisfy(HTTP1RequestParser.isHostByte),
+            !authority.utf8.contains(UInt8(ascii: "%"))
+        else { return nil }
+        return String(authority)
     }
 
     static func hostWithoutPort(_ value: String) -> String {
@@ -497,6 +524,7 @@ final class EdgeHTTPHandler: ChannelDuplexHandler, AnsweredInTurn {
         var out = context.channel.allocator.buffer(
             capacity: 320 + (inlineBody > Self.maxCopiedBodyBytes + 256 ? 0 : inlineBody))
         head.writeFields(into: &out)
+        if let routeHeaders = exchange?.routeHeaders { out.writeImmutableBuffer(routeHeaders) }
         writeHeadEnd(into: &out, connection: connection)
         switch body {
         case .buffer(var buffer) where sendBody:
@@ -538,8 +566,10 @@ final class EdgeHTTPHandler: ChannelDuplexHandler, AnsweredInTurn {
         exchange?.bodyBytes = sendBody ? representation.size : 0
         let inline = sendBody && contents.readableBytes <= Self.maxCopiedBodyBytes
         var out = context.channel.allocator.buffer(
-            capacity: representation.okHead.readableBytes + 160 + (inline ? contents.readableBytes : 0))
+            capacity: representation.okHead.readableBytes + 160 + (exchange?.routeHeaders?.readableBytes ?? 0)
+                + (inline ? contents.readableBytes : 0))
         out.writeImmutableBuffer(representation.okHead)
+        if let routeHeaders = exchange?.routeHeaders { out.writeImmutableBuffer(routeHeaders) }
         writeHeadEnd(into: &out, connection: connection)
         if inline {
             out.writeImmutableBuffer(contents)
@@ -749,9 +779,16 @@ final class EdgeHTTPHandler: ChannelDuplexHandler, AnsweredInTurn {
         exchange?.keepAlive = false
         exchange?.ended = true
         deferred = nil
-        if proxy != nil {
-            proxyClientFailed(context: context)
-            return
+        if let state = proxy {
+            guard state.phase == .connecting || state.phase == .awaitingResponse else {
+                // Part of the answer went out already: closing is the only signal left.
+                proxyClientFailed(context: context)
+                return
+            }
+            // Nothing reached the client yet: the upstream connection (which saw a cut-short request) is closed
+            // and the client gets the same refusal as on any other route.
+            releaseTarget(state, reuse: false)
+            proxy = nil
         }
         if exchange?.responded == true {
             // The answer already went out (a static route answered before the body): just close.

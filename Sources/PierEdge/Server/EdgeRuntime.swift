@@ -13,11 +13,23 @@ public final class EdgeRuntime: Sendable {
         let match: RouteMatch
         let action: RouteAction
         let cors: CORSPolicy?
+        /// The route's `headers`, rendered as field lines once, or `nil` when it has none.
+        let renderedHeaders: ByteBuffer?
+        /// Their names, lowercased: proxied answers drop the upstream's fields of these names.
+        let headerNames: [String]
 
-        init(match: RouteMatch, action: RouteAction, cors: CORSPolicy?) {
+        init(match: RouteMatch, action: RouteAction, cors: CORSPolicy?, responseHeaders: [HeaderField] = []) {
             self.match = match
             self.action = action
             self.cors = cors
+            if responseHeaders.isEmpty {
+                renderedHeaders = nil
+            } else {
+                var buffer = ByteBuffer()
+                for field in responseHeaders { buffer.writeString("\(field.name): \(field.value)\r\n") }
+                renderedHeaders = buffer
+            }
+            headerNames = responseHeaders.map { $0.name.lowercased() }
         }
     }
 
@@ -44,7 +56,9 @@ public final class EdgeRuntime: Sendable {
         self.registry = registry
         self.upstreams = registry.makePools(config.upstreams)
         self.routes = config.routes.map { route in
-            Route(match: route.match, action: route.action, cors: route.cors.map(CORSPolicy.init))
+            Route(
+                match: route.match, action: route.action, cors: route.cors.map(CORSPolicy.init),
+                responseHeaders: route.responseHeaders)
         }
         self.parserLimits = HTTP1RequestParser.Limits(
             maxHeaderBytes: config.limits.maxHeaderBytes,
@@ -62,6 +76,22 @@ public final class EdgeRuntime: Sendable {
     /// The first route matching the request, if any.
     func route(host: String?, path: String, method: String) -> Route? {
         routes.first { $0.match.matches(host: host, path: path, method: method) }
+    }
+
+    /// When no route takes a request only because of its method: the methods routes for this host and path take
+    /// (for `405` with `Allow`, RFC 9110 §15.5.6), sorted; `nil` when no route matches the host and path at all.
+    func allowedMethods(host: String?, path: String) -> [String]? {
+        var methods = Set<String>()
+        for route in routes {
+            var match = route.match
+            let routeMethods = match.methods
+            match.methods = []
+            guard match.matches(host: host, path: path, method: "") else { continue }
+            methods.formUnion(routeMethods)
+        }
+        guard !methods.isEmpty else { return nil }
+        if methods.contains("GET") { methods.insert("HEAD") }
+        return methods.sorted()
     }
 }
 

@@ -1,0 +1,45 @@
+import Foundation
+import PierTesting
+import Testing
+
+/// `pier up` as a newcomer runs it: one process, the edge in front of the board and the web app.
+@Suite("pier up")
+struct UpCommandTests {
+    @Test("the web app and the API are served with a strict security policy")
+    func securityHeaders() async throws {
+        try await TemporaryDirectory.with { directory in
+            let web = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../web")
+                .standardized.path
+            let process = try RunningProcess(
+                executable: PierBinary.url,
+                arguments: [
+                    "up", "--listen", "127.0.0.1:0", "--data-dir", directory + "/data", "--web-root", web,
+                    "--bcrypt-cost", "10",
+                ])
+            try await process.waitForOutput(containing: "pier up: open http://")
+            let port = try #require(process.firstMatch(#"open http://127\.0\.0\.1:(\d+)/"#).flatMap { Int($0) })
+
+            let page = try await RawHTTPClient.request(port: port, "GET", "/", headers: [("Accept", "text/html")])
+            #expect(page.status == 200)
+            let policy = try #require(page.header("Content-Security-Policy"))
+            for directive in ["default-src 'self'", "script-src 'self'", "frame-ancestors 'none'", "object-src 'none'"]
+            {
+                #expect(policy.contains(directive), "\(policy)")
+            }
+            #expect(!policy.contains("unsafe-inline") && !policy.contains("unsafe-eval"))
+            #expect(page.header("X-Content-Type-Options") == "nosniff")
+            #expect(page.header("Referrer-Policy") == "same-origin")
+            // A client-side route gets the app with the same policy.
+            let route = try await RawHTTPClient.request(
+                port: port, "GET", "/boards/some-board", headers: [("Accept", "text/html")])
+            #expect(route.status == 200)
+            #expect(route.header("Content-Security-Policy") == policy)
+
+            let api = try await RawHTTPClient.request(port: port, "GET", "/api/v1/me")
+            #expect(api.status == 401)
+            #expect(api.header("X-Content-Type-Options") == "nosniff")
+            #expect(api.headerValues("Content-Security-Policy") == ["default-src 'none'; frame-ancestors 'none'"])
+            #expect(await process.stop() == 0)
+        }
+    }
+}
