@@ -230,7 +230,7 @@ struct StaticHelpersTests {
 
     @Test("response heads: status line, fields in order, merged Vary, blank line")
     func responseHead() {
-        var head = HTTPResponseHead(status: 206)
+        var head = EdgeResponseHead(status: 206)
         head.add("Content-Type", "text/plain; charset=utf-8")
         head.add([("Vary", "Origin"), ("X-Note", "한국어")])
         head.addVary("Accept-Encoding")
@@ -243,7 +243,7 @@ struct StaticHelpersTests {
                 == "prefix|HTTP/1.1 206 Partial Content\r\nContent-Type: text/plain; charset=utf-8\r\n"
                 + "X-Note: 한국어\r\nVary: Origin, Accept-Encoding\r\n\r\n")
         var teapot = ByteBuffer()
-        HTTPResponseHead(status: 418).write(into: &teapot)
+        EdgeResponseHead(status: 418).write(into: &teapot)
         #expect(String(buffer: teapot) == "HTTP/1.1 418 Status 418\r\n\r\n")
     }
 }

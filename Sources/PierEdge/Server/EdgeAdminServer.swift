@@ -112,7 +112,7 @@ final class AdminHandler: ChannelInboundHandler {
                 answer(
                     context: context, status: error.status,
                     body: ProblemDetails(
-                        status: error.status, title: HTTPResponseHead.reasonPhrase(error.status), code: error.code,
+                        status: error.status, title: EdgeResponseHead.reasonPhrase(error.status), code: error.code,
                         detail: error.reason
                     ).json, type: ProblemDetails.contentType, keepAlive: false)
                 return
@@ -147,7 +147,7 @@ final class AdminHandler: ChannelInboundHandler {
         context: ChannelHandlerContext, status: Int, body: String, type: String, keepAlive: Bool,
         omitBody: Bool = false
     ) {
-        var response = HTTPResponseHead(status: status)
+        var response = EdgeResponseHead(status: status)
         response.add("Content-Type", type)
         response.add("Content-Length", String(body.utf8.count))
         response.add("Cache-Control", "no-store")

@@ -98,7 +98,7 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
 
     func startProxy(
         context: ChannelHandlerContext,
-        head: HTTPRequestHead,
+        head: HTTP1RequestHead,
         route: EdgeRuntime.Route,
         config: ProxyRouteConfig,
         path: RequestPath
@@ -166,7 +166,7 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
 
     /// The protocols of the request's `Upgrade` that the route allows (RFC 9110 §7.8), comma-separated, or `nil`
     /// when the request is not an upgrade the route lets through: it then goes upstream as a plain request.
-    static func upgradeProtocols(_ head: HTTPRequestHead, allowed: [String]) -> String? {
+    static func upgradeProtocols(_ head: HTTP1RequestHead, allowed: [String]) -> String? {
         guard head.minorVersion >= 1, head.headers.contains(.upgrade), !allowed.isEmpty,
             ConnectionOptions(head.headers).upgrade
         else { return nil }
@@ -179,7 +179,7 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
         return accepted.isEmpty ? nil : accepted.joined(separator: ", ")
     }
 
-    func hashKey(_ head: HTTPRequestHead, _ key: UpstreamConfig.HashKey, balance: UpstreamConfig.Balance) -> String? {
+    func hashKey(_ head: HTTP1RequestHead, _ key: UpstreamConfig.HashKey, balance: UpstreamConfig.Balance) -> String? {
         guard balance == .hash else { return nil }
         switch key {
         case .clientIP:
@@ -200,7 +200,7 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
     }
 
     /// The request line and header fields sent upstream: hop-by-hop fields dropped, forwarding fields set.
-    func makeUpstreamHead(_ head: HTTPRequestHead, path: RequestPath, config: ProxyRouteConfig, upgrade: String?)
+    func makeUpstreamHead(_ head: HTTP1RequestHead, path: RequestPath, config: ProxyRouteConfig, upgrade: String?)
         -> (ByteBuffer, needsHost: Bool)
     {
         var buffer = ByteBufferAllocator().buffer(capacity: head.headers.storage.readableBytes + 256)
@@ -547,11 +547,11 @@ extension EdgeHTTPHandler: UpstreamConnectionOwner {
     }
 
     /// Writes the response head for the client: hop-by-hop fields dropped, framing chosen for this client.
-    func sendResponseHead(context: ChannelHandlerContext, _ response: HTTPUpstreamResponseHead, state: ProxyState) {
+    func sendResponseHead(context: ChannelHandlerContext, _ response: UpstreamResponseHead, state: ProxyState) {
         let headers = response.headers
         let status = response.status
         var out = context.channel.allocator.buffer(capacity: headers.storage.readableBytes + 160)
-        out.writeString(HTTPResponseHead.statusLine(status))
+        out.writeString(EdgeResponseHead.statusLine(status))
         let connectionOptions = ConnectionOptions(headers)
         let switching = status == 101 && state.upgrade
         for index in 0..<headers.count {

@@ -4,14 +4,14 @@ extension EdgeHTTPHandler {
     /// Answers a request on a static route: file, directory index, SPA fallback, or a problem.
     func serveStatic(
         context: ChannelHandlerContext,
-        head: HTTPRequestHead,
+        head: HTTP1RequestHead,
         path: RequestPath,
         config: StaticConfig,
         extra: [(String, String)]
     ) {
         guard head.method == "GET" || head.method == "HEAD" else {
             if head.method == "OPTIONS" {
-                var response = HTTPResponseHead(status: 204)
+                var response = EdgeResponseHead(status: 204)
                 response.add("Allow", "GET, HEAD, OPTIONS")
                 response.add(extra)
                 respond(context: context, response, body: nil)
@@ -47,7 +47,7 @@ extension EdgeHTTPHandler {
     /// Answers once the path's lookup is known.
     func continueStatic(
         context: ChannelHandlerContext,
-        head: HTTPRequestHead,
+        head: HTTP1RequestHead,
         path: RequestPath,
         config: StaticConfig,
         extra: [(String, String)],
@@ -68,7 +68,7 @@ extension EdgeHTTPHandler {
                     }
                 }
             } else {
-                var response = HTTPResponseHead(status: 301)
+                var response = EdgeResponseHead(status: 301)
                 let query = path.query.map { "?" + $0 } ?? ""
                 response.add("Location", Self.encodePath(path.path) + "/" + query)
                 response.add("Cache-Control", "no-cache")
@@ -83,7 +83,7 @@ extension EdgeHTTPHandler {
     /// Serves the SPA fallback for navigations, a 404 problem for everything else.
     func serveFallbackOrNotFound(
         context: ChannelHandlerContext,
-        head: HTTPRequestHead,
+        head: HTTP1RequestHead,
         path: RequestPath,
         config: StaticConfig,
         extra: [(String, String)]
@@ -105,7 +105,7 @@ extension EdgeHTTPHandler {
     }
 
     /// A browser navigation: GET or HEAD, accepting HTML, to a path whose last segment has no extension.
-    static func isNavigation(head: HTTPRequestHead, path: RequestPath) -> Bool {
+    static func isNavigation(head: HTTP1RequestHead, path: RequestPath) -> Bool {
         guard head.method == "GET" || head.method == "HEAD" else { return false }
         guard let accept = head.headers.first(.accept),
             HTTPToken.containsCaseInsensitive(accept, lowercaseNeedle: "text/html")
@@ -141,7 +141,7 @@ extension EdgeHTTPHandler {
 
     /// Chooses the representation, evaluates conditionals and ranges, and sends the file.
     func serveFile(
-        context: ChannelHandlerContext, head: HTTPRequestHead, file: StaticFile, status: Int, extra: [(String, String)],
+        context: ChannelHandlerContext, head: HTTP1RequestHead, file: StaticFile, status: Int, extra: [(String, String)],
         cacheControl: String? = nil
     ) {
         let rangeHeader = head.method == "GET" ? head.headers.first(.range) : nil
@@ -170,7 +170,7 @@ extension EdgeHTTPHandler {
             return
         }
 
-        var response = HTTPResponseHead.forFile(
+        var response = EdgeResponseHead.forFile(
             status: status, contentType: file.contentType, lastModified: file.lastModified, etag: representation.etag,
             cacheControl: cacheControl ?? file.cacheControl, contentEncoding: representation.contentEncoding,
             varies: !file.encoded.isEmpty)

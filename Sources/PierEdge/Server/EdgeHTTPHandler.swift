@@ -51,7 +51,7 @@ final class EdgeHTTPHandler: ChannelDuplexHandler, AnsweredInTurn {
     let empty = ByteBuffer()
     var exchange: Exchange?
     /// A request whose body is still being read; it is answered at its end.
-    var deferred: (head: HTTPRequestHead, resolved: Resolution)?
+    var deferred: (head: HTTP1RequestHead, resolved: Resolution)?
     /// The proxied exchange in progress, if any.
     var proxy: ProxyState?
     var awaitingResponse = false
@@ -303,7 +303,7 @@ final class EdgeHTTPHandler: ChannelDuplexHandler, AnsweredInTurn {
         }
     }
 
-    func handleHead(context: ChannelHandlerContext, _ head: HTTPRequestHead) {
+    func handleHead(context: ChannelHandlerContext, _ head: HTTP1RequestHead) {
         let generation = source.generation
         if generation != runtimeGeneration {
             // A reload: this request uses the new routes, the next one is also parsed with the new limits.
@@ -367,7 +367,7 @@ final class EdgeHTTPHandler: ChannelDuplexHandler, AnsweredInTurn {
         case noRoute
     }
 
-    func resolve(_ head: HTTPRequestHead) -> Resolution {
+    func resolve(_ head: HTTP1RequestHead) -> Resolution {
         guard let path = try? RequestPath(target: head.target) else { return .invalidPath }
         if head.target.utf8.first != UInt8(ascii: "/") && exchange?.targetAuthority == nil {
             // An absolute-form target whose scheme or authority is not plainly http(s)://host[:port].
@@ -384,19 +384,19 @@ final class EdgeHTTPHandler: ChannelDuplexHandler, AnsweredInTurn {
     }
 
     /// A CORS preflight the route's policy answers at the edge.
-    func isPreflight(_ head: HTTPRequestHead, _ route: EdgeRuntime.Route) -> Bool {
+    func isPreflight(_ head: HTTP1RequestHead, _ route: EdgeRuntime.Route) -> Bool {
         route.cors != nil && head.method == "OPTIONS" && head.headers.contains(.origin)
             && head.headers.contains(.accessControlRequestMethod)
     }
 
     /// Answers a request that the edge itself handles.
-    func dispatch(context: ChannelHandlerContext, _ head: HTTPRequestHead, _ resolved: Resolution) {
+    func dispatch(context: ChannelHandlerContext, _ head: HTTP1RequestHead, _ resolved: Resolution) {
         let route: EdgeRuntime.Route
         let path: RequestPath
         switch resolved {
         case .invalidPath:
             if head.target == "*" && head.method == "OPTIONS" {
-                var response = HTTPResponseHead(status: 204)
+                var response = EdgeResponseHead(status: 204)
                 response.add("Allow", "GET, HEAD, OPTIONS")
                 respond(context: context, response, body: nil)
                 return
@@ -428,7 +428,7 @@ final class EdgeHTTPHandler: ChannelDuplexHandler, AnsweredInTurn {
             if let origin, head.method == "OPTIONS",
                 let requestedMethod = head.headers.first(.accessControlRequestMethod)
             {
-                var response = HTTPResponseHead(status: 204)
+                var response = EdgeResponseHead(status: 204)
                 response.add(
                     cors.preflightHeaders(
                         origin: origin,
@@ -497,7 +497,7 @@ final class EdgeHTTPHandler: ChannelDuplexHandler, AnsweredInTurn {
     /// Adds the headers every response carries, writes head and body, and records the exchange's status.
     func respond(
         context: ChannelHandlerContext,
-        _ head: HTTPResponseHead,
+        _ head: EdgeResponseHead,
         body: Body?,
         contentLength: Int? = nil,
         omitBody: Bool = false
@@ -598,7 +598,7 @@ final class EdgeHTTPHandler: ChannelDuplexHandler, AnsweredInTurn {
 
     /// Ends a head with the fields that change per answer: `Date`, `X-Request-ID`, `Connection`, the blank line.
     private func writeHeadEnd(into out: inout ByteBuffer, connection: StaticString?) {
-        HTTPResponseHead.writeClosingFields(
+        EdgeResponseHead.writeClosingFields(
             date: dates.current(epochSeconds: exchange?.epochSeconds ?? time(nil)),
             requestID: exchange?.requestID ?? requestIDs.next(), connection: connection, into: &out)
     }
@@ -747,15 +747,15 @@ final class EdgeHTTPHandler: ChannelDuplexHandler, AnsweredInTurn {
     // MARK: - Errors
 
     func respondProblem(
-        context: ChannelHandlerContext, status: Int, code: String, detail: String?, head: HTTPRequestHead?,
+        context: ChannelHandlerContext, status: Int, code: String, detail: String?, head: HTTP1RequestHead?,
         extra: [(String, String)] = []
     ) {
         var problem = ProblemDetails(
-            status: status, title: HTTPResponseHead.reasonPhrase(status), code: code, detail: detail)
+            status: status, title: EdgeResponseHead.reasonPhrase(status), code: code, detail: detail)
         if let requestID = exchange?.requestID {
             problem.extensions.append((name: "request_id", json: JSONText.quoted(requestID)))
         }
-        var response = HTTPResponseHead(status: status)
+        var response = EdgeResponseHead(status: status)
         response.add("Content-Type", ProblemDetails.contentType)
         response.add("Cache-Control", "no-store")
         response.add(extra)

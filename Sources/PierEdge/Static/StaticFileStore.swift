@@ -39,7 +39,7 @@ public final class StaticRepresentation: Sendable {
         self.modifiedSeconds = modifiedSeconds
         self.contentEncoding = contentEncoding
         self.contents = contents
-        var head = HTTPResponseHead.forFile(
+        var head = EdgeResponseHead.forFile(
             status: 200, contentType: metadata.contentType, lastModified: metadata.lastModified, etag: etag,
             cacheControl: metadata.cacheControl, contentEncoding: contentEncoding, varies: metadata.varies)
         head.add("Accept-Ranges", "bytes")
@@ -50,14 +50,14 @@ public final class StaticRepresentation: Sendable {
     }
 }
 
-extension HTTPResponseHead {
+extension EdgeResponseHead {
     /// The fields that describe a file representation, shared by the pre-rendered `200 OK` and every other answer
     /// for a file (conditional, range, CORS, fallback).
     static func forFile(
         status: Int, contentType: String, lastModified: String, etag: String, cacheControl: String,
         contentEncoding: String?, varies: Bool
-    ) -> HTTPResponseHead {
-        var head = HTTPResponseHead(status: status)
+    ) -> EdgeResponseHead {
+        var head = EdgeResponseHead(status: status)
         head.add("Content-Type", contentType)
         head.add("Last-Modified", lastModified)
         head.add("ETag", etag)

@@ -39,7 +39,7 @@ public struct HTTP1RequestParser: Sendable {
 
     /// What the parser produced.
     public enum Event: Sendable {
-        case head(HTTPRequestHead)
+        case head(HTTP1RequestHead)
         case body(ByteBuffer)
         case end
     }
@@ -176,7 +176,7 @@ public struct HTTP1RequestParser: Sendable {
         }
     }
 
-    private func parseHeadFields(_ head: ByteBuffer) throws(HTTPParseError) -> HTTPRequestHead {
+    private func parseHeadFields(_ head: ByteBuffer) throws(HTTPParseError) -> HTTP1RequestHead {
         let limits = self.limits
         let parsed: Result<(String, String, Int, [HTTPHeaderFields.Field], UInt32), HTTPParseError> =
             head.withUnsafeReadableBytes { bytes in
@@ -234,7 +234,7 @@ public struct HTTP1RequestParser: Sendable {
         var headers = HTTPHeaderFields(storage: head, fields: fields)
         headers.presence = presence
         let framing = try Self.framing(headers, minorVersion: minor, limits: limits)
-        return HTTPRequestHead(method: method, target: target, minorVersion: minor, headers: headers, framing: framing)
+        return HTTP1RequestHead(method: method, target: target, minorVersion: minor, headers: headers, framing: framing)
     }
 
     /// Parses header field lines from `index` up to the final empty line, recognising known names.

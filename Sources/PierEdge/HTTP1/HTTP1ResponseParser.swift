@@ -1,7 +1,7 @@
 import NIOCore
 
 /// A parsed HTTP/1.x response head from an upstream.
-struct HTTPUpstreamResponseHead: Sendable {
+struct UpstreamResponseHead: Sendable {
     var status: Int
     var minorVersion: Int
     var headers: HTTPHeaderFields
@@ -19,7 +19,7 @@ struct HTTPUpstreamResponseHead: Sendable {
 /// follows whatever the headers say) and pulls events. Interim 1xx responses other than 101 are skipped.
 struct HTTP1ResponseParser: Sendable {
     enum Event: Sendable {
-        case head(HTTPUpstreamResponseHead)
+        case head(UpstreamResponseHead)
         case body(ByteBuffer)
         case end
     }
@@ -99,7 +99,7 @@ struct HTTP1ResponseParser: Sendable {
         return nil
     }
 
-    private mutating func startBody(_ head: HTTPUpstreamResponseHead, requestMethod: String) {
+    private mutating func startBody(_ head: UpstreamResponseHead, requestMethod: String) {
         if head.status == 101 {
             state = .switched
             return
@@ -124,7 +124,7 @@ struct HTTP1ResponseParser: Sendable {
     }
 
     private mutating func parseHead(_ buffer: inout ByteBuffer, scanned: Int) throws(HTTPParseError)
-        -> HTTPUpstreamResponseHead?
+        -> UpstreamResponseHead?
     {
         let search = HTTP1RequestParser.findHeadEnd(buffer, from: max(0, scanned - 3))
         guard let headLength = search.end else {
@@ -196,7 +196,7 @@ struct HTTP1ResponseParser: Sendable {
             endsAtClose = !(status == 204 || status == 304 || status < 200)
         }
         if endsAtClose { keepAlive = false }
-        return HTTPUpstreamResponseHead(
+        return UpstreamResponseHead(
             status: status, minorVersion: minor, headers: headers, keepAlive: keepAlive,
             contentLength: contentLength, endsAtClose: endsAtClose)
     }
