@@ -24,6 +24,8 @@ const banner = h("div", { id: "connection-banner", class: "banner", role: "statu
 
 function renderShell() {
     document.documentElement.lang = language();
+    // Everything drawn here is drawn again in a new language; the banner keeps its state, not its words.
+    if (!banner.hidden) banner.textContent = t(banner.dataset.state === "online" ? "connection.back" : "connection.lost");
     const skip = h("a", { class: "skip-link", href: "#main", text: t("shell.skip"), onClick: (event) => {
         event.preventDefault();
         main.focus();
@@ -156,12 +158,12 @@ function changePassword() {
             onSubmit: async (event) => {
                 event.preventDefault();
                 if (next.value !== repeat.value) {
-                    message.show(t("account.mismatch"));
+                    message.show(t("account.mismatch"), "error", { fields: [next, repeat] });
                     repeat.focus();
                     return;
                 }
                 if ([...next.value].length < 10) {
-                    message.show(t("error.invalid_field.new_password"));
+                    message.show(t("error.invalid_field.new_password"), "error", { fields: [next] });
                     next.focus();
                     return;
                 }
@@ -174,7 +176,8 @@ function changePassword() {
                     signInNotice = t("account.changed");
                     navigate("/sign-in");
                 } catch (problem) {
-                    message.show(problem.code === "invalid_credentials" ? t("account.wrong_current") : problemMessage(problem));
+                    const control = problem.code === "invalid_credentials" ? current : { current_password: current, new_password: next }[problem.field];
+                    message.show(problem.code === "invalid_credentials" ? t("account.wrong_current") : problemMessage(problem), "error", { fields: [control] });
                     submit.disabled = false;
                 }
             },

@@ -31,6 +31,10 @@ const PROPERTIES = {
     required: "required",
 };
 
+/**
+ * Appends children as `h` does: `null`, `undefined` and `false` are skipped. (The DOM's own `append` and
+ * `replaceChildren` would show them as the text "null": pass conditional children through here.)
+ */
 export function append(parent, children) {
     for (const child of children.flat(Infinity)) {
         if (child === null || child === undefined || child === false) continue;
@@ -39,9 +43,10 @@ export function append(parent, children) {
     return parent;
 }
 
-export function clear(element) {
+/** Empties `element`, then appends `children` (see `append`). */
+export function clear(element, ...children) {
     element.replaceChildren();
-    return element;
+    return append(element, children);
 }
 
 let nextID = 0;
@@ -61,10 +66,25 @@ export function field(label, control, hint) {
     return wrapper;
 }
 
-/** A message area for a form: errors are announced (role=alert), and it stays empty otherwise. */
+/**
+ * The one message area of a form or dialog: each message replaces the one before, errors are announced
+ * (role=alert), and it stays empty otherwise. A message about fields, `show(text, "error", { fields })`, marks
+ * them aria-invalid and goes away as soon as one of them is edited: it never outlives its cause.
+ */
 export function messageArea() {
     const area = h("div", { class: "form-message", role: "alert", "aria-live": "assertive" });
-    area.show = (text, kind = "error") => {
+    let invalid = [];
+    const edited = () => area.show(null);
+    area.show = (text, kind = "error", { fields = [] } = {}) => {
+        for (const control of invalid) {
+            control.removeEventListener("input", edited);
+            control.removeAttribute("aria-invalid");
+        }
+        invalid = text ? fields.filter(Boolean) : [];
+        for (const control of invalid) {
+            control.addEventListener("input", edited);
+            control.setAttribute("aria-invalid", "true");
+        }
         area.textContent = text ?? "";
         area.dataset.kind = kind;
         area.hidden = !text;

@@ -2,6 +2,10 @@
 // first of the browser's languages that the catalogue has, else English. `catalogueProblems()` checks that both
 // languages have the same keys and the same {parameters}; the browser tests call it, and the app logs its
 // findings at start.
+//
+// A string that counts is an object of plural forms, one per category of the language's Intl.PluralRules
+// ({ one, other } in English, { other } in Korean), chosen by the `count` parameter. In Korean, "(으)로" right
+// after a {parameter} (closing quotes between allowed) becomes 로 or 으로 as the value is read: see particleRo.
 
 const STORAGE_KEY = "pier.language";
 
@@ -85,7 +89,7 @@ const catalogue = {
         "board.new_task": "New task",
         "board.members": "Members",
         "board.shortcuts": "Keyboard shortcuts",
-        "board.count": "{count} tasks",
+        "board.count": { one: "{count} task", other: "{count} tasks" },
         "board.empty_column": "No tasks",
         "board.card_hint": "Press Enter to open the task. Alt with the arrow keys, or [ and ], moves it.",
         "board.drag": "Drag to move",
@@ -120,7 +124,7 @@ const catalogue = {
         "filters.clear": "Clear filters",
         "filters.toggle": "Filters",
         "filters.toggle_active": "Filters ({count} on)",
-        "filters.showing": "Showing {count} matching tasks.",
+        "filters.showing": { one: "Showing {count} matching task.", other: "Showing {count} matching tasks." },
 
         "help.title": "Keyboard shortcuts",
         "help.lead": "On the board, each card can be reached with Tab.",
@@ -152,7 +156,9 @@ const catalogue = {
         "task.markdown_hint": "Markdown: **bold**, *italic*, `code`, lists with - or 1., [links](https://example.com).",
         "task.write": "Write",
         "task.preview": "Preview",
-        "task.clear_due": "Clear",
+        "task.clear_due": "Clear the due date",
+        "date.placeholder": "yyyy-mm-dd hh:mm",
+        "date.pick": "Choose a date and time",
         "task.read_only": "You can read this task and comment on it. Only its assignee or a supervisor can change it.",
         "task.pic_scope": "As the assignee, you can change the status and the description.",
         "task.delete": "Delete task",
@@ -280,6 +286,7 @@ const catalogue = {
         "error.invalid_field.password": "Passwords need at least 10 characters and at most 72 bytes.",
         "error.invalid_field.new_password": "The new password needs at least 10 characters and at most 72 bytes.",
         "error.invalid_field.due_at": "Enter a valid due date.",
+        "error.due_format": "Enter the due date as year-month-day hour:minute, for example 2025-12-24 18:00.",
         "error.invalid_field.due_time_zone": "The time zone of this browser is not accepted; the due date was not saved.",
         "error.invalid_field.labels": "Use at most 20 labels of at most 40 characters each.",
         "error.invalid_field.user_id": "That account does not exist.",
@@ -380,7 +387,7 @@ const catalogue = {
         "board.new_task": "새 작업",
         "board.members": "구성원",
         "board.shortcuts": "단축키",
-        "board.count": "작업 {count}개",
+        "board.count": { other: "작업 {count}개" },
         "board.empty_column": "작업 없음",
         "board.card_hint": "Enter 키로 작업을 엽니다. Alt와 화살표 키, 또는 [ 와 ] 로 옮깁니다.",
         "board.drag": "끌어서 옮기기",
@@ -415,7 +422,7 @@ const catalogue = {
         "filters.clear": "필터 지우기",
         "filters.toggle": "필터",
         "filters.toggle_active": "필터 ({count}개 적용)",
-        "filters.showing": "조건에 맞는 작업 {count}개를 표시합니다.",
+        "filters.showing": { other: "조건에 맞는 작업 {count}개를 표시합니다." },
 
         "help.title": "단축키",
         "help.lead": "보드에서는 Tab 키로 각 카드로 이동할 수 있습니다.",
@@ -447,7 +454,9 @@ const catalogue = {
         "task.markdown_hint": "마크다운: **굵게**, *기울임*, `코드`, - 또는 1. 로 목록, [링크](https://example.com).",
         "task.write": "작성",
         "task.preview": "미리 보기",
-        "task.clear_due": "지우기",
+        "task.clear_due": "마감일 지우기",
+        "date.placeholder": "연도-월-일 시:분",
+        "date.pick": "날짜와 시간 고르기",
         "task.read_only": "이 작업을 읽고 댓글을 달 수 있습니다. 변경은 담당자나 관리자만 할 수 있습니다.",
         "task.pic_scope": "담당자는 상태와 설명을 바꿀 수 있습니다.",
         "task.delete": "작업 삭제",
@@ -487,7 +496,7 @@ const catalogue = {
         "history.content_changed": "설명을 고쳤습니다",
         "history.assigned": "{name}에게 배정했습니다",
         "history.unassigned": "담당자를 없앴습니다",
-        "history.due_set": "마감일을 {date}(으)로 정했습니다",
+        "history.due_set": "마감일을 {date}까지로 정했습니다",
         "history.due_removed": "마감일을 없앴습니다",
         "history.zone_set": "시간대를 {zone}(으)로 정했습니다",
         "history.zone_removed": "시간대를 없앴습니다",
@@ -575,6 +584,7 @@ const catalogue = {
         "error.invalid_field.password": "비밀번호는 10자 이상, 72바이트 이하여야 합니다.",
         "error.invalid_field.new_password": "새 비밀번호는 10자 이상, 72바이트 이하여야 합니다.",
         "error.invalid_field.due_at": "올바른 마감일을 입력하세요.",
+        "error.due_format": "마감일을 연도-월-일 시:분 형식으로 입력하세요(예: 2025-12-24 18:00).",
         "error.invalid_field.due_time_zone": "이 브라우저의 시간대를 받아들일 수 없어 마감일을 저장하지 않았습니다.",
         "error.invalid_field.labels": "라벨은 최대 20개, 각각 40자 이하로 쓰세요.",
         "error.invalid_field.user_id": "그 계정은 없습니다.",
@@ -652,14 +662,66 @@ export function has(key) {
     return key in catalogue[current] || key in catalogue.en;
 }
 
+const pluralRules = new Map();
+
+/** The plural category ("one", "other", …) of `count` in the current language. */
+function pluralCategory(count) {
+    const locale = intlLocale();
+    if (!pluralRules.has(locale)) pluralRules.set(locale, new Intl.PluralRules(locale));
+    return pluralRules.get(locale).select(Number(count));
+}
+
+// A parameter, and the Korean particle "(으)로" after it (past closing quotes and brackets) if there is one.
+const PLACEHOLDER = /\{(\w+)\}(?:([”’"')\]」』]*)\(으\)로)?/g;
+
 /** The string for `key` in the current language, with `{name}` parameters filled from `parameters`. */
 export function t(key, parameters = {}) {
-    const text = catalogue[current][key] ?? catalogue.en[key];
+    let text = catalogue[current][key] ?? catalogue.en[key];
     if (text === undefined) {
         console.error(`i18n: missing key ${key}`);
         return key;
     }
-    return text.replace(/\{(\w+)\}/g, (whole, name) => (name in parameters ? String(parameters[name]) : whole));
+    if (typeof text === "object") text = text[pluralCategory(parameters.count)] ?? text.other;
+    return text.replace(PLACEHOLDER, (whole, name, closing) => {
+        if (!(name in parameters)) return whole;
+        const value = String(parameters[name]);
+        return closing === undefined ? value : value + closing + particleRo(value);
+    });
+}
+
+const HANGUL_SYLLABLES = { first: 0xac00, last: 0xd7a3 };
+const FINAL_RIEUL = 8; // ㄹ, the one final consonant that takes 로
+
+/**
+ * 로 or 으로 after `word`, as it is read aloud (trailing spaces and punctuation such as closing quotes skipped):
+ * - a Hangul syllable with no final consonant, or with ㄹ, takes 로 (완료로, 할 일로); any other final
+ *   consonant 으로 (진행 중으로);
+ * - a digit is read in Sino-Korean: 1 일, 2 이, 4 사, 5 오, 7 칠, 8 팔, 9 구 take 로; 3 삼, 6 육 and 0 (영, and
+ *   the 십, 백, 천, 만 that a final 0 is read as) take 으로;
+ * - a Latin word takes 으로 when it ends in the sound of m, n or ng (Done, Team, Doing, PM), which Korean always
+ *   writes as a final consonant, and 로 otherwise (Review, QA, Backlog, Seoul): other final consonants are
+ *   mostly read with an added ㅡ (테스트), and the names of the letters other than M and N end in a vowel or ㄹ.
+ *   This is a reading of the spelling and misses some words (Web is 웹으로);
+ * - anything else (emoji, Han characters, symbols, nothing) keeps the neutral "(으)로".
+ */
+export function particleRo(word) {
+    const characters = [...String(word)];
+    let end = characters.length;
+    while (end > 0 && /[\s\p{P}]/u.test(characters[end - 1])) end -= 1;
+    if (end === 0) return "(으)로";
+    const last = characters[end - 1];
+    const code = last.codePointAt(0);
+    if (code >= HANGUL_SYLLABLES.first && code <= HANGUL_SYLLABLES.last) {
+        const final = (code - HANGUL_SYLLABLES.first) % 28;
+        return final === 0 || final === FINAL_RIEUL ? "로" : "으로";
+    }
+    if (/[0-9]/.test(last)) return "036".includes(last) ? "으로" : "로";
+    if (/\p{Script=Latin}/u.test(last)) {
+        let start = end;
+        while (start > 0 && /\p{Script=Latin}/u.test(characters[start - 1])) start -= 1;
+        return /(?:m|n|ng|me|ne)$/i.test(characters.slice(start, end).join("")) ? "으로" : "로";
+    }
+    return "(으)로";
 }
 
 /** Every key of the catalogue (for the browser tests). */
@@ -667,10 +729,17 @@ export function keys(code = "en") {
     return Object.keys(catalogue[code] ?? {});
 }
 
-/** Differences between the languages: missing keys, empty strings and parameter mismatches. */
+/**
+ * Differences between the languages: missing keys, empty strings, parameter mismatches, and plural forms that
+ * are not exactly the categories of the language's plural rules (or lack {count}).
+ */
 export function catalogueProblems() {
     const problems = [];
-    const parameterNames = (text) => [...text.matchAll(/\{(\w+)\}/g)].map((match) => match[1]).sort().join(",");
+    const forms = (entry) => (typeof entry === "object" ? Object.values(entry) : [entry]);
+    const parameterNames = (entry) => {
+        const names = new Set(forms(entry).flatMap((text) => [...text.matchAll(/\{(\w+)\}/g)].map((match) => match[1])));
+        return [...names].sort().join(",");
+    };
     const codes = Object.keys(catalogue);
     for (const code of codes) {
         for (const other of codes) {
@@ -681,8 +750,13 @@ export function catalogueProblems() {
                 }
             }
         }
-        for (const [key, text] of Object.entries(catalogue[code])) {
-            if (!text.trim()) problems.push(`${code} ${key} is empty`);
+        const locale = languages.find((entry) => entry.code === code)?.intl ?? code;
+        const categories = new Intl.PluralRules(locale).resolvedOptions().pluralCategories.slice().sort().join(",");
+        for (const [key, entry] of Object.entries(catalogue[code])) {
+            if (forms(entry).some((text) => typeof text !== "string" || !text.trim())) problems.push(`${code} ${key} is empty`);
+            if (typeof entry !== "object") continue;
+            if (Object.keys(entry).sort().join(",") !== categories) problems.push(`${code} ${key}: plural forms are not ${categories}`);
+            if (forms(entry).some((text) => !text.includes("{count}"))) problems.push(`${code} ${key}: a plural form lacks {count}`);
         }
     }
     return problems;

@@ -12,6 +12,10 @@ export function startRouter(handler) {
         if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
         const url = new URL(anchor.href, location.href);
         if (url.origin !== location.origin || url.pathname.startsWith("/api/")) return;
+        // A path that starts with "//" would be read as another host by pushState; the browser loads it itself.
+        if (url.pathname.startsWith("//")) return;
+        // A link to a place on this page (a Markdown #fragment) is the browser's to follow.
+        if (url.hash && url.pathname === location.pathname && url.search === location.search) return;
         event.preventDefault();
         navigate(url.pathname + url.search);
     });

@@ -99,18 +99,97 @@ export function dueState(task, isDone, now = Date.now()) {
     return null;
 }
 
-/** The value of a datetime-local input for an RFC 3339 time, in the browser's time zone. */
+const pad = (value) => String(value).padStart(2, "0");
+
+/** An RFC 3339 time as a date field shows it, YYYY-MM-DD HH:MM in the browser's time zone ("" for none). */
 export function toLocalInput(iso) {
     if (!iso) return "";
     const date = new Date(iso);
-    const pad = (value) => String(value).padStart(2, "0");
-    return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+    return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}`;
 }
 
-export function fromLocalInput(value) {
-    if (!value) return null;
-    const date = new Date(value);
-    return Number.isNaN(date.getTime()) ? null : date.toISOString();
+// Year, month and day separated by -, . or / (2025-12-24, 2025. 12. 24.), then the time after a space or T.
+const LOCAL_DATE_TIME = /^(\d{4}) ?[-./] ?(\d{1,2}) ?[-./] ?(\d{1,2})\.?(?: +|T)(\d{1,2}):(\d{2})$/;
+
+/**
+ * What a date field holds: `{ valid: true, iso: null }` when empty, `{ valid: true, iso }` for a date and time
+ * in the browser's time zone, `{ valid: false }` for anything else (a day that does not exist included).
+ */
+export function parseLocalInput(text) {
+    const value = String(text ?? "").trim().replace(/\s+/g, " ");
+    if (!value) return { valid: true, iso: null };
+    const match = LOCAL_DATE_TIME.exec(value);
+    if (!match) return { valid: false };
+    const [year, month, day, hour, minute] = match.slice(1).map(Number);
+    const date = new Date(year, month - 1, day, hour, minute);
+    const exists = date.getFullYear() === year && date.getMonth() === month - 1 && date.getDate() === day;
+    if (!exists || hour > 23 || minute > 59) return { valid: false };
+    return { valid: true, iso: date.toISOString() };
+}
+
+/**
+ * A date-and-time field in the page's language. The browser's own datetime-local control formats and labels
+ * itself in the browser's language whatever the page's (an English browser shows "mm/dd/yyyy, --:-- --" in
+ * the Korean board), so this is a text field in one format both languages read, YYYY-MM-DD HH:MM, with a
+ * translated placeholder, and a button that opens the browser's date picker where it has one. Returns the text
+ * input (the form's control, named `name`); `input.picker` is the button, or null.
+ */
+export function dateTimeInput({ name, value, disabled = false }) {
+    const input = h("input", {
+        type: "text",
+        name,
+        value: toLocalInput(value),
+        placeholder: t("date.placeholder"),
+        autocomplete: "off",
+        spellcheck: "false",
+        maxlength: "25",
+        disabled,
+    });
+    input.picker = null;
+    if (disabled || typeof HTMLInputElement.prototype.showPicker !== "function") return input;
+    // The browser's picker belongs to a datetime-local input: an unlabelled one out of sight and out of the tab
+    // order, whose choice is copied into the text field.
+    const native = h("input", { type: "datetime-local", class: "picker-source", tabindex: "-1", "aria-hidden": "true" });
+    native.addEventListener("change", () => {
+        if (!native.value) return;
+        input.value = native.value.replace("T", " ");
+        input.dispatchEvent(new Event("input", { bubbles: true }));
+        input.focus();
+    });
+    const button = h("button", {
+        type: "button",
+        class: "icon-button field-button picker-button",
+        "aria-label": t("date.pick"),
+        title: t("date.pick"),
+        onClick: () => {
+            // The picker starts at the field's date, else at the next full hour: with a time already set,
+            // choosing a day is enough to give it a value.
+            const current = parseLocalInput(input.value);
+            const start = current.valid && current.iso ? new Date(current.iso) : new Date();
+            if (!(current.valid && current.iso)) start.setMinutes(60, 0, 0);
+            native.value = toLocalInput(start.toISOString()).replace(" ", "T");
+            try {
+                native.showPicker();
+            } catch {
+                input.focus();
+            }
+        },
+    });
+    button.append(calendarIcon());
+    input.picker = h("span", { class: "picker" }, button, native);
+    return input;
+}
+
+/** A calendar drawn in SVG (an emoji would need a font many systems lack). */
+function calendarIcon() {
+    const namespace = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(namespace, "svg");
+    const attributes = { viewBox: "0 0 20 20", width: "20", height: "20", fill: "none", stroke: "currentColor", "stroke-width": "1.6", "aria-hidden": "true", focusable: "false" };
+    for (const [name, value] of Object.entries(attributes)) svg.setAttribute(name, value);
+    const path = document.createElementNS(namespace, "path");
+    path.setAttribute("d", "M3.5 5.5h13v11h-13z M3.5 9h13 M7 3v4 M13 3v4");
+    svg.append(path);
+    return svg;
 }
 
 /** The browser's IANA time zone when the API accepts it (Region/City or UTC). */
@@ -135,18 +214,39 @@ export function initials(name) {
     return ([...words[0]][0] + [...words[words.length - 1]][0]).toUpperCase();
 }
 
-/** A stable hue for a person's avatar. */
-export function hue(text) {
-    let value = 0;
-    for (const char of String(text)) value = (value * 31 + char.codePointAt(0)) % 360;
-    return value;
+/** How many avatar colours styles.css defines (.avatar-color-0 …): distinct from each other, all readable. */
+export const AVATAR_COLORS = 10;
+
+/** A person's own avatar colour, 0 ..< AVATAR_COLORS (FNV-1a of the id). */
+export function avatarColor(id) {
+    let hash = 0x811c9dc5;
+    for (const char of String(id)) hash = Math.imul(hash ^ char.codePointAt(0), 0x01000193) >>> 0;
+    return hash % AVATAR_COLORS;
+}
+
+// The colours of the board on show. Ten colours shared out by a hash often give two members the same one, so on
+// a board each member whose colour is taken moves to the next free one, in the order of their ids (every view of
+// the board agrees). With more members than colours, some share.
+const boardColors = new Map();
+
+/** Gives the members of the board on show avatar colours that differ from each other. */
+export function assignAvatarColors(members) {
+    boardColors.clear();
+    const taken = new Set();
+    for (const id of members.map((member) => member.id).sort()) {
+        let color = avatarColor(id);
+        for (let step = 0; step < AVATAR_COLORS && taken.has(color); step += 1) color = (color + 1) % AVATAR_COLORS;
+        taken.add(color);
+        boardColors.set(id, color);
+    }
 }
 
 export function avatar(user, { size = "small" } = {}) {
     if (!user) return null;
+    const color = boardColors.get(user.id) ?? avatarColor(user.id);
+    // A class, not a style attribute: the Content-Security-Policy allows no inline styles.
     return h("span", {
-        class: `avatar avatar-${size}`,
-        style: `--avatar-hue: ${hue(user.id)}`,
+        class: `avatar avatar-${size} avatar-color-${color}`,
         title: user.name,
         "aria-hidden": "true",
         text: initials(user.name),

@@ -1,6 +1,8 @@
 """Test support for the browser suite: a running Pier (started here, or given by the environment), an API client
 for setting up and checking state, and headless Chromium sessions."""
 
+import http.client
+import http.server
 import json
 import os
 import queue
@@ -12,6 +14,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -102,6 +105,79 @@ class PierServer:
             shutil.rmtree(self.directory, ignore_errors=True)
             self.directory = None
         return status
+
+
+# The policy Pier will serve the web app with. The app must work under it: no inline scripts or event-handler
+# attributes, no style attributes, no eval, no javascript: URLs.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te",
+              "trailer", "transfer-encoding", "upgrade"}
+
+
+class HeaderProxy:
+    """A reverse proxy on a free loopback port that passes every request to `upstream` (an http:// base URL) and
+    adds `headers` to every answer, so a browser sees the server as if it sent them. The Host header is passed on
+    unchanged, so the board takes the proxy's address as its own origin and accepts the browser's changes.
+
+    It exists for the Content-Security-Policy test while the server does not send the policy itself; once it
+    does, that test can load the server directly."""
+
+    def __init__(self, upstream, headers):
+        self.upstream = urllib.parse.urlsplit(upstream)
+        self.headers = dict(headers)
+        self.server = None
+        self.base_url = None
+
+    def start(self):
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *arguments):
+                pass
+
+            def forward(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = {name: value for name, value in self.headers.items() if name.lower() not in HOP_BY_HOP}
+                connection = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=30)
+                try:
+                    connection.request(self.command, self.path, body=body, headers=headers)
+                    answer = connection.getresponse()
+                    data = answer.read()
+                    fields = answer.getheaders()
+                    status, reason = answer.status, answer.reason
+                finally:
+                    connection.close()
+                self.send_response(status, reason)
+                for name, value in fields:
+                    if name.lower() not in HOP_BY_HOP and name.lower() != "content-length":
+                        self.send_header(name, value)
+                for name, value in proxy.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if data and self.command != "HEAD":
+                    self.wfile.write(data)
+
+            do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = forward
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        return self
+
+    def stop(self):
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
 
 
 class APIError(Exception):

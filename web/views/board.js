@@ -6,7 +6,7 @@ import { clear, h, isTyping, openDialog, uid } from "../dom.js";
 import { t } from "../i18n.js";
 import { boardPath, setURL } from "../router.js";
 import { isSupervisor, mayMove, session } from "../session.js";
-import { announce, avatar, columnName, dueState, formatDateTime, formatShortDate, notify, problemMessage } from "../ui.js";
+import { announce, assignAvatarColors, avatar, columnName, dueState, formatDateTime, formatShortDate, notify, problemMessage } from "../ui.js";
 import { openColumnsDialog } from "./columns.js";
 import { openMembersDialog } from "./members.js";
 import { openNewTaskDialog, openTaskDialog } from "./task.js";
@@ -30,11 +30,13 @@ export function boardView(route) {
 
     const heading = h("h1", { tabindex: "-1", text: t("common.loading") });
     const toolbar = h("div", { class: "toolbar" });
-    const filterBar = h("form", { id: uid("filters"), class: "filters", role: "search", "aria-label": t("filters.label") });
+    // Hidden until the board is loaded: a board that cannot be shown has nothing to filter.
+    const filterBar = h("form", { id: uid("filters"), class: "filters", role: "search", "aria-label": t("filters.label"), hidden: true });
     // On narrow screens the filters fold away behind this button; on wide ones they are always shown.
     const filterToggle = h("button", {
         type: "button",
         class: "filter-toggle",
+        hidden: true,
         text: t("filters.toggle"),
         "aria-expanded": "false",
         "aria-controls": filterBar.id,
@@ -88,17 +90,20 @@ export function boardView(route) {
             state.board = board;
             state.members = members;
             state.membersByID = new Map(members.map((member) => [member.id, member]));
+            assignAvatarColors(members);
             heading.textContent = board.name;
             document.title = t("title.page", { page: board.name });
             renderToolbar();
             renderFilters();
+            filterBar.hidden = false;
+            filterToggle.hidden = false;
             await loadTasks();
             columns.removeAttribute("aria-busy");
             if (route.taskID) openTask(route.taskID, { push: false });
         } catch (problem) {
             columns.removeAttribute("aria-busy");
             heading.textContent = problem.code === "not_found" ? t("board.not_found") : t("board.error");
-            clear(columns).append(h("p", { role: "alert", text: problem.code === "not_found" ? t("board.not_found_detail") : problemMessage(problem) }));
+            clear(columns, h("p", { role: "alert", text: problem.code === "not_found" ? t("board.not_found_detail") : problemMessage(problem) }));
         }
     };
 
@@ -114,7 +119,8 @@ export function boardView(route) {
     // MARK: Toolbar and filters
 
     const renderToolbar = () => {
-        clear(toolbar).append(
+        clear(
+            toolbar,
             isSupervisor()
                 ? h("button", { type: "button", class: "primary", text: t("board.new_task"), "aria-keyshortcuts": "n", onClick: () => newTask() })
                 : null,
@@ -150,6 +156,7 @@ export function boardView(route) {
     const reloadMembers = async () => {
         state.members = await api.get(`/boards/${api.id(state.boardID)}/members`);
         state.membersByID = new Map(state.members.map((member) => [member.id, member]));
+        assignAvatarColors(state.members);
         renderFilters();
         renderColumns();
     };
@@ -231,7 +238,8 @@ export function boardView(route) {
                 applyFilters();
             },
         });
-        clear(filterBar).append(
+        clear(
+            filterBar,
             h("div", { class: "filter" }, h("label", { for: "filter-assignee", text: t("filters.assignee") }), assignee),
             h("div", { class: "filter" }, h("label", { for: "filter-label", text: t("filters.label_filter") }), label, labelList),
             h("div", { class: "filter" }, h("label", { for: "filter-q", text: t("filters.search") }), search),

@@ -56,7 +56,7 @@ function createForm() {
             onSubmit: async (event) => {
                 event.preventDefault();
                 if (!name.value.trim()) {
-                    message.show(t("boards.name_required"));
+                    message.show(t("boards.name_required"), "error", { fields: [name] });
                     name.focus();
                     return;
                 }
@@ -65,7 +65,7 @@ function createForm() {
                     const board = await api.post("/boards", { name: name.value.trim() });
                     navigate(boardPath(board.id));
                 } catch (problem) {
-                    message.show(problemMessage(problem));
+                    message.show(problemMessage(problem), "error", { fields: [problem.field === "name" ? name : null] });
                     submit.disabled = false;
                 }
             },

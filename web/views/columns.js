@@ -11,8 +11,7 @@ const MAX_COLUMNS = 20;
 export function openColumnsDialog({ board, onChanged }) {
     let columns = sortedColumns(board);
     const list = h("ol", { class: "column-list", "aria-label": t("columns.list") });
-    // Errors about the list (a rename, a move, a delete), shown above it.
-    const listMessage = messageArea();
+    // The dialog's one message, above the list: the latest change's outcome replaces any earlier one.
     const message = messageArea();
     const nameInput = h("input", { name: "name", maxlength: "50", required: true, autocomplete: "off" });
     const add = h("button", { type: "submit", class: "primary", text: t("columns.add") });
@@ -41,12 +40,12 @@ export function openColumnsDialog({ board, onChanged }) {
         busy(true);
         try {
             await request();
-            listMessage.show("");
+            message.show(null);
             if (done) notify(done);
         } catch (problem) {
-            listMessage.show(problemMessage(problem));
+            message.show(problemMessage(problem));
         }
-        await reload().catch((problem) => listMessage.show(problemMessage(problem)));
+        await reload().catch((problem) => message.show(problemMessage(problem)));
     };
 
     const change = (column, changes, done) => apply(() => api.patch(`/columns/${api.id(column.id)}`, changes), done);
@@ -155,20 +154,21 @@ export function openColumnsDialog({ board, onChanged }) {
                 add.disabled = true;
                 try {
                     await api.post(`/boards/${api.id(board.id)}/columns`, { name });
-                    message.show("");
+                    message.show(null);
                     notify(t("columns.added", { name }));
                     nameInput.value = "";
                     await reload();
                     nameInput.focus();
                 } catch (problem) {
-                    message.show(problemMessage(problem));
+                    // A name already taken (or too long) is the name's problem: it goes when the name is edited.
+                    const aboutName = problem.code === "duplicate" || problem.field === "name";
+                    message.show(problemMessage(problem), "error", { fields: aboutName ? [nameInput] : [] });
                 } finally {
                     add.disabled = columns.length >= MAX_COLUMNS;
                 }
             },
         },
         h("h3", { class: "small-heading", text: t("columns.add_title") }),
-        message,
         h("div", { class: "row" }, field(t("columns.name"), nameInput), add),
     );
 
@@ -177,7 +177,7 @@ export function openColumnsDialog({ board, onChanged }) {
         className: "dialog-medium",
         body: [
             h("p", { class: "muted small", text: t("columns.hint") }),
-            listMessage,
+            message,
             list,
             form,
             h("div", { class: "actions" }, h("button", { type: "button", text: t("action.close"), onClick: () => handle.close() })),

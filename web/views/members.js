@@ -5,13 +5,13 @@ import { clear, confirmDialog, field, h, messageArea, openDialog } from "../dom.
 import { t } from "../i18n.js";
 import { navigate } from "../router.js";
 import { isSupervisor, session } from "../session.js";
-import { avatar, notify, problemMessage, roleName } from "../ui.js";
+import { assignAvatarColors, avatar, notify, problemMessage, roleName } from "../ui.js";
 
 export function openMembersDialog({ board, onChanged }) {
     const list = h("ul", { class: "member-list", "aria-label": t("members.list") });
+    // The dialog's one message (loading the list, adding or removing a member), above the list for every reader:
+    // the latest outcome replaces any earlier one.
     const message = messageArea();
-    // Errors about the list itself (loading it, removing a member), shown above it for every reader.
-    const listMessage = messageArea();
     const select = h("select", { name: "user_id" });
     const add = h("button", { type: "submit", class: "primary", text: t("members.add") });
     const form = isSupervisor()
@@ -25,20 +25,20 @@ export function openMembersDialog({ board, onChanged }) {
                       add.disabled = true;
                       try {
                           await api.post(`/boards/${api.id(board.id)}/members`, { user_id: select.value });
+                          message.show(null);
                           const name = select.selectedOptions[0]?.dataset.name ?? "";
                           notify(t("members.added", { name }));
                           await load();
                           onChanged?.();
                           select.focus();
                       } catch (problem) {
-                          message.show(problemMessage(problem));
+                          message.show(problemMessage(problem), "error", { fields: [select] });
                       } finally {
                           add.disabled = false;
                       }
                   },
               },
               h("h3", { class: "small-heading", text: t("members.add_title") }),
-              message,
               h("div", { class: "row" }, field(t("members.account"), select), add),
           )
         : null;
@@ -63,7 +63,7 @@ export function openMembersDialog({ board, onChanged }) {
                 try {
                     await api.del(`/boards/${api.id(board.id)}/members/${api.id(member.id)}`);
                 } catch (problem) {
-                    listMessage.show(problemMessage(problem));
+                    message.show(problemMessage(problem));
                     button.disabled = false;
                     return;
                 }
@@ -75,12 +75,12 @@ export function openMembersDialog({ board, onChanged }) {
                     return;
                 }
                 notify(t("members.removed", { name: member.name }));
-                listMessage.show("");
+                message.show(null);
                 await load();
                 try {
                     await onChanged?.();
                 } catch (problem) {
-                    listMessage.show(problemMessage(problem));
+                    message.show(problemMessage(problem));
                 }
             },
         });
@@ -88,6 +88,7 @@ export function openMembersDialog({ board, onChanged }) {
     const load = async () => {
         try {
             const members = await api.get(`/boards/${api.id(board.id)}/members`);
+            assignAvatarColors(members);
             clear(list);
             for (const member of members) {
                 list.append(
@@ -122,7 +123,7 @@ export function openMembersDialog({ board, onChanged }) {
                 add.disabled = candidates.length === 0;
             }
         } catch (problem) {
-            listMessage.show(problemMessage(problem));
+            message.show(problemMessage(problem));
         }
     };
 
@@ -130,7 +131,7 @@ export function openMembersDialog({ board, onChanged }) {
         title: t("members.title", { board: board.name }),
         className: "dialog-medium",
         body: [
-            listMessage,
+            message,
             list,
             form,
             h("div", { class: "actions" }, h("button", { type: "button", text: t("action.close"), onClick: () => handle.close() })),

@@ -54,9 +54,10 @@ export function signInForm({ email = "", onSuccess, notice = null }) {
             novalidate: true,
             onSubmit: async (event) => {
                 event.preventDefault();
-                if (!emailInput.value.trim() || !passwordInput.value) {
-                    message.show(t("signin.missing"));
-                    (emailInput.value.trim() ? passwordInput : emailInput).focus();
+                const missing = [emailInput.value.trim() ? null : emailInput, passwordInput.value ? null : passwordInput].filter(Boolean);
+                if (missing.length) {
+                    message.show(t("signin.missing"), "error", { fields: missing });
+                    missing[0].focus();
                     return;
                 }
                 submit.disabled = true;

@@ -11,9 +11,10 @@ import {
     avatar,
     browserTimeZone,
     columnName as shownColumnName,
+    dateTimeInput,
     formatDateTime,
-    fromLocalInput,
     notify,
+    parseLocalInput,
     problemMessage,
     relativeTime,
     toLocalInput,
@@ -28,7 +29,7 @@ function markdownEditor(value, { editable, label }) {
         const element = h("div", { class: "md-editor" }, h("h3", { class: "field-label", id, text: label }), preview);
         element.setAttribute("role", "group");
         element.setAttribute("aria-labelledby", id);
-        return { element, get value() { return value; }, set value(text) { value = text; clear(preview).append(text ? renderMarkdown(text) : h("p", { class: "muted", text: t("task.no_description") })); } };
+        return { element, get value() { return value; }, set value(text) { value = text; clear(preview, text ? renderMarkdown(text) : h("p", { class: "muted", text: t("task.no_description") })); } };
     }
     const area = h("textarea", { id, rows: "8", maxlength: "50000", "aria-describedby": `${id}-hint`, value });
     const hint = h("p", { class: "hint", id: `${id}-hint`, text: t("task.markdown_hint") });
@@ -42,7 +43,7 @@ function markdownEditor(value, { editable, label }) {
         hint.hidden = previewing;
         preview.hidden = !previewing;
         if (previewing) {
-            clear(preview).append(area.value ? renderMarkdown(area.value) : h("p", { class: "muted", text: t("task.no_description") }));
+            clear(preview, area.value ? renderMarkdown(area.value) : h("p", { class: "muted", text: t("task.no_description") }));
         }
     };
     write.addEventListener("click", () => {
@@ -103,7 +104,7 @@ function detailFields(board, members, task, { editAll, editOwn }) {
     const title = h("input", { type: "text", name: "title", maxlength: "200", required: true, value: task.title ?? "", disabled: !editAll });
     const column = columnSelect(board, task.column_id, { name: "column_id", disabled: !(editAll || editOwn) });
     const assignee = assigneeSelect(members, task.assignee_id, { name: "assignee_id", disabled: !editAll });
-    const due = h("input", { type: "datetime-local", name: "due_at", value: toLocalInput(task.due_at), disabled: !editAll });
+    const due = dateTimeInput({ name: "due_at", value: task.due_at, disabled: !editAll });
     const labels = h("input", {
         type: "text",
         name: "labels",
@@ -116,7 +117,7 @@ function detailFields(board, members, task, { editAll, editOwn }) {
     return { title, column, assignee, due, labels, description };
 }
 
-/** The body of a change: only what differs from `base`. */
+/** The body of a change: only what differs from `base` (a due date that cannot be read counts as a change). */
 function changesFrom(fields, base) {
     const changes = {};
     const title = fields.title.value.trim();
@@ -124,14 +125,36 @@ function changesFrom(fields, base) {
     if (fields.column.value !== base.column_id) changes.column_id = fields.column.value;
     const assignee = fields.assignee.value || null;
     if (assignee !== (base.assignee_id ?? null)) changes.assignee_id = assignee;
-    if (fields.due.value !== toLocalInput(base.due_at)) {
-        changes.due_at = fromLocalInput(fields.due.value);
-        changes.due_time_zone = changes.due_at ? browserTimeZone() : null;
+    const due = parseLocalInput(fields.due.value);
+    if (!due.valid || toLocalInput(due.iso) !== toLocalInput(base.due_at)) {
+        changes.due_at = due.valid ? due.iso : undefined;
+        changes.due_time_zone = due.iso ? browserTimeZone() : null;
     }
     const labels = parseLabels(fields.labels.value);
     if (!sameLabels(labels, [...(base.labels ?? [])].sort())) changes.labels = labels;
     if (fields.description.value !== (base.content ?? "")) changes.content = fields.description.value;
     return changes;
+}
+
+/** The message for a form's fields that cannot be sent as they are, with the fields concerned; or null. */
+function invalidFields(fields) {
+    if (!fields.title.disabled && !fields.title.value.trim()) return { text: t("task.title_required"), fields: [fields.title] };
+    if (!parseLocalInput(fields.due.value).valid) return { text: t("error.due_format"), fields: [fields.due] };
+    return null;
+}
+
+/** The form control a problem the server reported is about, if any. */
+function controlFor(fields, problem) {
+    const controls = {
+        title: fields.title,
+        column_id: fields.column,
+        assignee_id: fields.assignee,
+        due_at: fields.due,
+        due_time_zone: fields.due,
+        labels: fields.labels,
+        content: fields.description.area,
+    };
+    return controls[problem?.field] ?? null;
 }
 
 function fillFields(fields, task) {
@@ -155,15 +178,16 @@ export function openNewTaskDialog({ board, members, columnID, onCreated }) {
             novalidate: true,
             onSubmit: async (event) => {
                 event.preventDefault();
-                const title = fields.title.value.trim();
-                if (!title) {
-                    message.show(t("task.title_required"));
-                    fields.title.focus();
+                const invalid = invalidFields(fields);
+                if (invalid) {
+                    message.show(invalid.text, "error", { fields: invalid.fields });
+                    invalid.fields[0].focus();
                     return;
                 }
+                const title = fields.title.value.trim();
                 const body = { title, column_id: fields.column.value, content: fields.description.value, labels: parseLabels(fields.labels.value) };
                 if (fields.assignee.value) body.assignee_id = fields.assignee.value;
-                const due = fromLocalInput(fields.due.value);
+                const due = parseLocalInput(fields.due.value).iso;
                 if (due) {
                     body.due_at = due;
                     const zone = browserTimeZone();
@@ -175,7 +199,7 @@ export function openNewTaskDialog({ board, members, columnID, onCreated }) {
                     handle.close();
                     onCreated(task);
                 } catch (problem) {
-                    message.show(problemMessage(problem));
+                    message.show(problemMessage(problem), "error", { fields: [controlFor(fields, problem)] });
                     submit.disabled = false;
                 }
             },
@@ -187,7 +211,7 @@ export function openNewTaskDialog({ board, members, columnID, onCreated }) {
             { class: "grid-fields" },
             field(t("field.column"), fields.column),
             field(t("field.assignee"), fields.assignee),
-            field(t("field.due_at"), fields.due),
+            dueField(fields.due),
             field(t("field.labels"), fields.labels, t("task.labels_hint")),
         ),
         fields.description.element,
@@ -239,7 +263,7 @@ export function openTaskDialog({ board, members, taskID, onSaved, onDeleted, onC
         try {
             task = await api.get(`/tasks/${api.id(taskID)}`);
         } catch (problem) {
-            clear(container).append(h("p", { role: "alert", text: problem.code === "not_found" ? t("task.gone") : problemMessage(problem) }));
+            clear(container, h("p", { role: "alert", text: problem.code === "not_found" ? t("task.gone") : problemMessage(problem) }));
             return;
         }
         base = task;
@@ -298,7 +322,7 @@ export function openTaskDialog({ board, members, taskID, onSaved, onDeleted, onC
                 if (problem.code === "version_conflict" && problem.currentTask) {
                     showConflict(problem.currentTask, changes);
                 } else {
-                    message.show(problemMessage(problem));
+                    message.show(problemMessage(problem), "error", { fields: [controlFor(fields, problem)] });
                 }
             } finally {
                 save.disabled = false;
@@ -353,7 +377,8 @@ export function openTaskDialog({ board, members, taskID, onSaved, onDeleted, onC
                     fields.title.focus();
                 },
             });
-            clear(conflictBox).append(
+            clear(
+                conflictBox,
                 h("h3", { text: t("conflict.title") }),
                 who,
                 h(
@@ -387,12 +412,13 @@ export function openTaskDialog({ board, members, taskID, onSaved, onDeleted, onC
                 novalidate: true,
                 onSubmit: (event) => {
                     event.preventDefault();
-                    const changes = changesFrom(fields, base);
-                    if (changes.title !== undefined && !changes.title) {
-                        message.show(t("task.title_required"));
-                        fields.title.focus();
+                    const invalid = invalidFields(fields);
+                    if (invalid) {
+                        message.show(invalid.text, "error", { fields: invalid.fields });
+                        invalid.fields[0].focus();
                         return;
                     }
+                    const changes = changesFrom(fields, base);
                     if (Object.keys(changes).length === 0) {
                         message.show(t("task.nothing_to_save"), "info");
                         return;
@@ -410,7 +436,22 @@ export function openTaskDialog({ board, members, taskID, onSaved, onDeleted, onC
                 { class: "grid-fields" },
                 field(t("field.column"), fields.column),
                 field(t("field.assignee"), fields.assignee),
-                h("div", { class: "field" }, h("label", { for: (fields.due.id = uid("due")), text: t("field.due_at") }), h("div", { class: "row due-row" }, fields.due, editAll ? h("button", { type: "button", class: "small", text: t("task.clear_due"), onClick: () => (fields.due.value = "") }) : null)),
+                dueField(
+                    fields.due,
+                    editAll
+                        ? h("button", {
+                              type: "button",
+                              class: "icon-button field-button",
+                              text: "×",
+                              "aria-label": t("task.clear_due"),
+                              title: t("task.clear_due"),
+                              onClick: () => {
+                                  fields.due.value = "";
+                                  fields.due.dispatchEvent(new Event("input", { bubbles: true }));
+                              },
+                          })
+                        : null,
+                ),
                 field(t("field.labels"), fields.labels, editAll ? t("task.labels_hint") : null),
             ),
             fields.description.element,
@@ -429,7 +470,7 @@ export function openTaskDialog({ board, members, taskID, onSaved, onDeleted, onC
                     event.preventDefault();
                     const body = commentBox.value.trim();
                     if (!body) {
-                        commentMessage.show(t("comments.empty"));
+                        commentMessage.show(t("comments.empty"), "error", { fields: [commentBox] });
                         commentBox.focus();
                         return;
                     }
@@ -498,11 +539,12 @@ export function openTaskDialog({ board, members, taskID, onSaved, onDeleted, onC
                     );
                 }
             } catch (problem) {
-                clear(historyList).append(h("li", { class: "muted", text: problemMessage(problem) }));
+                clear(historyList, h("li", { class: "muted", text: problemMessage(problem) }));
             }
         };
 
-        clear(container).append(
+        clear(
+            container,
             form,
             h("section", { class: "task-section", "aria-labelledby": "comments-title" }, h("h3", { id: "comments-title", text: t("comments.title") }), commentList, commentForm),
             h("section", { class: "task-section", "aria-labelledby": "history-title" }, h("h3", { id: "history-title", text: t("history.title") }), historyList),
@@ -514,6 +556,17 @@ export function openTaskDialog({ board, members, taskID, onSaved, onDeleted, onC
 
     load();
     return handle;
+}
+
+/** The due date's field: its text input, the picker button and `extra` (a Clear button) on one row. */
+function dueField(input, extra = null) {
+    if (!input.id) input.id = uid("due");
+    return h(
+        "div",
+        { class: "field" },
+        h("label", { for: input.id, text: t("field.due_at") }),
+        h("div", { class: "row due-row" }, input, input.picker, extra),
+    );
 }
 
 function excerpt(text) {

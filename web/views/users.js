@@ -142,9 +142,10 @@ function createForm(reload) {
             "aria-labelledby": "users-new-title",
             onSubmit: async (event) => {
                 event.preventDefault();
-                if (!email.value.trim() || !name.value.trim()) {
-                    message.show(t("users.missing"));
-                    (email.value.trim() ? name : email).focus();
+                const missing = [email, name].filter((control) => !control.value.trim());
+                if (missing.length) {
+                    message.show(t("users.missing"), "error", { fields: missing });
+                    missing[0].focus();
                     return;
                 }
                 submit.disabled = true;
@@ -159,7 +160,8 @@ function createForm(reload) {
                     reload();
                     showPassword(answer.user, answer.password, t("users.created_title", { name: answer.user.name }));
                 } catch (problem) {
-                    message.show(problem.code === "duplicate" ? t("error.duplicate_email") : problemMessage(problem));
+                    const control = problem.code === "duplicate" ? email : { email, name, role }[problem.field];
+                    message.show(problem.code === "duplicate" ? t("error.duplicate_email") : problemMessage(problem), "error", { fields: [control] });
                 } finally {
                     submit.disabled = false;
                 }
