@@ -11,7 +11,8 @@ struct AccessLogTests {
         duration: Double = 0.0042, epochSeconds: Int = 784_111_777
     ) -> AccessLogEntry {
         AccessLogEntry(
-            remoteAddress: "127.0.0.1", method: "GET", target: target, minorVersion: 1, status: 200, bodyBytes: 1024,
+            remoteAddress: "127.0.0.1", method: "GET", target: target, version: .http1(minor: 1), status: 200,
+            bodyBytes: 1024,
             referer: referer, userAgent: userAgent, requestID: "rid-1", host: "example.org",
             durationSeconds: duration, epochSeconds: epochSeconds)
     }

@@ -65,7 +65,7 @@ struct ProxyLogicTests {
     func rewriting() throws {
         func target(_ raw: String, strip: String? = nil, add: String? = nil) throws -> String {
             let config = ProxyRouteConfig(upstream: "x", stripPrefix: strip, addPrefix: add)
-            return EdgeHTTPHandler.upstreamTarget(raw, path: try RequestPath(target: raw), config: config)
+            return UpstreamRequestHead.upstreamTarget(raw, path: try RequestPath(target: raw), config: config)
         }
         #expect(try target("/api/items?x=%20") == "/api/items?x=%20")
         #expect(try target("/ws/chat?room=1", strip: "/ws") == "/chat?room=1")

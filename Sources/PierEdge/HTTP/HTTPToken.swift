@@ -50,6 +50,12 @@ public enum HTTPToken {
         }
     }
 
+    /// Whether `value` equals `lowercase` (lowercase ASCII) ignoring ASCII case.
+    static func equalsIgnoringCase(_ value: String, _ lowercase: StaticString) -> Bool {
+        var value = value
+        return value.withUTF8 { equalsIgnoringCase(UnsafeRawBufferPointer($0), lowercase.rawBytes) }
+    }
+
     /// Whether `bytes` equal `lowercase` (lowercase ASCII) when ASCII letters in `bytes` are lowercased: the one
     /// comparison behind field names, media types and connection options, done on received bytes without copies.
     @inline(__always)

@@ -91,6 +91,13 @@ public struct HTTP1RequestParser: Sendable {
     /// Set when a request without a body, or the last chunk of a fixed-length body, was returned: `.end` is next.
     var pendingEnd = false
 
+    /// Whether the next event is the end of the request just read, which needs no more bytes.
+    var owesEnd: Bool {
+        if pendingEnd { return true }
+        if case .body(let decoder) = state, case .done = decoder.state { return true }
+        return false
+    }
+
     // MARK: - Head
 
     private mutating func parseHead(_ buffer: inout ByteBuffer, scanned: Int) throws(HTTPParseError) -> Event? {

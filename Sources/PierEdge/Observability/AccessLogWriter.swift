@@ -11,7 +11,7 @@ public struct AccessLogEntry: Sendable {
     public var remoteAddress: String
     public var method: String
     public var target: String
-    public var minorVersion: Int
+    public var version: EdgeHTTPVersion
     public var status: Int
     public var bodyBytes: Int
     public var referer: String?
@@ -171,8 +171,8 @@ public final class AccessLogWriter: Service, Sendable {
         appendEscaped(entry.method, to: &line)
         line.append(0x20)
         appendEscaped(entry.target, to: &line)
-        line.append(contentsOf: " HTTP/1.".utf8)
-        line.appendDecimal(entry.minorVersion)
+        line.append(0x20)
+        line.append(contentsOf: entry.version.logName.rawBytes)
         line.append(contentsOf: "\" ".utf8)
         line.appendDecimal(entry.status)
         line.append(0x20)
@@ -198,8 +198,8 @@ public final class AccessLogWriter: Service, Sendable {
         JSONText.appendQuoted(entry.method, to: &line)
         line.append(contentsOf: ",\"path\":".utf8)
         JSONText.appendQuoted(entry.target, to: &line)
-        line.append(contentsOf: ",\"protocol\":\"HTTP/1.".utf8)
-        line.appendDecimal(entry.minorVersion)
+        line.append(contentsOf: ",\"protocol\":\"".utf8)
+        line.append(contentsOf: entry.version.logName.rawBytes)
         line.append(contentsOf: "\",\"status\":".utf8)
         line.appendDecimal(entry.status)
         line.append(contentsOf: ",\"bytes\":".utf8)

@@ -14,6 +14,9 @@ public struct HTTPHeaderFields: Sendable, Sequence {
     let storage: ByteBuffer
     var fields: [Field]
 
+    /// No fields.
+    static let empty = HTTPHeaderFields(storage: ByteBuffer(), fields: [])
+
     /// The number of fields.
     public var count: Int { fields.count }
     /// One bit per ``KnownHeader`` present, so absent fields are answered without a scan.

@@ -5,6 +5,7 @@ public enum KnownHeader: UInt8, Sendable, CaseIterable {
     case ifModifiedSince
     // Read by the proxy: hop-by-hop fields and those it replaces.
     case keepAlive, upgrade, te, trailer, contentType, forwardedFor, forwardedProto, forwardedHost, realIP, cookie
+    case forwarded
 
     /// Marks fields the edge does not read itself.
     public static let unknown: UInt8 = 255
@@ -39,6 +40,7 @@ public enum KnownHeader: UInt8, Sendable, CaseIterable {
         case .forwardedHost: "x-forwarded-host"
         case .realIP: "x-real-ip"
         case .cookie: "cookie"
+        case .forwarded: "forwarded"
         }
     }
 

@@ -66,20 +66,9 @@ public final class HealthChecker: Service, Sendable {
         let timer = loop.scheduleTask(in: timeout) {
             status.fail(HealthCheckError.timedOut)
         }
-        let bootstrap = ClientBootstrap(group: loop)
-            .connectTimeout(timeout)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(StatusLineReader(status: status))
-                }
-            }
-        let connecting =
-            if let address = target.socketAddress {
-                bootstrap.connect(to: address)
-            } else {
-                bootstrap.connect(host: target.address.host, port: target.address.port)
-            }
-        connecting.whenComplete { result in
+        UpstreamConnector.connect(to: target, on: loop, timeout: timeout) {
+            StatusLineReader(status: status)
+        }.whenComplete { result in
             switch result {
             case .success(let channel):
                 var request = channel.allocator.buffer(capacity: 128)

@@ -6,7 +6,7 @@ import PierCore
 import ServiceLifecycle
 import Synchronization
 
-/// The edge server: accepts connections on every configured address and serves them with ``EdgeHTTPHandler``.
+/// The edge server: accepts connections on every configured address and serves them with ``HTTP1Connection``.
 ///
 /// A `Service`: `run()` binds, serves until graceful shutdown, then stops accepting, lets in-flight exchanges finish
 /// for up to `shutdown_timeout`, and closes what is left.
@@ -130,7 +130,7 @@ public final class EdgeServer: Service, Sendable {
                         try options.setOption(.maxMessagesPerRead, value: 4)
                     }
                     try channel.pipeline.syncOperations.addHandler(
-                        EdgeHTTPHandler(source: source, serviceOrder: orders.order(for: channel.eventLoop)))
+                        HTTP1Connection(source: source, serviceOrder: orders.order(for: channel.eventLoop)))
                 }
             }
             .bind(host: address.host, port: address.port)

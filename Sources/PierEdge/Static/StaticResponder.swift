@@ -1,203 +1,175 @@
 import NIOCore
 
-extension EdgeHTTPHandler {
-    /// Answers a request on a static route: file, directory index, SPA fallback, or a problem.
-    func serveStatic(
-        context: ChannelHandlerContext,
-        head: HTTP1RequestHead,
-        path: RequestPath,
-        config: StaticConfig,
-        extra: [(String, String)]
-    ) {
-        guard head.method == "GET" || head.method == "HEAD" else {
-            if head.method == "OPTIONS" {
+/// The static stage of the pipeline: a file, a directory index, the SPA fallback, or a problem, from the file cache
+/// (answered synchronously) or, on a miss, after a lookup on the thread pool that continues on the exchange's loop.
+enum StaticResponder {
+    /// Answers a request on a static route.
+    static func serve(_ exchange: EdgeExchange, path: RequestPath, config: StaticConfig, extra: [(String, String)]) {
+        let method = exchange.request.method
+        guard method == "GET" || method == "HEAD" else {
+            if method == "OPTIONS" {
                 var response = EdgeResponseHead(status: 204)
                 response.add("Allow", "GET, HEAD, OPTIONS")
                 response.add(extra)
-                respond(context: context, response, body: nil)
+                exchange.sink.respond(exchange, response, body: nil)
             } else {
-                respondProblem(
-                    context: context,
-                    status: 405,
-                    code: "method_not_allowed",
-                    detail: "static files answer GET and HEAD",
-                    head: head,
-                    extra: [("Allow", "GET, HEAD, OPTIONS")] + extra
-                )
+                EdgeResponder.problem(
+                    exchange, status: 405, code: "method_not_allowed", detail: "static files answer GET and HEAD",
+                    extra: [("Allow", "GET, HEAD, OPTIONS")] + extra)
             }
             return
         }
         if !config.allowDotfiles && path.hasDotSegment {
-            respondProblem(context: context, status: 404, code: "not_found", detail: nil, head: head, extra: extra)
+            EdgeResponder.problem(exchange, status: 404, code: "not_found", detail: nil, extra: extra)
             return
         }
         // The common case, a cached answer, continues synchronously without allocating a continuation.
-        if let cached = runtime.files.cached(
-            root: config.root, relativePath: path.path, now: exchange?.start ?? NIODeadline.now(),
-            eventLoop: context.eventLoop)
+        let files = exchange.runtime.files
+        if let cached = files.cached(
+            root: config.root, relativePath: path.path, now: exchange.start, eventLoop: exchange.sink.eventLoop)
         {
-            continueStatic(context: context, head: head, path: path, config: config, extra: extra, lookup: cached)
+            answer(exchange, path: path, config: config, extra: extra, lookup: cached)
             return
         }
-        lookup(context: context, root: config.root, relativePath: path.path) { lookup in
-            self.continueStatic(context: context, head: head, path: path, config: config, extra: extra, lookup: lookup)
+        lookup(exchange, root: config.root, relativePath: path.path) { lookup in
+            answer(exchange, path: path, config: config, extra: extra, lookup: lookup)
         }
     }
 
     /// Answers once the path's lookup is known.
-    func continueStatic(
-        context: ChannelHandlerContext,
-        head: HTTP1RequestHead,
-        path: RequestPath,
-        config: StaticConfig,
-        extra: [(String, String)],
+    static func answer(
+        _ exchange: EdgeExchange, path: RequestPath, config: StaticConfig, extra: [(String, String)],
         lookup: StaticLookup
     ) {
         switch lookup {
         case .file(let file):
-            self.serveFile(context: context, head: head, file: file, status: 200, extra: extra)
+            serveFile(exchange, file: file, extra: extra)
         case .directory:
             if path.hasTrailingSlash {
                 let indexPath = path.path + config.index
-                self.lookup(context: context, root: config.root, relativePath: indexPath) { index in
+                self.lookup(exchange, root: config.root, relativePath: indexPath) { index in
                     if case .file(let file) = index {
-                        self.serveFile(context: context, head: head, file: file, status: 200, extra: extra)
+                        serveFile(exchange, file: file, extra: extra)
                     } else {
-                        self.serveFallbackOrNotFound(
-                            context: context, head: head, path: path, config: config, extra: extra)
+                        serveFallbackOrNotFound(exchange, path: path, config: config, extra: extra)
                     }
                 }
             } else {
                 var response = EdgeResponseHead(status: 301)
                 let query = path.query.map { "?" + $0 } ?? ""
-                response.add("Location", Self.encodePath(path.path) + "/" + query)
+                response.add("Location", encodePath(path.path) + "/" + query)
                 response.add("Cache-Control", "no-cache")
                 response.add(extra)
-                self.respond(context: context, response, body: nil)
+                exchange.sink.respond(exchange, response, body: nil)
             }
         case .notFound:
-            self.serveFallbackOrNotFound(context: context, head: head, path: path, config: config, extra: extra)
+            serveFallbackOrNotFound(exchange, path: path, config: config, extra: extra)
         }
     }
 
     /// Serves the SPA fallback for navigations, a 404 problem for everything else.
-    func serveFallbackOrNotFound(
-        context: ChannelHandlerContext,
-        head: HTTP1RequestHead,
-        path: RequestPath,
-        config: StaticConfig,
-        extra: [(String, String)]
+    static func serveFallbackOrNotFound(
+        _ exchange: EdgeExchange, path: RequestPath, config: StaticConfig, extra: [(String, String)]
     ) {
-        guard let fallback = config.spaFallback, Self.isNavigation(head: head, path: path) else {
-            respondProblem(context: context, status: 404, code: "not_found", detail: nil, head: head, extra: extra)
+        guard let fallback = config.spaFallback, isNavigation(exchange.request, path: path) else {
+            EdgeResponder.problem(exchange, status: 404, code: "not_found", detail: nil, extra: extra)
             return
         }
-        lookup(context: context, root: config.root, relativePath: "/" + fallback) { lookup in
+        lookup(exchange, root: config.root, relativePath: "/" + fallback) { lookup in
             if case .file(let file) = lookup {
                 // The fallback document stands for every client-side route: never cached as immutable.
-                self.serveFile(
-                    context: context, head: head, file: file, status: 200, extra: extra, cacheControl: "no-cache")
+                serveFile(exchange, file: file, extra: extra, cacheControl: "no-cache")
             } else {
-                self.respondProblem(
-                    context: context, status: 404, code: "not_found", detail: nil, head: head, extra: extra)
+                EdgeResponder.problem(exchange, status: 404, code: "not_found", detail: nil, extra: extra)
             }
         }
     }
 
     /// A browser navigation: GET or HEAD, accepting HTML, to a path whose last segment has no extension.
-    static func isNavigation(head: HTTP1RequestHead, path: RequestPath) -> Bool {
-        guard head.method == "GET" || head.method == "HEAD" else { return false }
-        guard let accept = head.headers.first(.accept),
+    static func isNavigation(_ request: EdgeRequest, path: RequestPath) -> Bool {
+        guard request.method == "GET" || request.method == "HEAD" else { return false }
+        guard let accept = request.headers.first(.accept),
             HTTPToken.containsCaseInsensitive(accept, lowercaseNeedle: "text/html")
         else { return false }
         return !path.lastSegment.utf8.contains(UInt8(ascii: "."))
     }
 
     /// Answers from the cache when it can, otherwise resolves on the thread pool and continues on this loop.
-    func lookup(
-        context: ChannelHandlerContext,
-        root: String,
-        relativePath: String,
-        _ body: @escaping (StaticLookup) -> Void
+    static func lookup(
+        _ exchange: EdgeExchange, root: String, relativePath: String, _ body: @escaping (StaticLookup) -> Void
     ) {
-        if let cached = runtime.files.cached(
-            root: root, relativePath: relativePath, now: exchange?.start ?? NIODeadline.now(),
-            eventLoop: context.eventLoop)
-        {
+        let files = exchange.runtime.files
+        let loop = exchange.sink.eventLoop
+        if let cached = files.cached(root: root, relativePath: relativePath, now: exchange.start, eventLoop: loop) {
             body(cached)
             return
         }
-        beginAsyncResponse()
-        runtime.files.resolve(root: root, relativePath: relativePath, eventLoop: context.eventLoop).assumeIsolated()
-            .whenComplete { result in
-                guard !self.closing else { return }
-                // Every path from here ends in `complete`, which resumes parsing, or in another async step.
-                switch result {
-                case .success(let lookup): body(lookup)
-                case .failure: body(.notFound)
-                }
+        files.resolve(root: root, relativePath: relativePath, eventLoop: loop).assumeIsolated().whenComplete {
+            result in
+            guard !exchange.cancelled else { return }
+            switch result {
+            case .success(let lookup): body(lookup)
+            case .failure: body(.notFound)
             }
+        }
     }
 
     /// Chooses the representation, evaluates conditionals and ranges, and sends the file.
-    func serveFile(
-        context: ChannelHandlerContext, head: HTTP1RequestHead, file: StaticFile, status: Int, extra: [(String, String)],
-        cacheControl: String? = nil
+    static func serveFile(
+        _ exchange: EdgeExchange, file: StaticFile, extra: [(String, String)], cacheControl: String? = nil
     ) {
-        let rangeHeader = head.method == "GET" ? head.headers.first(.range) : nil
+        let request = exchange.request
+        let headers = request.headers
+        let rangeHeader = request.method == "GET" ? headers.first(.range) : nil
         var representation = file.identity
-        if rangeHeader == nil, !file.encoded.isEmpty, let acceptEncoding = head.headers.first(.acceptEncoding) {
+        if rangeHeader == nil, !file.encoded.isEmpty, let acceptEncoding = headers.first(.acceptEncoding) {
             let accepted = ContentCoding.accepted(acceptEncoding)
             if let chosen = file.encoded.first(where: { accepted.contains($0.contentEncoding ?? "") }) {
                 representation = chosen
             }
         }
         let notModified: Bool
-        if let ifNoneMatch = head.headers.first(.ifNoneMatch) {
+        if let ifNoneMatch = headers.first(.ifNoneMatch) {
             notModified = EntityTag.noneMatchHits(ifNoneMatch, etag: representation.etag)
-        } else if let ifModifiedSince = head.headers.first(.ifModifiedSince),
-            let since = HTTPDate.parse(ifModifiedSince)
-        {
+        } else if let ifModifiedSince = headers.first(.ifModifiedSince), let since = HTTPDate.parse(ifModifiedSince) {
             notModified = file.lastModifiedSeconds <= since
         } else {
             notModified = false
         }
-        if !notModified, rangeHeader == nil, status == 200, extra.isEmpty,
-            cacheControl == nil || cacheControl == file.cacheControl, let contents = representation.contents
+        if !notModified, rangeHeader == nil, extra.isEmpty, cacheControl == nil || cacheControl == file.cacheControl,
+            let contents = representation.contents
         {
             // The common answer: the whole file from memory, under its cached head.
-            respondCachedFile(context: context, representation, contents: contents)
+            exchange.sink.respondCachedFile(exchange, representation, contents: contents)
             return
         }
 
         var response = EdgeResponseHead.forFile(
-            status: status, contentType: file.contentType, lastModified: file.lastModified, etag: representation.etag,
+            status: 200, contentType: file.contentType, lastModified: file.lastModified, etag: representation.etag,
             cacheControl: cacheControl ?? file.cacheControl, contentEncoding: representation.contentEncoding,
             varies: !file.encoded.isEmpty)
         response.add(extra)
         if notModified {
             response.status = 304
-            respond(context: context, response, body: nil)
+            exchange.sink.respond(exchange, response, body: nil)
             return
         }
 
         response.add("Accept-Ranges", "bytes")
         var ranges = [0..<representation.size]
-        var multipart: MultipartRanges?
+        var multipart: FileBody.Multipart?
         if let rangeHeader,
-            head.headers.first(.ifRange).map({
+            headers.first(.ifRange).map({
                 EntityTag.ifRangeHolds($0, etag: representation.etag, lastModified: file.lastModified)
-            })
-                ?? true
+            }) ?? true
         {
             switch ByteRangeRequest.parse(rangeHeader, size: representation.size) {
             case .full:
                 break
             case .unsatisfiable:
-                respondProblem(
-                    context: context, status: 416, code: "range_not_satisfiable",
+                EdgeResponder.problem(
+                    exchange, status: 416, code: "range_not_satisfiable",
                     detail: "no requested range starts within the \(representation.size) bytes of this file",
-                    head: head,
                     extra: [("Content-Range", "bytes */\(representation.size)")] + extra)
                 return
             case .single(let range):
@@ -209,7 +181,7 @@ extension EdgeHTTPHandler {
                 let boundary = "pier-" + String(UInt64.random(in: .min ... .max), radix: 36)
                 var parts: [ByteBuffer] = []
                 for (index, range) in requested.enumerated() {
-                    var part = context.channel.allocator.buffer(capacity: 128)
+                    var part = exchange.sink.allocator.buffer(capacity: 128)
                     part.writeString(index == 0 ? "--" : "\r\n--")
                     part.writeString("\(boundary)\r\nContent-Type: \(file.contentType)\r\n")
                     part.writeString(
@@ -217,16 +189,50 @@ extension EdgeHTTPHandler {
                     )
                     parts.append(part)
                 }
-                var closing = context.channel.allocator.buffer(capacity: 64)
+                var closing = exchange.sink.allocator.buffer(capacity: 64)
                 closing.writeString("\r\n--\(boundary)--\r\n")
-                multipart = MultipartRanges(partHeads: parts, closing: closing)
+                multipart = FileBody.Multipart(partHeads: parts, closing: closing)
                 response.status = 206
                 response.headers.removeAll { $0.0 == "Content-Type" }
                 response.add("Content-Type", "multipart/byteranges; boundary=\(boundary)")
                 ranges = requested
             }
         }
-        respond(context: context, response, body: .file(representation, ranges, multipart: multipart))
+        if let contents = representation.contents {
+            exchange.sink.respondFile(
+                exchange, response, file: FileBody(source: .memory(contents), ranges: ranges, multipart: multipart))
+            return
+        }
+        if request.method == "HEAD" {
+            // The head alone: nothing to open.
+            exchange.sink.respondFile(
+                exchange, response, file: FileBody(source: .memory(ByteBuffer()), ranges: ranges, multipart: multipart))
+            return
+        }
+        let loop = exchange.sink.eventLoop
+        exchange.runtime.files.open(representation, eventLoop: loop).assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let handle):
+                guard !exchange.cancelled else {
+                    try? handle.close()
+                    return
+                }
+                exchange.sink.respondFile(
+                    exchange, response, file: FileBody(source: .disk(handle), ranges: ranges, multipart: multipart))
+            case .failure(let error):
+                guard !exchange.cancelled else { return }
+                // The head is not sent yet, so answer cleanly: the file vanished, or changed since it was cached.
+                exchange.keepAlive = false
+                if error is StaticFileStore.FileChangedError {
+                    EdgeResponder.problem(
+                        exchange, status: 503, code: "file_changed",
+                        detail: "the file changed while being served; retry",
+                        extra: [("Retry-After", "1")])
+                } else {
+                    EdgeResponder.problem(exchange, status: 404, code: "not_found", detail: nil)
+                }
+            }
+        }
     }
 
     /// Percent-encodes a decoded path for a `Location` header or a request target; `keepingEscapes` for a path whose

@@ -1,0 +1,139 @@
+import NIOCore
+import PierCore
+
+/// The edge's request pipeline, the same for every protocol: route → CORS → static | proxy. The protocol logs the
+/// exchange when its answer is complete.
+///
+/// Each stage answers through the exchange's ``EdgeResponseSink`` or hands on to the next; none of them knows
+/// which protocol carries the exchange.
+enum EdgeResponder {
+    /// Where a request goes: a route (with its checked path), or nowhere.
+    enum Resolution {
+        case route(EdgeRuntime.Route, RequestPath)
+        case invalidPath
+        case noRoute
+    }
+
+    /// Starts answering an exchange whose head has arrived.
+    static func handle(_ exchange: EdgeExchange) {
+        let resolved = resolve(exchange)
+        if case .route(let route, let path) = resolved {
+            exchange.routeHeaders = route.renderedHeaders
+            if case .proxy(let config) = route.action, !isPreflight(exchange.request, route) {
+                // Proxied requests stream their bodies to the upstream as they arrive.
+                ProxyExchange.start(exchange, route: route, config: config, path: path)
+                return
+            }
+        }
+        let request = exchange.request
+        if request.expectsContinue {
+            // Answer at once instead of inviting a body the edge would only discard; the unread body means the
+            // connection cannot be reused.
+            exchange.keepAlive = false
+        } else if !exchange.requestEnded {
+            // The edge answers only after reading (and discarding, within max_body_bytes) the body, so malformed
+            // chunked framing is refused and the connection stays usable.
+            exchange.whenRequestEnds = { dispatch(exchange, resolved) }
+            return
+        }
+        dispatch(exchange, resolved)
+    }
+
+    static func resolve(_ exchange: EdgeExchange) -> Resolution {
+        let request = exchange.request
+        guard let path = try? RequestPath(target: request.target) else { return .invalidPath }
+        if request.target.utf8.first != UInt8(ascii: "/") && exchange.targetAuthority == nil {
+            // An absolute-form target whose scheme or authority is not plainly http(s)://host[:port].
+            return .invalidPath
+        }
+        guard let route = exchange.runtime.route(host: exchange.host, path: path.path, method: request.method) else {
+            return .noRoute
+        }
+        if path.hasEncodedSlash {
+            // Never meaningful for files; passed on only where a proxy route says its upstream expects it.
+            guard case .proxy(let config) = route.action, config.passEncodedSlashes else { return .invalidPath }
+        }
+        return .route(route, path)
+    }
+
+    /// A CORS preflight the route's policy answers at the edge.
+    static func isPreflight(_ request: EdgeRequest, _ route: EdgeRuntime.Route) -> Bool {
+        route.cors != nil && request.method == "OPTIONS" && request.headers.contains(.origin)
+            && request.headers.contains(.accessControlRequestMethod)
+    }
+
+    /// Answers a request that the edge itself handles (or starts the proxy for one whose body was read first).
+    static func dispatch(_ exchange: EdgeExchange, _ resolved: Resolution) {
+        guard !exchange.cancelled else { return }
+        let request = exchange.request
+        let route: EdgeRuntime.Route
+        let path: RequestPath
+        switch resolved {
+        case .invalidPath:
+            if request.target == "*" && request.method == "OPTIONS" {
+                var response = EdgeResponseHead(status: 204)
+                response.add("Allow", "GET, HEAD, OPTIONS")
+                exchange.sink.respond(exchange, response, body: nil)
+                return
+            }
+            problem(exchange, status: 400, code: "invalid_path", detail: "the request target is not an acceptable path")
+            return
+        case .noRoute:
+            if let path = try? RequestPath(target: request.target),
+                let allowed = exchange.runtime.allowedMethods(host: exchange.host, path: path.path)
+            {
+                let allow = allowed.joined(separator: ", ")
+                problem(
+                    exchange, status: 405, code: "method_not_allowed", detail: "this path answers \(allow)",
+                    extra: [("Allow", allow)])
+                return
+            }
+            problem(exchange, status: 404, code: "no_route", detail: "no route matches this request")
+            return
+        case .route(let matched, let checkedPath):
+            route = matched
+            path = checkedPath
+        }
+        var extra: [(String, String)] = []
+        if let cors = route.cors {
+            let origin = request.headers.first(.origin)
+            if let origin, request.method == "OPTIONS",
+                let requestedMethod = request.headers.first(.accessControlRequestMethod)
+            {
+                var response = EdgeResponseHead(status: 204)
+                response.add(
+                    cors.preflightHeaders(
+                        origin: origin,
+                        requestMethod: requestedMethod,
+                        requestHeaders: request.headers.first(.accessControlRequestHeaders)
+                    )
+                )
+                exchange.sink.respond(exchange, response, body: nil)
+                return
+            }
+            extra = cors.responseHeaders(origin: origin)
+        }
+        switch route.action {
+        case .static(let config):
+            StaticResponder.serve(exchange, path: path, config: config, extra: extra)
+        case .proxy(let config):
+            ProxyExchange.start(exchange, route: route, config: config, path: path)
+        }
+    }
+
+    /// Answers with an RFC 9457 problem document.
+    static func problem(
+        _ exchange: EdgeExchange, status: Int, code: String, detail: String?, extra: [(String, String)] = []
+    ) {
+        var problem = ProblemDetails(
+            status: status, title: EdgeResponseHead.reasonPhrase(status), code: code, detail: detail)
+        problem.extensions.append((name: "request_id", json: JSONText.quoted(exchange.requestID)))
+        var response = EdgeResponseHead(status: status)
+        response.add("Content-Type", ProblemDetails.contentType)
+        response.add("Cache-Control", "no-store")
+        response.add(extra)
+        var body = exchange.sink.allocator.buffer(capacity: 256)
+        body.writeString(problem.json)
+        exchange.sink.respond(exchange, response, body: body)
+    }
+}
