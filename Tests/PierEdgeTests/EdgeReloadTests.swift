@@ -32,7 +32,7 @@ struct EdgeReloadTests {
             let logger = Logger(label: "pier.test.reload", factory: { _ in SwiftLogNoOpLogHandler() })
             let files = StaticFileStore(revalidateAfter: .milliseconds(50))
             let source = EdgeRuntimeSource(EdgeRuntime(config: loaded, files: files, accessLog: nil, logger: logger))
-            let server = EdgeServer(source: source, logger: logger)
+            let server = try EdgeServer(source: source, logger: logger)
             let reloader = EdgeReloader(
                 path: path, loaded: loaded, source: source, pollInterval: .milliseconds(100), logger: logger
             ) { config in

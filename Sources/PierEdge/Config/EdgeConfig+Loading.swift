@@ -38,7 +38,7 @@ struct EdgeConfigParser {
     func parse(_ root: ConfigValue) -> EdgeConfig? {
         guard
             let document = root.mapping(allowedKeys: [
-                "listen", "access_log", "limits", "shutdown_timeout", "workers", "routes", "upstreams", "admin",
+                "listen", "access_log", "limits", "shutdown_timeout", "workers", "routes", "upstreams", "admin", "hsts",
             ])
         else { return nil }
         var config = EdgeConfig(routes: [])
@@ -54,6 +54,9 @@ struct EdgeConfigParser {
             }
         } else if document.has("listen") {
             valid = false
+        }
+        if let value = document["hsts"] {
+            if let hsts = parseHSTS(value) { config.hsts = hsts } else { valid = false }
         }
         if let value = document["access_log"] {
             if let accessLog = parseAccessLog(value) { config.accessLog = accessLog } else { valid = false }
@@ -106,7 +109,9 @@ struct EdgeConfigParser {
     ]
 
     func parseListen(_ value: ConfigValue) -> ListenConfig? {
-        guard let mapping = value.mapping(allowedKeys: ["address"]), let address = mapping.required("address") else {
+        guard let mapping = value.mapping(allowedKeys: ["address", "tls", "http2", "redirect_https"]),
+            let address = mapping.required("address")
+        else {
             return nil
         }
         guard let text = address.string() else { return nil }
@@ -114,7 +119,89 @@ struct EdgeConfigParser {
             address.report("\"\(text)\" is not host:port (for example 127.0.0.1:8080 or [::1]:8443)")
             return nil
         }
-        return ListenConfig(address: spec)
+        var valid = true
+        var tls: TLSListenerConfig?
+        if let tlsValue = mapping["tls"] {
+            tls = parseTLS(tlsValue)
+            if tls == nil { valid = false }
+        }
+        var http2: Bool?
+        if let field = mapping["http2"] {
+            http2 = field.bool()
+            if http2 == nil { valid = false }
+        }
+        var redirect = false
+        if let field = mapping["redirect_https"] {
+            if let flag = field.bool() { redirect = flag } else { valid = false }
+            if redirect && mapping.has("tls") {
+                field.report("applies to plain listeners only: this one already speaks TLS")
+                valid = false
+            }
+        }
+        guard valid else { return nil }
+        return ListenConfig(address: spec, tls: tls, http2: http2, redirectHTTPS: redirect)
+    }
+
+    /// `tls: { certificates: [{cert, key}, …], min_version: "1.2" }`.
+    func parseTLS(_ value: ConfigValue) -> TLSListenerConfig? {
+        guard let mapping = value.mapping(allowedKeys: ["certificates", "min_version"]),
+            let list = mapping.required("certificates"), let items = list.list()
+        else { return nil }
+        var valid = true
+        var certificates: [CertificateFiles] = []
+        for item in items {
+            guard let pair = item.mapping(allowedKeys: ["cert", "key"]), let cert = pair.required("cert"),
+                let key = pair.required("key"), let certPath = cert.nonEmptyString(), let keyPath = key.nonEmptyString()
+            else {
+                valid = false
+                continue
+            }
+            let files = CertificateFiles(
+                certificate: resolve(certPath), key: resolve(keyPath))
+            for (field, path) in [(cert, files.certificate), (key, files.key)]
+            where !FileManager.default.isReadableFile(atPath: path) {
+                field.report("cannot read \(path)")
+                valid = false
+            }
+            certificates.append(files)
+        }
+        if items.isEmpty {
+            list.report("needs at least one certificate")
+            valid = false
+        }
+        var config = TLSListenerConfig(certificates: certificates)
+        if let field = mapping["min_version"] {
+            if let text = field.oneOf(TLSListenerConfig.MinimumVersion.allCases.map(\.rawValue)) {
+                config.minimumVersion = TLSListenerConfig.MinimumVersion(rawValue: text)!
+            } else {
+                valid = false
+            }
+        }
+        return valid ? config : nil
+    }
+
+    /// `hsts: { max_age: 31536000, include_subdomains: false, preload: false }`.
+    func parseHSTS(_ value: ConfigValue) -> HSTSConfig? {
+        guard let mapping = value.mapping(allowedKeys: ["max_age", "include_subdomains", "preload"]) else {
+            return nil
+        }
+        var hsts = HSTSConfig()
+        var valid = true
+        if let field = mapping["max_age"] {
+            if let seconds = field.int(in: 0...63_072_000) { hsts.maxAge = seconds } else { valid = false }
+        }
+        if let field = mapping["include_subdomains"] {
+            if let flag = field.bool() { hsts.includeSubdomains = flag } else { valid = false }
+        }
+        if let field = mapping["preload"] {
+            if let flag = field.bool() { hsts.preload = flag } else { valid = false }
+        }
+        if valid, hsts.preload && (!hsts.includeSubdomains || hsts.maxAge < 31_536_000) {
+            mapping["preload"]?.report(
+                "the preload list requires include_subdomains: true and a max_age of at least 31536000")
+            valid = false
+        }
+        return valid ? hsts : nil
     }
 
     func parseAccessLog(_ value: ConfigValue) -> AccessLogConfig? {
@@ -151,7 +238,7 @@ struct EdgeConfigParser {
         guard
             let mapping = value.mapping(allowedKeys: [
                 "max_header_bytes", "max_uri_bytes", "max_body_bytes", "header_timeout", "idle_timeout",
-                "max_connections",
+                "max_connections", "http2",
             ])
         else { return nil }
         var limits = LimitsConfig()
@@ -170,10 +257,34 @@ struct EdgeConfigParser {
         int("max_connections", 1...10_000_000) { limits.maxConnections = $0 }
         duration("header_timeout") { limits.headerTimeout = $0 }
         duration("idle_timeout") { limits.idleTimeout = $0 }
+        if let field = mapping["http2"] {
+            if let http2 = parseHTTP2Limits(field) { limits.http2 = http2 } else { valid = false }
+        }
         if valid, limits.maxURIBytes > limits.maxHeaderBytes {
             mapping["max_uri_bytes"]?.report("cannot exceed max_header_bytes (\(limits.maxHeaderBytes))")
             valid = false
         }
+        return valid ? limits : nil
+    }
+
+    /// `limits.http2: { max_concurrent_streams, max_header_list_bytes, initial_window_bytes, max_frame_bytes }`.
+    func parseHTTP2Limits(_ value: ConfigValue) -> HTTP2LimitsConfig? {
+        guard
+            let mapping = value.mapping(allowedKeys: [
+                "max_concurrent_streams", "max_header_list_bytes", "initial_window_bytes", "max_frame_bytes",
+            ])
+        else { return nil }
+        var limits = HTTP2LimitsConfig()
+        var valid = true
+        func int(_ key: String, _ range: ClosedRange<Int>, _ assign: (Int) -> Void) {
+            guard let field = mapping[key] else { return }
+            if let number = field.int(in: range) { assign(number) } else { valid = false }
+        }
+        int("max_concurrent_streams", 1...10_000) { limits.maxConcurrentStreams = $0 }
+        int("max_header_list_bytes", 1024...1_048_576) { limits.maxHeaderListBytes = $0 }
+        // RFC 9113 §6.5.2: windows up to 2^31-1, frames between 2^14 and 2^24-1.
+        int("initial_window_bytes", 1...2_147_483_647) { limits.initialWindowBytes = $0 }
+        int("max_frame_bytes", 16384...16_777_215) { limits.maxFrameBytes = $0 }
         return valid ? limits : nil
     }
 

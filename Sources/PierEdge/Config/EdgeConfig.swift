@@ -20,6 +20,8 @@ public struct EdgeConfig: Sendable, Hashable {
     public var upstreams: [String: UpstreamConfig]
     /// The loopback-only status listener; off when `nil`.
     public var admin: AdminConfig?
+    /// `Strict-Transport-Security` on TLS listeners; off when `nil`.
+    public var hsts: HSTSConfig?
 
     public init(
         listen: [ListenConfig] = [ListenConfig(address: SocketAddressSpec(host: "127.0.0.1", port: 8080))],
@@ -29,8 +31,10 @@ public struct EdgeConfig: Sendable, Hashable {
         workers: Int? = nil,
         routes: [RouteConfig],
         upstreams: [String: UpstreamConfig] = [:],
-        admin: AdminConfig? = nil
+        admin: AdminConfig? = nil,
+        hsts: HSTSConfig? = nil
     ) {
+        self.hsts = hsts
         self.workers = workers
         self.listen = listen
         self.accessLog = accessLog
@@ -45,9 +49,91 @@ public struct EdgeConfig: Sendable, Hashable {
 /// One listening socket.
 public struct ListenConfig: Sendable, Hashable {
     public var address: SocketAddressSpec
+    /// TLS termination on this listener; plain HTTP when `nil`.
+    public var tls: TLSListenerConfig?
+    /// HTTP/2: offered by ALPN next to HTTP/1.1 on TLS listeners (default on), or with prior knowledge (h2c) on a
+    /// plain listener (default off; for use behind another load balancer).
+    public var http2: Bool
+    /// Answer everything but ACME http-01 challenges with `308` to the `https://` address of the request.
+    public var redirectHTTPS: Bool
 
-    public init(address: SocketAddressSpec) {
+    public init(
+        address: SocketAddressSpec, tls: TLSListenerConfig? = nil, http2: Bool? = nil, redirectHTTPS: Bool = false
+    ) {
         self.address = address
+        self.tls = tls
+        self.http2 = http2 ?? (tls != nil)
+        self.redirectHTTPS = redirectHTTPS
+    }
+}
+
+/// TLS termination on a listener.
+public struct TLSListenerConfig: Sendable, Hashable {
+    /// The lowest protocol version accepted.
+    public enum MinimumVersion: String, Sendable, Hashable, CaseIterable {
+        case tls12 = "1.2"
+        case tls13 = "1.3"
+    }
+
+    /// Certificate chains with their keys; chosen by SNI from each certificate's names, the first for clients that
+    /// send no SNI (or a name none of them has).
+    public var certificates: [CertificateFiles]
+    public var minimumVersion: MinimumVersion
+
+    public init(certificates: [CertificateFiles], minimumVersion: MinimumVersion = .tls12) {
+        self.certificates = certificates
+        self.minimumVersion = minimumVersion
+    }
+}
+
+/// A certificate chain (PEM, leaf first) and its private key (PEM: PKCS#8, RSA or EC), as absolute paths.
+public struct CertificateFiles: Sendable, Hashable {
+    public var certificate: String
+    public var key: String
+
+    public init(certificate: String, key: String) {
+        self.certificate = certificate
+        self.key = key
+    }
+}
+
+/// `Strict-Transport-Security` on every answer of a TLS listener.
+public struct HSTSConfig: Sendable, Hashable {
+    public var maxAge: Int
+    public var includeSubdomains: Bool
+    public var preload: Bool
+
+    public init(maxAge: Int = 31_536_000, includeSubdomains: Bool = false, preload: Bool = false) {
+        self.maxAge = maxAge
+        self.includeSubdomains = includeSubdomains
+        self.preload = preload
+    }
+
+    /// The field's value.
+    var value: String {
+        "max-age=\(maxAge)" + (includeSubdomains ? "; includeSubDomains" : "") + (preload ? "; preload" : "")
+    }
+}
+
+/// The limits of HTTP/2 connections, announced in SETTINGS and enforced.
+public struct HTTP2LimitsConfig: Sendable, Hashable {
+    /// Streams a client may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS).
+    public var maxConcurrentStreams: Int
+    /// Largest header list, decoded (SETTINGS_MAX_HEADER_LIST_SIZE).
+    public var maxHeaderListBytes: Int
+    /// Flow-control window of each request stream (SETTINGS_INITIAL_WINDOW_SIZE).
+    public var initialWindowBytes: Int
+    /// Largest frame the edge accepts (SETTINGS_MAX_FRAME_SIZE).
+    public var maxFrameBytes: Int
+
+    public init(
+        maxConcurrentStreams: Int = 100, maxHeaderListBytes: Int = 16384, initialWindowBytes: Int = 65535,
+        maxFrameBytes: Int = 16384
+    ) {
+        self.maxConcurrentStreams = maxConcurrentStreams
+        self.maxHeaderListBytes = maxHeaderListBytes
+        self.initialWindowBytes = initialWindowBytes
+        self.maxFrameBytes = maxFrameBytes
     }
 }
 
@@ -101,6 +187,8 @@ public struct LimitsConfig: Sendable, Hashable {
     public var idleTimeout: Duration
     /// Most connections open at once over all listeners; further ones are closed on accept.
     public var maxConnections: Int
+    /// HTTP/2 connection limits.
+    public var http2: HTTP2LimitsConfig = HTTP2LimitsConfig()
 
     public init(
         maxHeaderBytes: Int = 16384,

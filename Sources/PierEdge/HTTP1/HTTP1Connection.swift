@@ -21,8 +21,8 @@ final class HTTP1Connection: ChannelDuplexHandler, AnsweredInTurn {
     private var timeouts: HTTP1ConnectionStateMachine.Timeouts
     /// The exchange being answered.
     private(set) var exchange: EdgeExchange?
-    /// `https` on TLS listeners.
-    let scheme: StaticString
+    /// What the exchanges of this connection know of it: scheme, TLS, redirect.
+    let traits: ConnectionTraits
     var context: ChannelHandlerContext?
     var requestIDs = RequestIDGenerator()
     let dates = DateHeaderCache()
@@ -49,10 +49,10 @@ final class HTTP1Connection: ChannelDuplexHandler, AnsweredInTurn {
     var answeredTurn: UInt64 = 0
     private var queued = false
 
-    init(source: EdgeRuntimeSource, serviceOrder: ServiceOrder? = nil, scheme: StaticString = "http") {
+    init(source: EdgeRuntimeSource, serviceOrder: ServiceOrder? = nil, traits: ConnectionTraits = .plain) {
         self.source = source
         self.serviceOrder = serviceOrder
-        self.scheme = scheme
+        self.traits = traits
         self.runtimeGeneration = source.generation
         let runtime = source.current
         self.runtime = runtime
@@ -257,7 +257,7 @@ final class HTTP1Connection: ChannelDuplexHandler, AnsweredInTurn {
         if !RequestIDGenerator.isAcceptable(requestID) { requestID = requestIDs.next() }
         let exchange = EdgeExchange(
             request: EdgeRequest(head), runtime: runtime, sink: self, requestID: requestID, start: .now(),
-            remoteAddress: remoteAddress, scheme: scheme, keepAlive: head.keepAlive && machine.mayKeepAlive)
+            remoteAddress: remoteAddress, traits: traits, keepAlive: head.keepAlive && machine.mayKeepAlive)
         self.exchange = exchange
         chunkedAnswer = false
         scheduleIfEarlier(machine.deadline)
@@ -326,7 +326,7 @@ final class HTTP1Connection: ChannelDuplexHandler, AnsweredInTurn {
                     method: "-", target: "-", version: .http1(minor: 1), headers: .empty, framing: .none,
                     keepAlive: false),
                 runtime: runtime, sink: self, requestID: requestIDs.next(), start: .now(), remoteAddress: remoteAddress,
-                scheme: scheme, keepAlive: false)
+                traits: traits, keepAlive: false)
         }
         runtime.logger.debug(
             "refused a malformed request",

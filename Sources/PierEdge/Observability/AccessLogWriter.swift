@@ -20,6 +20,9 @@ public struct AccessLogEntry: Sendable {
     public var host: String?
     public var durationSeconds: Double
     public var epochSeconds: Int
+    /// The TLS version and the ALPN protocol, on TLS listeners.
+    public var tlsVersion: StaticString? = nil
+    public var alpn: String? = nil
 }
 
 /// Writes access log lines through a buffer. A line is formatted straight into the buffer as bytes (the time once per
@@ -185,6 +188,13 @@ public final class AccessLogWriter: Service, Sendable {
         line.append(contentsOf: entry.requestID.utf8)
         line.append(0x20)
         appendSeconds(entry.durationSeconds, to: &line)
+        if let tlsVersion = entry.tlsVersion {
+            // On TLS listeners only, so plain lines keep nginx's layout.
+            line.append(0x20)
+            line.append(contentsOf: tlsVersion.rawBytes)
+            line.append(0x20)
+            line.append(contentsOf: (entry.alpn ?? "-").utf8)
+        }
         line.append(0x0A)
     }
 
@@ -216,6 +226,12 @@ public final class AccessLogWriter: Service, Sendable {
         optional(",\"host\":", entry.host)
         optional(",\"referer\":", entry.referer)
         optional(",\"user_agent\":", entry.userAgent)
+        if let tlsVersion = entry.tlsVersion {
+            line.append(contentsOf: ",\"tls\":\"".utf8)
+            line.append(contentsOf: tlsVersion.rawBytes)
+            line.append(0x22)
+        }
+        optional(",\"alpn\":", entry.alpn)
         line.append(contentsOf: "}\n".utf8)
     }
 

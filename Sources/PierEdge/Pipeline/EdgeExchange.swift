@@ -25,11 +25,15 @@ final class EdgeExchange {
     let host: String?
     /// The authority of an absolute-form target (`GET http://authority/path`), which replaces `Host` upstream.
     let targetAuthority: String?
+    /// The connection it arrived on: scheme, TLS, redirect.
+    let traits: ConnectionTraits
     /// `https` on TLS listeners.
-    let scheme: StaticString
+    var scheme: StaticString { traits.scheme }
 
     /// The route's configured response fields, rendered.
     var routeHeaders: ByteBuffer?
+    /// The matched route, once resolved.
+    var route: EdgeRuntime.Route?
     /// Whether the connection may carry another request after this one; stages and the protocol lower it.
     var keepAlive: Bool
     var status = 0
@@ -47,7 +51,7 @@ final class EdgeExchange {
 
     init(
         request: EdgeRequest, runtime: EdgeRuntime, sink: any EdgeResponseSink, requestID: String,
-        start: NIODeadline, remoteAddress: String, scheme: StaticString, keepAlive: Bool
+        start: NIODeadline, remoteAddress: String, traits: ConnectionTraits, keepAlive: Bool
     ) {
         self.request = request
         self.runtime = runtime
@@ -56,7 +60,7 @@ final class EdgeExchange {
         self.start = start
         self.epochSeconds = time(nil)
         self.remoteAddress = remoteAddress
-        self.scheme = scheme
+        self.traits = traits
         self.keepAlive = keepAlive
         self.requestEnded = !request.hasBody
         // An absolute-form target's authority takes precedence over Host (RFC 9112 §3.2.2).
@@ -92,7 +96,9 @@ final class EdgeExchange {
             requestID: requestID,
             host: host,
             durationSeconds: Double((now - start).nanoseconds) / 1e9,
-            epochSeconds: epochSeconds
+            epochSeconds: epochSeconds,
+            tlsVersion: traits.tlsVersion,
+            alpn: traits.alpn
         )
     }
 

@@ -16,9 +16,14 @@ enum EdgeResponder {
 
     /// Starts answering an exchange whose head has arrived.
     static func handle(_ exchange: EdgeExchange) {
+        if let port = exchange.traits.redirectHTTPSPort, !isACMEChallenge(exchange.request.target) {
+            redirectToHTTPS(exchange, port: port)
+            return
+        }
         let resolved = resolve(exchange)
         if case .route(let route, let path) = resolved {
             exchange.routeHeaders = route.renderedHeaders
+            exchange.route = route
             if case .proxy(let config) = route.action, !isPreflight(exchange.request, route) {
                 // Proxied requests stream their bodies to the upstream as they arrive.
                 ProxyExchange.start(exchange, route: route, config: config, path: path)
@@ -37,6 +42,32 @@ enum EdgeResponder {
             return
         }
         dispatch(exchange, resolved)
+    }
+
+    /// `/.well-known/acme-challenge/…`: http-01 validation, which must stay on plain HTTP.
+    static func isACMEChallenge(_ target: String) -> Bool {
+        target.hasPrefix("/.well-known/acme-challenge/")
+    }
+
+    /// `308` to the same path and query on the TLS listener (RFC 9110 §15.4.9: the method and body are kept).
+    static func redirectToHTTPS(_ exchange: EdgeExchange, port: Int) {
+        if !exchange.requestEnded { exchange.keepAlive = false }
+        guard let host = exchange.host, !host.isEmpty else {
+            problem(exchange, status: 400, code: "missing_host", detail: "a redirect to HTTPS needs the Host header")
+            return
+        }
+        let request = exchange.request
+        var target = request.target
+        if target.utf8.first != UInt8(ascii: "/") {
+            // An absolute-form target: keep its path and query.
+            let path = (try? RequestPath(target: target))
+            target = (path.map { StaticResponder.encodePath($0.path) } ?? "/") + (path?.query.map { "?" + $0 } ?? "")
+        }
+        let authority = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+        var response = EdgeResponseHead(status: 308)
+        response.add("Location", "https://\(authority)\(port == 443 ? "" : ":\(port)")\(target)")
+        response.add("Cache-Control", "no-cache")
+        exchange.sink.respond(exchange, response, body: nil)
     }
 
     static func resolve(_ exchange: EdgeExchange) -> Resolution {

@@ -30,6 +30,13 @@ struct EdgeResponseHead {
         }
     }
 
+    /// The fields with lowercased names and `Vary` merged, as HTTP/2 sends them.
+    var fieldsForHTTP2: [(String, String)] {
+        var fields = headers.map { ($0.0.lowercased(), $0.1) }
+        if !vary.isEmpty { fields.append(("vary", vary.joined(separator: ", "))) }
+        return fields
+    }
+
     mutating func addVary(_ value: String) {
         if !vary.contains(value) { vary.append(value) }
     }

@@ -17,6 +17,39 @@ public struct HTTPHeaderFields: Sendable, Sequence {
     /// No fields.
     static let empty = HTTPHeaderFields(storage: ByteBuffer(), fields: [])
 
+    init(storage: ByteBuffer, fields: [Field]) {
+        self.storage = storage
+        self.fields = fields
+    }
+
+    /// Fields given as name-value pairs (an HTTP/2 header block): laid out as `name: value` lines in one buffer, so
+    /// they are read, matched and forwarded exactly like fields parsed from HTTP/1.1.
+    init<Pairs: Sequence<(String, String)>>(pairs: Pairs) {
+        var storage = ByteBuffer()
+        var fields: [Field] = []
+        var presence: UInt32 = 0
+        for (name, value) in pairs {
+            let nameStart = storage.writerIndex
+            storage.writeString(name)
+            let nameEnd = storage.writerIndex
+            storage.writeStaticString(": ")
+            let valueStart = storage.writerIndex
+            storage.writeString(value)
+            let valueEnd = storage.writerIndex
+            storage.writeStaticString("\r\n")
+            let known = storage.withUnsafeReadableBytes { KnownHeader.classify($0, start: nameStart, end: nameEnd) }
+            if known != KnownHeader.unknown { presence |= 1 << UInt32(known) }
+            if name.utf8.contains(UInt8(ascii: "_")) { presence |= Self.underscoreBit }
+            fields.append(
+                Field(
+                    nameStart: UInt32(nameStart), nameEnd: UInt32(nameEnd), valueStart: UInt32(valueStart),
+                    valueEnd: UInt32(valueEnd), known: known))
+        }
+        self.storage = storage
+        self.fields = fields
+        self.presence = presence
+    }
+
     /// The number of fields.
     public var count: Int { fields.count }
     /// One bit per ``KnownHeader`` present, so absent fields are answered without a scan.

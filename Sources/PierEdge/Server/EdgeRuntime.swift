@@ -17,6 +17,8 @@ public final class EdgeRuntime: Sendable {
         let renderedHeaders: ByteBuffer?
         /// Their names, lowercased: proxied answers drop the upstream's fields of these names.
         let headerNames: [String]
+        /// The fields themselves, names lowercased, for HTTP/2.
+        let headerFields: [(String, String)]
 
         init(match: RouteMatch, action: RouteAction, cors: CORSPolicy?, responseHeaders: [HeaderField] = []) {
             self.match = match
@@ -30,6 +32,7 @@ public final class EdgeRuntime: Sendable {
                 renderedHeaders = buffer
             }
             headerNames = responseHeaders.map { $0.name.lowercased() }
+            headerFields = responseHeaders.map { ($0.name.lowercased(), $0.value) }
         }
     }
 
@@ -46,6 +49,8 @@ public final class EdgeRuntime: Sendable {
     let registry: UpstreamRegistry
     /// Whether any route matches on host, or the access log records it; otherwise the Host header is not read.
     let needsHost: Bool
+    /// `Strict-Transport-Security`, rendered, for answers on TLS listeners.
+    let hstsLine: ByteBuffer?
 
     public init(
         config: EdgeConfig, files: StaticFileStore, accessLog: AccessLogWriter?, logger: Logger,
@@ -70,7 +75,10 @@ public final class EdgeRuntime: Sendable {
         self.files = files
         self.accessLog = accessLog
         self.logger = logger
-        self.needsHost = accessLog != nil || config.routes.contains { $0.match.host != nil }
+        self.needsHost =
+            accessLog != nil || config.routes.contains { $0.match.host != nil }
+            || config.listen.contains { $0.redirectHTTPS }
+        self.hstsLine = config.hsts.map { ByteBuffer(string: "Strict-Transport-Security: \($0.value)\r\n") }
     }
 
     /// The first route matching the request, if any.

@@ -18,18 +18,24 @@ public final class EdgeServer: Service, Sendable {
     /// One answering order per event loop, shared by every listener of the server.
     private let orders: ServiceOrder.PerLoop
     private let listening: EventLoopPromise<[SocketAddress]>
+    /// The TLS side of each listener of `listen` (`nil` for plain ones), in the same order.
+    public let tls: [TLSListenerContext?]
 
     public convenience init(
         runtime: EdgeRuntime, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
-    ) {
-        self.init(source: EdgeRuntimeSource(runtime), group: group, logger: logger)
+    ) throws {
+        try self.init(source: EdgeRuntimeSource(runtime), group: group, logger: logger)
     }
 
-    /// A server whose configuration can be replaced while it runs (see ``EdgeReloader``).
+    /// A server whose configuration can be replaced while it runs (see ``EdgeReloader``). Throws when a TLS
+    /// listener's certificate cannot be used (the error names the file).
     public init(
         source: EdgeRuntimeSource, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
-    ) {
+    ) throws {
         let runtime = source.current
+        self.tls = try runtime.config.listen.map { listen in
+            try listen.tls.map { try TLSListenerContext(config: $0, http2: listen.http2) }
+        }
         self.source = source
         self.group = group
         self.logger = logger
@@ -53,8 +59,11 @@ public final class EdgeServer: Service, Sendable {
         let runtime = source.current
         var channels: [any Channel] = []
         do {
-            for listen in runtime.config.listen {
-                channels.append(try await bind(listen.address))
+            for (index, listen) in runtime.config.listen.enumerated() {
+                let setup = ConnectionSetup(
+                    source: source, orders: orders, tls: tls[index], http2: listen.http2,
+                    redirectHTTPSPort: listen.redirectHTTPS ? Self.httpsPort(runtime.config.listen) : nil)
+                channels.append(try await bind(listen.address, setup: setup))
             }
         } catch {
             for channel in channels { try? await channel.close() }
@@ -110,10 +119,14 @@ public final class EdgeServer: Service, Sendable {
         return (try? await outcome.futureResult.get()) ?? false
     }
 
-    private func bind(_ address: SocketAddressSpec) async throws -> any Channel {
-        let source = self.source
+    /// Where `redirect_https` sends clients: the port of the first TLS listener (443 when there is none, as behind
+    /// another TLS terminator).
+    static func httpsPort(_ listeners: [ListenConfig]) -> Int {
+        listeners.first { $0.tls != nil }?.address.port ?? 443
+    }
+
+    private func bind(_ address: SocketAddressSpec, setup: ConnectionSetup) async throws -> any Channel {
         let connections = self.connections
-        let orders = self.orders
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -129,8 +142,7 @@ public final class EdgeServer: Service, Sendable {
                         try options.setOption(.allowRemoteHalfClosure, value: true)
                         try options.setOption(.maxMessagesPerRead, value: 4)
                     }
-                    try channel.pipeline.syncOperations.addHandler(
-                        HTTP1Connection(source: source, serviceOrder: orders.order(for: channel.eventLoop)))
+                    try setup.configure(channel)
                 }
             }
             .bind(host: address.host, port: address.port)

@@ -28,7 +28,7 @@ public struct EdgeStack: Sendable {
         let runtime = EdgeRuntime(
             config: config, files: files, accessLog: accessLog, logger: logger, upstreams: registry)
         let source = EdgeRuntimeSource(runtime)
-        let server = EdgeServer(source: source, group: group, logger: logger)
+        let server = try EdgeServer(source: source, group: group, logger: logger)
         var services: [any Service] = []
         if let accessLog { services.append(accessLog) }
         services.append(server)

@@ -28,6 +28,8 @@ public final class StaticRepresentation: Sendable {
     /// The start of a plain `200 OK` answer for this representation, every field that does not change per request
     /// (type, validators, caching, encoding, length), so the common answer copies it instead of rebuilding it.
     let okHead: ByteBuffer
+    /// The same fields for HTTP/2 (lowercased names).
+    let okFields: [(String, String)]
 
     init(
         path: String, size: Int, etag: String, modifiedSeconds: Int, contentEncoding: String?, contents: ByteBuffer?,
@@ -47,6 +49,7 @@ public final class StaticRepresentation: Sendable {
         var buffer = ByteBuffer()
         head.writeFields(into: &buffer)
         self.okHead = buffer
+        self.okFields = head.fieldsForHTTP2
     }
 }
 
@@ -136,6 +139,8 @@ public final class StaticFileStore: Sendable {
     /// Most entries kept (metadata and not-found answers included).
     public let maxEntries: Int
     public let revalidateAfter: TimeAmount
+    /// Reads file contents on the thread pool, for answers that cannot use `sendfile` (TLS, HTTP/2).
+    var fileIO: NonBlockingFileIO { NonBlockingFileIO(threadPool: threadPool) }
 
     public init(
         threadPool: NIOThreadPool = .singleton,

@@ -1,0 +1,117 @@
+import NIOCore
+import NIOHTTP2
+
+/// Turns a connection (after ALPN chose `h2`, or after the h2c preface) into an HTTP/2 server connection: NIOHTTP2
+/// with the configured SETTINGS and its flood defences, one ``HTTP2StreamHandler`` per stream, and
+/// ``HTTP2ConnectionLifecycle`` for graceful GOAWAY and the idle timeout.
+enum HTTP2Connection {
+    static func configure(
+        _ channel: any Channel, source: EdgeRuntimeSource, traits: ConnectionTraits
+    ) throws {
+        let runtime = source.current
+        let limits = runtime.config.limits.http2
+        var connection = NIOHTTP2Handler.ConnectionConfiguration()
+        connection.initialSettings = [
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: limits.maxConcurrentStreams),
+            HTTP2Setting(parameter: .maxHeaderListSize, value: limits.maxHeaderListBytes),
+            HTTP2Setting(parameter: .initialWindowSize, value: limits.initialWindowBytes),
+            HTTP2Setting(parameter: .maxFrameSize, value: limits.maxFrameBytes),
+            // No server push; WebSocket over HTTP/2 (RFC 8441) is not offered.
+            HTTP2Setting(parameter: .enablePush, value: 0),
+        ]
+        // The defences are NIOHTTP2's (rapid reset CVE-2023-44487: 200 resets per 30 s; CONTINUATION floods; empty
+        // DATA frames; buffered control frames for SETTINGS and PING floods; glitches); their defaults are kept.
+        connection.targetWindowSize = max(limits.initialWindowBytes, 65535)
+        var stream = NIOHTTP2Handler.StreamConfiguration()
+        stream.targetWindowSize = limits.initialWindowBytes
+        stream.outboundBufferSizeHighWatermark = 64 * 1024
+        stream.outboundBufferSizeLowWatermark = 32 * 1024
+        let remoteAddress = channel.remoteAddress?.ipAddress ?? "-"
+        // One date cache for the connection's streams, all on its event loop.
+        let dates = NIOLoopBound(DateHeaderCache(), eventLoop: channel.eventLoop)
+        let sync = channel.pipeline.syncOperations
+        _ = try sync.configureHTTP2Pipeline(
+            mode: .server, connectionConfiguration: connection, streamConfiguration: stream
+        ) { streamChannel in
+            streamChannel.eventLoop.makeCompletedFuture {
+                try streamChannel.pipeline.syncOperations.addHandler(
+                    HTTP2StreamHandler(
+                        source: source, traits: traits, remoteAddress: remoteAddress, dates: dates.value))
+            }
+        }
+        try sync.addHandler(HTTP2ConnectionLifecycle(idleTimeout: runtime.idleTimeout))
+    }
+}
+
+/// The connection-level life of an HTTP/2 connection: on shutdown (and after the idle timeout with no stream
+/// open) it sends GOAWAY naming the last stream it accepted, lets the open streams finish, then closes (RFC 9113
+/// §6.8).
+final class HTTP2ConnectionLifecycle: ChannelDuplexHandler {
+    typealias InboundIn = HTTP2Frame
+    typealias InboundOut = HTTP2Frame
+    typealias OutboundIn = HTTP2Frame
+    typealias OutboundOut = HTTP2Frame
+
+    private let idleTimeout: TimeAmount
+    private var openStreams = 0
+    private var lastStreamID = HTTP2StreamID.rootStream
+    private var goingAway = false
+    private var timer: Scheduled<Void>?
+    private var context: ChannelHandlerContext?
+
+    init(idleTimeout: TimeAmount) {
+        self.idleTimeout = idleTimeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        armIdleTimer()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        self.context = nil
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let created = event as? NIOHTTP2StreamCreatedEvent {
+            openStreams += 1
+            if created.streamID > lastStreamID { lastStreamID = created.streamID }
+            timer?.cancel()
+            timer = nil
+        } else if event is StreamClosedEvent {
+            openStreams -= 1
+            if openStreams == 0 {
+                if goingAway {
+                    context.close(promise: nil)
+                } else {
+                    armIdleTimer()
+                }
+            }
+        } else if event is EdgeShouldCloseEvent {
+            goAway()
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func armIdleTimer() {
+        guard let context else { return }
+        timer?.cancel()
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: idleTimeout) { [weak self] in
+            self?.timer = nil
+            self?.goAway()
+        }
+    }
+
+    /// GOAWAY with the last stream accepted: the client opens no more, the ones it has finish.
+    private func goAway() {
+        guard !goingAway, let context else { return }
+        goingAway = true
+        let frame = HTTP2Frame(
+            streamID: .rootStream, payload: .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: nil))
+        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+        if openStreams == 0 { context.close(promise: nil) }
+    }
+}

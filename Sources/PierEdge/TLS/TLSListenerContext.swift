@@ -1,0 +1,80 @@
+import NIOCore
+import NIOSSL
+import Synchronization
+
+/// The TLS side of one listener: its certificates and the `NIOSSLContext` new connections are accepted with.
+///
+/// Replaced as a whole when the certificate files change: connections accepted afterwards use the new
+/// certificates, open ones keep theirs, nothing is dropped.
+public final class TLSListenerContext: Sendable {
+    struct State: Sendable {
+        var certificates: [TLSCertificate]
+        var context: NIOSSLContext
+    }
+
+    let config: TLSListenerConfig
+    let http2: Bool
+    private let state: Mutex<State>
+
+    /// Loads the listener's certificates; throws (naming the file) when one cannot be used.
+    public init(config: TLSListenerConfig, http2: Bool) throws {
+        self.config = config
+        self.http2 = http2
+        let certificates = try Self.loadCertificates(config.certificates)
+        self.state = Mutex(
+            State(certificates: certificates, context: try Self.makeContext(certificates, config, http2)))
+    }
+
+    /// The context for a connection accepted now.
+    var current: NIOSSLContext { state.withLock { $0.context } }
+
+    /// The certificates in use.
+    public var certificates: [TLSCertificate] { state.withLock { $0.certificates } }
+
+    /// Loads the certificate files again (the same paths, or those of a reloaded configuration) and swaps them in;
+    /// on an error nothing changes and the error names the file.
+    public func reload(_ files: [CertificateFiles]) throws {
+        let certificates = try Self.loadCertificates(files)
+        let context = try Self.makeContext(certificates, config, http2)
+        state.withLock { $0 = State(certificates: certificates, context: context) }
+    }
+
+    private static func loadCertificates(_ files: [CertificateFiles]) throws -> [TLSCertificate] {
+        try files.map { try TLSCertificate.load($0) }
+    }
+
+    /// Modern TLS only (RFC 9325): versions 1.2 and 1.3, forward-secret ECDHE key exchange and AEAD ciphers.
+    static let tls12CipherSuites = [
+        "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+    ].joined(separator: ":")
+
+    private static func makeContext(_ certificates: [TLSCertificate], _ config: TLSListenerConfig, _ http2: Bool)
+        throws -> NIOSSLContext
+    {
+        // The first certificate is the default, for clients without SNI or asking for a name no certificate has.
+        let first = certificates[0]
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: first.chain.map { .certificate($0) }, privateKey: .privateKey(first.key))
+        configuration.minimumTLSVersion = config.minimumVersion == .tls13 ? .tlsv13 : .tlsv12
+        configuration.cipherSuites = tls12CipherSuites
+        configuration.applicationProtocols = http2 ? ["h2", "http/1.1"] : ["http/1.1"]
+        if certificates.count > 1 {
+            let others = Array(certificates.dropFirst())
+            configuration.sslContextCallback = { values, promise in
+                // SNI: another certificate when it covers the name and the first does not.
+                guard let name = values.serverHostname, !first.covers(name),
+                    let chosen = others.first(where: { $0.covers(name) })
+                else {
+                    promise.succeed(.noChanges)
+                    return
+                }
+                var override = NIOSSLContextConfigurationOverride()
+                override.certificateChain = chosen.chain.map { .certificate($0) }
+                override.privateKey = .privateKey(chosen.key)
+                promise.succeed(override)
+            }
+        }
+        return try NIOSSLContext(configuration: configuration)
+    }
+}
