@@ -13,12 +13,6 @@ public final class RunningProcess: Sendable {
     }
 
     private let process: Process
-    private final class Collected: Sendable {
-        let text = Mutex("")
-        func append(_ data: Data) { text.withLock { $0 += String(decoding: data, as: UTF8.self) } }
-        var value: String { text.withLock { $0 } }
-    }
-
     private let output = Collected()
     private let errorOutput = Collected()
 
@@ -100,4 +94,11 @@ public final class RunningProcess: Sendable {
     deinit {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
+}
+
+/// Output collected from a child process's pipe as it arrives.
+final class Collected: Sendable {
+    private let data = Mutex(Data())
+    func append(_ more: Data) { data.withLock { $0.append(more) } }
+    var value: String { data.withLock { String(decoding: $0, as: UTF8.self) } }
 }

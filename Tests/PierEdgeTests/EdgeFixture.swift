@@ -10,6 +10,8 @@ import ServiceLifecycle
 /// A live edge server on a free loopback port, serving a temporary directory, for wire-level tests.
 struct EdgeFixture: Sendable {
     let port: Int
+    /// Every bound port, in the order of the file's `listen` (when `keepListeners` is set).
+    let ports: [Int]
     /// The temporary directory; configuration paths are relative to it.
     let directory: String
     let server: EdgeServer
@@ -19,9 +21,12 @@ struct EdgeFixture: Sendable {
 
     /// Writes `files` (paths relative to the directory), starts an edge from `yaml` with `listen` forced to
     /// 127.0.0.1:0, runs `body`, then shuts the server down gracefully.
+    /// - Parameter keepListeners: keep the file's `listen` section (its addresses must use port 0) instead of one
+    ///   plain listener.
     static func run(
         _ yaml: String,
         files: [String: String] = [:],
+        keepListeners: Bool = false,
         prepare: @Sendable (String) throws -> Void = { _ in },
         _ body: @Sendable (EdgeFixture) async throws -> Void
     ) async throws {
@@ -31,21 +36,23 @@ struct EdgeFixture: Sendable {
             }
             try prepare(directory)
             var config = try EdgeConfig.parse(yaml, file: "edge.yaml", baseDirectory: directory)
-            config.listen = [ListenConfig(address: SocketAddressSpec(host: "127.0.0.1", port: 0))]
+            if !keepListeners {
+                config.listen = [ListenConfig(address: SocketAddressSpec(host: "127.0.0.1", port: 0))]
+            }
             let logger = Logger(label: "pier.test.edge", factory: { _ in SwiftLogNoOpLogHandler() })
             let stack = try EdgeStack(
                 config: config, configPath: nil, group: MultiThreadedEventLoopGroup.singleton, logger: logger,
-                files: StaticFileStore(revalidateAfter: .milliseconds(50)))
+                files: StaticFileStore(revalidateAfter: .milliseconds(50)), reloadPollInterval: .milliseconds(200))
             let server = stack.server
             let group = ServiceGroup(services: stack.services, logger: logger)
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await group.run() }
                 let result: Result<Void, any Error>
                 do {
-                    let port = try await server.boundAddresses().first?.port ?? 0
+                    let ports = try await server.boundAddresses().map { $0.port ?? 0 }
                     try await body(
                         EdgeFixture(
-                            port: port, directory: directory, server: server, stack: stack,
+                            port: ports.first ?? 0, ports: ports, directory: directory, server: server, stack: stack,
                             shutdown: { await group.triggerGracefulShutdown() })
                     )
                     result = .success(())

@@ -102,6 +102,28 @@ extension HTTP1Connection: EdgeResponseSink {
             }
             if var closing = file.multipart?.closing { out.writeBuffer(&closing) }
             complete(exchange, writing: out)
+        case .disk(let handle) where traits.tlsVersion != nil:
+            // sendfile cannot pass through TLS: the file is read on the thread pool, a chunk at a time.
+            write(out)
+            flushIfNeeded()
+            let loop = context.eventLoop
+            FileStreamer.stream(
+                handle, file: file, fileIO: exchange.runtime.files.fileIO, eventLoop: loop,
+                allocator: context.channel.allocator
+            ) { [weak self] chunk in
+                guard let self, let context = self.context, !self.closed else {
+                    return loop.makeFailedFuture(ChannelError.ioOnClosedChannel)
+                }
+                let written = loop.makePromise(of: Void.self)
+                context.writeAndFlush(self.wrapOutboundOut(.byteBuffer(chunk)), promise: written)
+                return written.futureResult
+            }.assumeIsolated().whenComplete { [weak self] result in
+                guard let self else { return }
+                switch result {
+                case .success: self.responseCompleted(exchange)
+                case .failure: self.abort(exchange)
+                }
+            }
         case .disk(let handle):
             write(out)
             for (index, range) in file.ranges.enumerated() {

@@ -30,8 +30,11 @@ enum HTTP2Connection {
         // One date cache for the connection's streams, all on its event loop.
         let dates = NIOLoopBound(DateHeaderCache(), eventLoop: channel.eventLoop)
         let sync = channel.pipeline.syncOperations
+        let lifecycle = HTTP2ConnectionLifecycle(idleTimeout: runtime.idleTimeout)
         _ = try sync.configureHTTP2Pipeline(
-            mode: .server, connectionConfiguration: connection, streamConfiguration: stream
+            mode: .server, connectionConfiguration: connection, streamConfiguration: stream,
+            streamDelegate: HTTP2ConnectionLifecycle.StreamCounter(
+                lifecycle: NIOLoopBound(lifecycle, eventLoop: channel.eventLoop))
         ) { streamChannel in
             streamChannel.eventLoop.makeCompletedFuture {
                 try streamChannel.pipeline.syncOperations.addHandler(
@@ -39,7 +42,7 @@ enum HTTP2Connection {
                         source: source, traits: traits, remoteAddress: remoteAddress, dates: dates.value))
             }
         }
-        try sync.addHandler(HTTP2ConnectionLifecycle(idleTimeout: runtime.idleTimeout))
+        try sync.addHandler(lifecycle)
     }
 }
 
@@ -74,22 +77,46 @@ final class HTTP2ConnectionLifecycle: ChannelDuplexHandler {
         self.context = nil
     }
 
+    /// Tells the lifecycle of streams opening and closing (NIOHTTP2 calls it on the connection's event loop).
+    struct StreamCounter: NIOHTTP2StreamDelegate {
+        let lifecycle: NIOLoopBound<HTTP2ConnectionLifecycle>
+
+        func streamCreated(_ id: HTTP2StreamID, channel: any Channel) {
+            lifecycle.value.streamCreated(id)
+        }
+
+        func streamClosed(_ id: HTTP2StreamID, channel: any Channel) {
+            lifecycle.value.streamClosed()
+        }
+    }
+
+    func streamCreated(_ id: HTTP2StreamID) {
+        openStreams += 1
+        if id > lastStreamID { lastStreamID = id }
+        timer?.cancel()
+        timer = nil
+    }
+
+    func streamClosed() {
+        openStreams -= 1
+        guard openStreams == 0 else { return }
+        if goingAway {
+            closeAfterWrites()
+        } else {
+            armIdleTimer()
+        }
+    }
+
+    /// A stream closes when its last frame is written, which may not have been flushed yet: flush, and close
+    /// once that has gone out.
+    private func closeAfterWrites() {
+        guard let context else { return }
+        context.flush()
+        context.eventLoop.assumeIsolated().execute { context.close(promise: nil) }
+    }
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let created = event as? NIOHTTP2StreamCreatedEvent {
-            openStreams += 1
-            if created.streamID > lastStreamID { lastStreamID = created.streamID }
-            timer?.cancel()
-            timer = nil
-        } else if event is StreamClosedEvent {
-            openStreams -= 1
-            if openStreams == 0 {
-                if goingAway {
-                    context.close(promise: nil)
-                } else {
-                    armIdleTimer()
-                }
-            }
-        } else if event is EdgeShouldCloseEvent {
+        if event is EdgeShouldCloseEvent {
             goAway()
             return
         }
@@ -112,6 +139,6 @@ final class HTTP2ConnectionLifecycle: ChannelDuplexHandler {
         let frame = HTTP2Frame(
             streamID: .rootStream, payload: .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: nil))
         context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
-        if openStreams == 0 { context.close(promise: nil) }
+        if openStreams == 0 { closeAfterWrites() }
     }
 }

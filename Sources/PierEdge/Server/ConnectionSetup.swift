@@ -1,6 +1,7 @@
 import NIOCore
 import NIOSSL
 import NIOTLS
+import Synchronization
 
 /// How a listener's accepted connections are set up: plain HTTP/1.1, h2c with prior knowledge, or TLS with ALPN
 /// choosing HTTP/2 or HTTP/1.1.
@@ -9,7 +10,15 @@ struct ConnectionSetup: Sendable {
     let orders: ServiceOrder.PerLoop
     let tls: TLSListenerContext?
     let http2: Bool
-    let redirectHTTPSPort: Int?
+    /// On a `redirect_https` listener: where the TLS listener is, known once it is bound.
+    let redirectHTTPSPort: HTTPSPort?
+
+    /// The port `redirect_https` sends clients to; set after binding, since a configured port 0 is chosen then.
+    final class HTTPSPort: Sendable {
+        private let port = Atomic<Int>(443)
+        var value: Int { port.load(ordering: .relaxed) }
+        func set(_ value: Int) { port.store(value, ordering: .relaxed) }
+    }
 
     func configure(_ channel: any Channel) throws {
         let sync = channel.pipeline.syncOperations
@@ -19,7 +28,7 @@ struct ConnectionSetup: Sendable {
         } else if http2 {
             try sync.addHandler(HTTP2PriorKnowledgeDetector(setup: self))
         } else {
-            try configureHTTP1(channel, traits: ConnectionTraits(redirectHTTPSPort: redirectHTTPSPort))
+            try configureHTTP1(channel, traits: ConnectionTraits(redirectHTTPSPort: redirectHTTPSPort?.value))
         }
     }
 
@@ -132,14 +141,15 @@ final class HTTP2PriorKnowledgeDetector: ChannelInboundHandler, RemovableChannel
                 try HTTP2Connection.configure(context.channel, source: setup.source, traits: .plain)
             } else {
                 try setup.configureHTTP1(
-                    context.channel, traits: ConnectionTraits(redirectHTTPSPort: setup.redirectHTTPSPort))
+                    context.channel, traits: ConnectionTraits(redirectHTTPSPort: setup.redirectHTTPSPort?.value))
             }
         } catch {
             context.close(promise: nil)
             return
         }
-        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        // The bytes read so far go to the protocol's handlers, then this one steps out of the way.
         context.fireChannelRead(wrapInboundOut(bytes))
         context.fireChannelReadComplete()
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 }

@@ -139,7 +139,16 @@ public final class EdgeReloader: Service, Sendable {
 
     /// The first field whose change needs a restart, if any.
     static func restartOnlyChange(from old: EdgeConfig, to new: EdgeConfig) -> String? {
-        if old.listen != new.listen { return "listen" }
+        // Certificate files may change (the TLS listener reloads them); everything else about a listener is bound
+        // to its socket.
+        func withoutCertificates(_ listen: [ListenConfig]) -> [ListenConfig] {
+            listen.map { listener in
+                var listener = listener
+                listener.tls?.certificates = []
+                return listener
+            }
+        }
+        if withoutCertificates(old.listen) != withoutCertificates(new.listen) { return "listen" }
         if old.workers != new.workers { return "workers" }
         if old.accessLog != new.accessLog { return "access_log" }
         if old.limits.maxConnections != new.limits.maxConnections { return "limits.max_connections" }

@@ -58,12 +58,20 @@ public final class EdgeServer: Service, Sendable {
     public func run() async throws {
         let runtime = source.current
         var channels: [any Channel] = []
+        let httpsPort = ConnectionSetup.HTTPSPort()
         do {
             for (index, listen) in runtime.config.listen.enumerated() {
                 let setup = ConnectionSetup(
                     source: source, orders: orders, tls: tls[index], http2: listen.http2,
-                    redirectHTTPSPort: listen.redirectHTTPS ? Self.httpsPort(runtime.config.listen) : nil)
+                    redirectHTTPSPort: listen.redirectHTTPS ? httpsPort : nil)
                 channels.append(try await bind(listen.address, setup: setup))
+            }
+            // Where redirect_https sends clients: the first TLS listener as bound (443 when there is none, as
+            // behind another TLS terminator).
+            if let index = runtime.config.listen.firstIndex(where: { $0.tls != nil }),
+                let port = channels[index].localAddress?.port
+            {
+                httpsPort.set(port)
             }
         } catch {
             for channel in channels { try? await channel.close() }
@@ -117,12 +125,6 @@ public final class EdgeServer: Service, Sendable {
             settle(true)
         }
         return (try? await outcome.futureResult.get()) ?? false
-    }
-
-    /// Where `redirect_https` sends clients: the port of the first TLS listener (443 when there is none, as behind
-    /// another TLS terminator).
-    static func httpsPort(_ listeners: [ListenConfig]) -> Int {
-        listeners.first { $0.tls != nil }?.address.port ?? 443
     }
 
     private func bind(_ address: SocketAddressSpec, setup: ConnectionSetup) async throws -> any Channel {

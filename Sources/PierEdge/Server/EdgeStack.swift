@@ -33,6 +33,11 @@ public struct EdgeStack: Sendable {
         if let accessLog { services.append(accessLog) }
         services.append(server)
         services.append(HealthChecker(source: source, group: group, logger: logger))
+        if server.tls.contains(where: { $0 != nil }) {
+            services.append(
+                TLSCertificateWatcher(
+                    source: source, listeners: server.tls, pollInterval: reloadPollInterval, logger: logger))
+        }
         if let configPath {
             let reloader = EdgeReloader(
                 path: configPath, loaded: config, source: source, pollInterval: reloadPollInterval, logger: logger
