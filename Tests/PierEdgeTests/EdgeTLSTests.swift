@@ -16,6 +16,14 @@ func withTLSEdge(
     let authority = try TestCertificateAuthority()
     let stub = try await StubUpstream.start(name: "a")
     defer { Task { await stub.kill() } }
+    let prepare: @Sendable (String) throws -> Void = { directory in
+        try authority.write(["app.test", "www.app.test"], as: "app", under: directory)
+        try authority.write(["*.other.test"], as: "other", under: directory)
+        _ = try authority.writeAuthority(under: directory)
+        // A large file, sent from disk: over TLS it cannot go by sendfile.
+        let big = String(repeating: "0123456789abcdef", count: 64 * 1024 * 3)
+        try big.write(toFile: directory + "/site/big.bin", atomically: true, encoding: .utf8)
+    }
     try await EdgeFixture.run(
         """
         listen:
@@ -43,14 +51,7 @@ func withTLSEdge(
         """,
         files: ["site/index.html": "<p>app</p>", "site/a.txt": String(repeating: "a", count: 3000)],
         keepListeners: true,
-        prepare: { directory in
-            try authority.write(["app.test", "www.app.test"], as: "app", under: directory)
-            try authority.write(["*.other.test"], as: "other", under: directory)
-            _ = try authority.writeAuthority(under: directory)
-            // A large file, sent from disk: over TLS it cannot go by sendfile.
-            let big = String(repeating: "0123456789abcdef", count: 64 * 1024 * 3)
-            try big.write(toFile: directory + "/site/big.bin", atomically: true, encoding: .utf8)
-        }
+        prepare: prepare
     ) { edge in
         try await body(edge, edge.directory + "/ca.pem", authority, stub)
     }
