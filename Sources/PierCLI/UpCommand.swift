@@ -54,6 +54,15 @@ struct UpCommand: AsyncParsableCommand {
     @Flag(help: "Write an access log line per request to standard output.")
     var accessLog = false
 
+    @Option(help: "PEM certificate chain: serve HTTPS (and HTTP/2) on --listen. Needs --tls-key.")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key of --tls-cert (PKCS#8, RSA or EC).")
+    var tlsKey: String?
+
+    @Option(help: "With --tls-cert: also listen on this host:port for plain HTTP and redirect it to HTTPS (308).")
+    var redirectFrom: String?
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -70,6 +79,30 @@ struct UpCommand: AsyncParsableCommand {
         if let problem = AccountRules.emailProblem(initialSupervisorEmail) {
             throw ValidationError("--initial-supervisor-email: \(problem)")
         }
+        if (tlsCert == nil) != (tlsKey == nil) {
+            throw ValidationError("--tls-cert and --tls-key go together")
+        }
+        if let redirectFrom {
+            guard tlsCert != nil else { throw ValidationError("--redirect-from needs --tls-cert and --tls-key") }
+            guard SocketAddressSpec(parsing: redirectFrom) != nil else {
+                throw ValidationError("--redirect-from: \"\(redirectFrom)\" is not host:port or [address]:port")
+            }
+        }
+    }
+
+    /// The edge's listeners: HTTPS with HTTP/2 when a certificate is given (and the redirecting plain listener), else
+    /// plain HTTP.
+    func listeners() -> [ListenConfig] {
+        let address = SocketAddressSpec(parsing: listen)!
+        guard let tlsCert, let tlsKey else { return [ListenConfig(address: address)] }
+        let files = CertificateFiles(
+            certificate: URL(fileURLWithPath: tlsCert).standardizedFileURL.path,
+            key: URL(fileURLWithPath: tlsKey).standardizedFileURL.path)
+        var listeners = [ListenConfig(address: address, tls: TLSListenerConfig(certificates: [files]))]
+        if let redirectFrom, let plain = SocketAddressSpec(parsing: redirectFrom) {
+            listeners.append(ListenConfig(address: plain, redirectHTTPS: true))
+        }
+        return listeners
     }
 
     func run() async throws {
@@ -121,7 +154,7 @@ struct UpCommand: AsyncParsableCommand {
         }
 
         let edgeConfig = EdgeConfig(
-            listen: [ListenConfig(address: SocketAddressSpec(parsing: listen)!)],
+            listen: listeners(),
             accessLog: AccessLogConfig(format: .combined, destination: accessLog ? .standardOutput : .off),
             shutdownTimeout: .seconds(10),
             routes: [
@@ -158,7 +191,8 @@ struct UpCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let announce = Announce(
-            stack: stack, prepared: prepared, instances: instances, host: edgeConfig.listen[0].address.host)
+            stack: stack, prepared: prepared, instances: instances, host: edgeConfig.listen[0].address.host,
+            scheme: tlsCert == nil ? "http" : "https")
 
         // Started in this order and stopped in reverse: the edge stops taking requests first, the database last.
         let services: [any Service] = opened.services + [prepare] + boards + stack.services + [announce]
@@ -172,6 +206,7 @@ struct UpCommand: AsyncParsableCommand {
         let prepared: AsyncStream<Void>
         let instances: Int
         let host: String
+        let scheme: String
 
         func run() async throws {
             try? await cancelWhenGracefulShutdown {
@@ -182,7 +217,7 @@ struct UpCommand: AsyncParsableCommand {
                 }
                 let port = addresses.first?.port ?? 0
                 let shown = host.contains(":") ? "[\(host)]" : host
-                printNow("pier up: open http://\(shown):\(port)/")
+                printNow("pier up: open \(scheme)://\(shown):\(port)/")
                 if instances > 1 { printNow("pier up: \(instances) board instances behind the edge") }
                 try await gracefulShutdown()
             }
@@ -217,7 +252,6 @@ struct UpCommand: AsyncParsableCommand {
         throw ExitCode(1)
     }
 
-    /// A loopback port that was free a moment ago.
     /// The web app's answers: a strict policy (only its own scripts, styles and API; no framing), no MIME sniffing,
     /// and no referrer beyond the origin.
     static let webAppHeaders = [
@@ -237,6 +271,7 @@ struct UpCommand: AsyncParsableCommand {
         HeaderField("Referrer-Policy", "same-origin"),
     ]
 
+    /// A loopback port that was free a moment ago.
     static func reserveLoopbackPort() throws -> Int {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw ReservationError() }

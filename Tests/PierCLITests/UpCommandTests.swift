@@ -42,4 +42,50 @@ struct UpCommandTests {
             #expect(await process.stop() == 0)
         }
     }
+
+    @Test("--tls-cert and --tls-key serve the board over HTTPS with HTTP/2; a bad key is refused with the file named")
+    func https() async throws {
+        try await TemporaryDirectory.with { directory in
+            let web = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../web")
+                .standardized.path
+            let authority = try TestCertificateAuthority()
+            let (certificate, key) = try authority.write(["board.test"], as: "board", under: directory)
+            let ca = try authority.writeAuthority(under: directory)
+            let process = try RunningProcess(
+                executable: PierBinary.url,
+                arguments: [
+                    "up", "--listen", "127.0.0.1:0", "--data-dir", directory + "/data", "--web-root", web,
+                    "--bcrypt-cost", "10", "--tls-cert", certificate, "--tls-key", key,
+                ])
+            try await process.waitForOutput(containing: "pier up: open https://")
+            let port = try #require(process.firstMatch(#"open https://127\.0\.0\.1:(\d+)/"#).flatMap { Int($0) })
+            let page = try await CommandLineTool.run(
+                "curl",
+                [
+                    "-sS", "-i", "--http2", "--cacert", ca, "--resolve", "board.test:\(port):127.0.0.1",
+                    "https://board.test:\(port)/",
+                ])
+            #expect(page.output.hasPrefix("HTTP/2 200"), "\(page.all)")
+            #expect(page.output.lowercased().contains("content-security-policy: default-src 'self'"))
+            let api = try await CommandLineTool.run(
+                "curl",
+                [
+                    "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", ca, "--resolve",
+                    "board.test:\(port):127.0.0.1", "https://board.test:\(port)/api/v1/me",
+                ])
+            #expect(api.output == "401", "\(api.all)")
+            #expect(await process.stop() == 0)
+
+            // The certificate with another key: refused at start, naming the key file.
+            let (_, otherKey) = try authority.write(["other.test"], as: "other", under: directory)
+            let refused = try await CommandLineTool.run(
+                PierBinary.url.path,
+                [
+                    "up", "--listen", "127.0.0.1:0", "--data-dir", directory + "/data", "--web-root", web,
+                    "--tls-cert", certificate, "--tls-key", otherKey,
+                ])
+            #expect(refused.status != 0)
+            #expect(refused.all.contains(otherKey), "\(refused.all)")
+        }
+    }
 }
