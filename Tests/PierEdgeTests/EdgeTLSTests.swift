@@ -299,7 +299,7 @@ struct EdgeTLSTests {
                     python, [script, "--path", "/a.txt"] + arguments, timeout: .seconds(120))
                 print(result.output)
                 #expect(result.status == 0, "\(arguments): \(result.all)")
-                #expect(result.output.split(separator: "\n").filter { $0.hasPrefix("ok") }.count == 8)
+                #expect(result.output.split(separator: "\n").filter { $0.hasPrefix("ok") }.count == 9)
             }
         }
     }

@@ -232,7 +232,50 @@ def probe_empty_data_flood(args):
     return closed or goaway_code(frames) is not None, f"GOAWAY {goaway_code(frames)}, closed {closed}"
 
 
+def probe_malformed_headers(args):
+    """Header blocks HTTP/2 forbids: upper-case names, connection-specific fields, a value with a newline, a
+    pseudo-field after a regular one, a missing :path. Each is a stream error (RST_STREAM PROTOCOL_ERROR), never
+    an answer."""
+    cases = [
+        [("X-Upper", "1")],
+        [("connection", "keep-alive")],
+        [("transfer-encoding", "chunked")],
+        [("te", "gzip")],
+        [("x-split", "a\r\nx-injected: 1")],
+        [("x-late", "1"), (":path", "/x")],
+    ]
+    refused = 0
+    for index, extra in enumerate(cases):
+        sock = raw_connection(args)
+        encoder = hpack.Encoder()
+        block = encoder.encode([(":method", "GET"), (":scheme", "https" if args.tls else "http"),
+                                (":authority", "app.test"), (":path", args.path)] + extra)
+        frame = HeadersFrame(1, block)
+        frame.flags.add("END_HEADERS")
+        frame.flags.add("END_STREAM")
+        sock.sendall(frame.serialize())
+        frames, closed = read_frames(sock, 0.5)
+        sock.close()
+        reset = any(isinstance(f, RstStreamFrame) and f.stream_id == 1 and f.error_code == 1 for f in frames)
+        answered = any(isinstance(f, HeadersFrame) and f.stream_id == 1 for f in frames)
+        if (reset or goaway_code(frames) == 1) and not answered:
+            refused += 1
+    # A request without :path.
+    sock = raw_connection(args)
+    encoder = hpack.Encoder()
+    frame = HeadersFrame(1, encoder.encode([(":method", "GET"), (":scheme", "http"), (":authority", "app.test")]))
+    frame.flags.add("END_HEADERS")
+    frame.flags.add("END_STREAM")
+    sock.sendall(frame.serialize())
+    frames, closed = read_frames(sock, 1)
+    sock.close()
+    if not any(isinstance(f, HeadersFrame) and f.stream_id == 1 for f in frames):
+        refused += 1
+    return refused == len(cases) + 1, f"{refused} of {len(cases) + 1} refused"
+
+
 PROBES = [
+    ("malformed header blocks", probe_malformed_headers),
     ("rapid reset", probe_rapid_reset),
     ("CONTINUATION flood", probe_continuation_flood),
     ("oversized header list", probe_oversized_header_list),

@@ -19,6 +19,9 @@ enum HTTP2Connection {
             // No server push; WebSocket over HTTP/2 (RFC 8441) is not offered.
             HTTP2Setting(parameter: .enablePush, value: 0),
         ]
+        // Header blocks are checked by ``HTTP2StreamHandler`` as it converts them (RFC 9113 §8.2-8.3), in one pass
+        // with the conversion; the answers' blocks are the edge's own, lowercase and well formed.
+        connection.headerBlockValidation = .disabled
         // The defences are NIOHTTP2's (rapid reset CVE-2023-44487: 200 resets per 30 s; CONTINUATION floods; empty
         // DATA frames; buffered control frames for SETTINGS and PING floods; glitches); their defaults are kept.
         connection.targetWindowSize = max(limits.initialWindowBytes, 65535)

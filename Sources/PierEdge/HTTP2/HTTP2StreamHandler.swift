@@ -110,22 +110,39 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
 
     private func startExchange(_ block: HPACKHeaders, endStream: Bool) {
         let runtime = source.current
-        var method = ""
-        var path = ""
+        var method: String?
+        var path: String?
+        var scheme: String?
         var authority: String?
         var fields: [(String, String)] = []
         fields.reserveCapacity(block.count)
         var cookies: [String] = []
         var contentLength: Int?
+        var malformed = false
         for (name, value, _) in block {
+            guard Self.isValidValue(value) else {
+                malformed = true
+                break
+            }
             if name.utf8.first == UInt8(ascii: ":") {
-                switch name {
-                case ":method": method = value
-                case ":path": path = value
-                case ":authority": authority = value
-                default: break
+                // Pseudo-fields come first, each once, and only the request ones (RFC 9113 §8.3.1).
+                guard fields.isEmpty, cookies.isEmpty else {
+                    malformed = true
+                    break
                 }
+                switch name {
+                case ":method" where method == nil: method = value
+                case ":path" where path == nil: path = value
+                case ":scheme" where scheme == nil: scheme = value
+                case ":authority" where authority == nil: authority = value
+                default: malformed = true
+                }
+                if malformed { break }
                 continue
+            }
+            guard Self.isValidName(name), !Self.isConnectionSpecific(name, value) else {
+                malformed = true
+                break
             }
             if name == "cookie" {
                 // RFC 9113 §8.2.3: cookie crumbs are joined for HTTP/1.1.
@@ -134,6 +151,12 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
             }
             if name == "content-length" { contentLength = Int(value) }
             fields.append((name, value))
+        }
+        guard !malformed, let method, let path, method == "CONNECT" || (scheme != nil && !path.isEmpty) else {
+            // A malformed request is a stream error (RFC 9113 §8.1.1).
+            context?.writeAndFlush(wrapOutboundOut(.rstStream(.protocolError)), promise: nil)
+            finished = true
+            return
         }
         if !cookies.isEmpty { fields.append(("cookie", cookies.joined(separator: "; "))) }
         if authority == nil, let host = fields.first(where: { $0.0 == "host" })?.1 { authority = host }
@@ -167,6 +190,31 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
             return
         }
         EdgeResponder.handle(exchange)
+    }
+
+    /// A field name as HTTP/2 allows it: a token in lower case (RFC 9113 §8.2.1).
+    static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty
+            && name.utf8.allSatisfy { byte in
+                HTTPToken.isTokenByte(byte) && !(byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+            }
+    }
+
+    /// A field value without NUL, CR or LF, and without whitespace at either end (RFC 9113 §8.2.1).
+    static func isValidValue(_ value: String) -> Bool {
+        let bytes = value.utf8
+        if let first = bytes.first, first == 0x20 || first == 0x09 { return false }
+        if let last = bytes.last, last == 0x20 || last == 0x09 { return false }
+        return !bytes.contains { $0 == 0 || $0 == 0x0A || $0 == 0x0D }
+    }
+
+    /// The HTTP/1.1 connection-specific fields, which HTTP/2 forbids (`te` is allowed only as `trailers`).
+    static func isConnectionSpecific(_ name: String, _ value: String) -> Bool {
+        switch name {
+        case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade": true
+        case "te": value != "trailers"
+        default: false
+        }
     }
 
     private func receivedBody(_ bytes: ByteBuffer) {
