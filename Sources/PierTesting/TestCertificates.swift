@@ -42,9 +42,21 @@ public struct TestCertificateAuthority: Sendable {
                 Critical(KeyUsage(digitalSignature: true))
                 try ExtendedKeyUsage([.serverAuth])
                 SubjectAlternativeNames(names.map { GeneralName.dnsName($0) })
+                Self.crlDistributionPoint("http://crl.pier.test/ca.crl")
             },
             issuerPrivateKey: .init(key))
         return (try leaf.serializeAsPEM().pemString + "\n" + pem + "\n", leafKey.pemRepresentation + "\n")
+    }
+
+    /// A CRL distribution point (RFC 5280 §4.2.1.13) naming `uri`, as public CAs add them; swift-certificates has
+    /// no type for it, so it is written as DER: SEQUENCE { SEQUENCE { [0] { [0] { [6] uri } } } }.
+    static func crlDistributionPoint(_ uri: String) -> Certificate.Extension {
+        func tagged(_ tag: UInt8, _ content: [UInt8]) -> [UInt8] {
+            precondition(content.count < 128)
+            return [tag, UInt8(content.count)] + content
+        }
+        let value = tagged(0x30, tagged(0x30, tagged(0xA0, tagged(0xA0, tagged(0x86, Array(uri.utf8))))))
+        return Certificate.Extension(oid: [2, 5, 29, 31], critical: false, value: value[...])
     }
 
     /// Issues a certificate and writes it (with the authority's certificate after it) and its key under

@@ -326,4 +326,47 @@ struct EdgeTLSTests {
             _ = await probe.stop()
         }
     }
+
+    static let heavy = ProcessInfo.processInfo.environment["PIER_TEST_HEAVY"] == "1"
+
+    @Test("testssl.sh finds nothing of severity MEDIUM or higher on a TLS listener", .enabled(if: Self.heavy))
+    func testsslGrade() async throws {
+        let authority = try TestCertificateAuthority()
+        try await EdgeFixture.run(
+            """
+            listen:
+              - address: 127.0.0.1:0
+                tls:
+                  certificates: [{ cert: ./app.pem, key: ./app.key }]
+            hsts: { max_age: 31536000 }
+            access_log: off
+            routes:
+              - static: { root: ./site }
+            """,
+            files: ["site/index.html": "<p>app</p>"], keepListeners: true,
+            prepare: { try authority.write(["app.test"], as: "app", under: $0, validFor: 365) }
+        ) { edge in
+            let ca = try authority.writeAuthority(under: edge.directory)
+            let report = edge.directory + "/testssl.json"
+            let result = try await CommandLineTool.run(
+                "testssl",
+                [
+                    "--quiet", "--color", "0", "--add-ca", ca, "--ip", "127.0.0.1", "--jsonfile", report,
+                    "app.test:\(edge.port)",
+                ],
+                timeout: .seconds(600))
+            let data = try Data(contentsOf: URL(fileURLWithPath: report))
+            let findings = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+            let serious = findings.filter { ["MEDIUM", "HIGH", "CRITICAL"].contains($0["severity"] as? String ?? "") }
+            var counts: [String: Int] = [:]
+            for finding in findings { counts[finding["severity"] as? String ?? "?", default: 0] += 1 }
+            print(
+                "testssl: \(counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))")
+            for finding in findings where ["LOW", "WARN"].contains(finding["severity"] as? String ?? "") {
+                print("testssl \(finding["severity"] ?? ""): \(finding["id"] ?? "") \(finding["finding"] ?? "")")
+            }
+            #expect(serious.isEmpty, "\(serious.map { "\($0["id"] ?? ""): \($0["finding"] ?? "")" }) \(result.errors)")
+            #expect(findings.count > 50, "testssl ran its checks")
+        }
+    }
 }
