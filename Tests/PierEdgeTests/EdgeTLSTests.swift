@@ -332,6 +332,9 @@ struct EdgeTLSTests {
     @Test("testssl.sh finds nothing of severity MEDIUM or higher on a TLS listener", .enabled(if: Self.heavy))
     func testsslGrade() async throws {
         let authority = try TestCertificateAuthority()
+        let prepare: @Sendable (String) throws -> Void = {
+            try authority.write(["app.test"], as: "app", under: $0, validFor: 365)
+        }
         try await EdgeFixture.run(
             """
             listen:
@@ -343,8 +346,7 @@ struct EdgeTLSTests {
             routes:
               - static: { root: ./site }
             """,
-            files: ["site/index.html": "<p>app</p>"], keepListeners: true,
-            prepare: { try authority.write(["app.test"], as: "app", under: $0, validFor: 365) }
+            files: ["site/index.html": "<p>app</p>"], keepListeners: true, prepare: prepare
         ) { edge in
             let ca = try authority.writeAuthority(under: edge.directory)
             let report = edge.directory + "/testssl.json"
