@@ -210,3 +210,54 @@ struct EdgeReloadCommandTests {
         }
     }
 }
+
+@Suite("pier edge TLS")
+struct EdgeTLSCommandTests {
+    @Test("SIGHUP reloads the certificates of a running edge without a restart")
+    func sighupReloadsCertificates() async throws {
+        try await TemporaryDirectory.with { directory in
+            try TemporaryDirectory.write("site\n", to: "site/index.html", under: directory)
+            let authority = try TestCertificateAuthority()
+            let ca = try authority.writeAuthority(under: directory)
+            let fixedTime = Date(timeIntervalSince1970: 1_700_000_000)
+            let certificatePath = directory + "/app.pem"
+            let keyPath = directory + "/app.key"
+            /// Writes a new certificate and key in place, padded to fixed lengths, with a fixed modification time:
+            /// nothing the edge's once-a-second look would notice.
+            func writeUnnoticeably() throws {
+                let (certificate, key) = try authority.issue(["app.test"])
+                for (path, text) in [(certificatePath, certificate), (keyPath, key)] {
+                    let padded = text + String(repeating: "\n", count: 4096 - text.utf8.count)
+                    try padded.write(toFile: path, atomically: false, encoding: .utf8)
+                    try FileManager.default.setAttributes([.modificationDate: fixedTime], ofItemAtPath: path)
+                }
+            }
+            try writeUnnoticeably()
+            let path = directory + "/edge.yaml"
+            try """
+            listen:
+              - address: 127.0.0.1:0
+                tls: { certificates: [{ cert: ./app.pem, key: ./app.key }] }
+            access_log: off
+            routes:
+              - static: { root: ./site }
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+            let edge = try RunningProcess(executable: PierBinary.url, arguments: ["edge", "--config", path])
+            try await edge.waitForOutput(containing: "edge listening", inStandardError: true)
+            let port = try #require(edge.firstMatch(#"127\.0\.0\.1:(\d+)"#, inStandardError: true).flatMap { Int($0) })
+            @Sendable func served() async throws -> [UInt8] {
+                let client = try await TLSTestClient.connect(port: port, serverName: "app.test", caPEMFile: ca)
+                await client.close()
+                return client.serverCertificate
+            }
+            let first = try await served()
+            try writeUnnoticeably()
+            try await Task.sleep(for: .milliseconds(1500))
+            #expect(try await served() == first, "without SIGHUP the unchanged-looking files are not read again")
+            kill(edge.pid, SIGHUP)
+            try await edge.waitForOutput(containing: "certificates reloaded", inStandardError: true)
+            #expect(try await served() != first)
+            #expect(await edge.stop() == 0)
+        }
+    }
+}

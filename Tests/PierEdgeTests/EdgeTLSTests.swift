@@ -241,13 +241,19 @@ struct EdgeTLSTests {
             }
             let before = try await serial()
             #expect(before.hasPrefix("serial="))
-            // A keep-alive connection opened before the change keeps working after it.
-            let connection = try await ByteStreamConnection.connect(port: edge.ports[2])
-            defer { Task { await connection.close() } }
+            // A keep-alive connection opened before the change keeps working after it, with its certificate.
+            let kept = try await TLSTestClient.connect(port: port, serverName: "app.test", caPEMFile: ca)
+            defer { Task { await kept.close() } }
+            let request = "GET /a.txt HTTP/1.1\r\nHost: app.test\r\n\r\n"
+            #expect(try await kept.exchange(request, until: "aaaa").hasPrefix("HTTP/1.1 200"))
             try authority.write(["app.test", "www.app.test"], as: "app", under: edge.directory)
             try await eventually("the new certificate is served", within: .seconds(10)) {
                 try await serial() != before
             }
+            #expect(try await kept.exchange(request, until: "aaaa").hasPrefix("HTTP/1.1 200"))
+            let fresh = try await TLSTestClient.connect(port: port, serverName: "app.test", caPEMFile: ca)
+            #expect(fresh.serverCertificate != kept.serverCertificate)
+            await fresh.close()
             let after = try await serial()
             try "not a certificate".write(toFile: edge.directory + "/app.pem", atomically: true, encoding: .utf8)
             try await Task.sleep(for: .seconds(1))
