@@ -143,6 +143,11 @@ public final class EdgeServer: Service, Sendable {
                         try options.setOption(.socketOption(.tcp_nodelay), value: 1)
                         try options.setOption(.allowRemoteHalfClosure, value: true)
                         try options.setOption(.maxMessagesPerRead, value: 4)
+                        // Each connection keeps its receive buffer between reads; request heads are small, so it
+                        // starts small (it grows for bodies): most of an idle keep-alive connection's memory.
+                        try options.setOption(
+                            .recvAllocator,
+                            value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
                     }
                     try setup.configure(channel)
                 }
