@@ -175,6 +175,9 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
+            exclude: ["Fixtures/PASETO-VECTORS-LICENSE"],
+            // Embedded rather than read from disk, so the tests need nothing outside the repository at run time.
+            resources: [.embedInCode("Fixtures/paseto-v4.json")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -5,7 +5,8 @@ import Testing
 
 @testable import PierBoard
 
-/// The official PASETO v4 test vectors, read from `shared/vectors/paseto/v4.json` beside the repository.
+/// The official PASETO v4.public test vectors, kept in `Fixtures/paseto-v4.json` (licence beside it) and embedded
+/// in the test binary.
 struct PASETOVector: Decodable, Sendable, CustomTestStringConvertible {
     var name: String
     var expectFail: Bool
@@ -29,10 +30,7 @@ struct PASETOVector: Decodable, Sendable, CustomTestStringConvertible {
 
     static func load() throws -> [PASETOVector] {
         struct File: Decodable { var tests: [PASETOVector] }
-        let url = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("shared/vectors/paseto/v4.json")
-        return try JSONDecoder().decode(File.self, from: Data(contentsOf: url)).tests
+        return try JSONDecoder().decode(File.self, from: Data(PackageResources.paseto_v4_json)).tests
     }
 
     static let all: [PASETOVector] = (try? load()) ?? []
