@@ -231,6 +231,34 @@ struct EdgeHardeningTests {
         }
     }
 
+    @Test("set_request_headers writes its fields after Host and drops the client's fields of those names")
+    func setRequestHeaders() async throws {
+        try await withUpstreams(["a"]) { stubs in
+            """
+            routes:
+              - match: { path_prefix: /plain/ }
+                upstream: app
+                strip_prefix: /plain
+              - upstream: app
+                set_request_headers: { Pier-Proxy-Secret: s3cret, X-Route: main }
+            \(pool(stubs))
+            """
+        } _: { stubs, edge in
+            let forged = [("pier-proxy-secret", "forged"), ("PIER-PROXY-SECRET", "forged too"), ("X-Fine", "1")]
+            _ = try await edge.get("/headers", headers: forged)
+            let seen = try #require(stubs[0].requests.last)
+            #expect(seen.headers.filter { $0.name.lowercased() == "pier-proxy-secret" }.map(\.value) == ["s3cret"])
+            #expect(seen.header("X-Route") == "main")
+            #expect(seen.header("X-Fine") == "1")
+            let names = seen.headers.map { $0.name.lowercased() }
+            let host = try #require(names.firstIndex(of: "host"))
+            #expect(try #require(names.firstIndex(of: "pier-proxy-secret")) > host)
+            _ = try await edge.get("/plain/headers", headers: forged)
+            let plain = try #require(stubs[0].requests.last)
+            #expect(plain.headers.filter { $0.name.lowercased() == "pier-proxy-secret" }.count == 2)
+        }
+    }
+
     @Test("X-Forwarded-For named in Connection is the previous hop's: the chain starts at the edge")
     func forwardedForNamedInConnection() async throws {
         try await withProxiedStubs { stubs, edge in

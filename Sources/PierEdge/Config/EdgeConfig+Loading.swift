@@ -105,7 +105,7 @@ struct EdgeConfigParser {
 
     static let routeKeys = [
         "match", "static", "cors", "upstream", "timeouts", "retries", "strip_prefix", "add_prefix", "host_header",
-        "encoded_slashes", "upgrades", "underscore_headers", "headers",
+        "encoded_slashes", "upgrades", "underscore_headers", "headers", "set_request_headers",
     ]
 
     func parseListen(_ value: ConfigValue) -> ListenConfig? {
@@ -336,6 +336,11 @@ struct EdgeConfigParser {
 
     /// `headers: { Name: value, … }`: fields added to every answer of a route.
     func parseResponseHeaders(_ value: ConfigValue) -> [HeaderField]? {
+        parseHeaderFields(value, reserved: HeaderField.reserved)
+    }
+
+    /// `Name: value` entries; names in `reserved` (lower case) are refused.
+    func parseHeaderFields(_ value: ConfigValue, reserved: Set<String>) -> [HeaderField]? {
         guard let entries = value.namedEntries() else { return nil }
         var fields: [HeaderField] = []
         var valid = true
@@ -345,7 +350,7 @@ struct EdgeConfigParser {
                 valid = false
                 continue
             }
-            guard !HeaderField.reserved.contains(name.lowercased()) else {
+            guard !reserved.contains(name.lowercased()) else {
                 entry.report("\(name) is set by the edge itself and cannot be configured")
                 valid = false
                 continue

@@ -293,6 +293,13 @@ extension EdgeConfigParser {
         if let field = mapping["upgrades"] {
             if let protocols = parseUpgrades(field) { config.upgrades = protocols } else { valid = false }
         }
+        if let field = mapping["set_request_headers"] {
+            if let fields = parseHeaderFields(field, reserved: HeaderField.reservedRequest) {
+                config.setRequestHeaders = fields
+            } else {
+                valid = false
+            }
+        }
         return valid ? config : nil
     }
 

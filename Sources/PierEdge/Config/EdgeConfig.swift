@@ -245,6 +245,13 @@ public struct HeaderField: Sendable, Hashable {
         "connection", "content-length", "transfer-encoding", "keep-alive", "upgrade", "te", "trailer", "date",
         "x-request-id", "content-type", "content-encoding", "content-range",
     ]
+
+    /// Request fields a proxy route may not set: the edge frames requests and writes the forwarding fields itself.
+    static let reservedRequest: Set<String> = [
+        "connection", "content-length", "transfer-encoding", "keep-alive", "upgrade", "te", "trailer", "host",
+        "expect", "x-request-id", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip",
+        "forwarded", "proxy-connection",
+    ]
 }
 
 /// What answers a route's requests.

@@ -155,6 +155,13 @@ public struct ProxyRouteConfig: Sendable, Hashable {
     /// The protocols (lower case, as in `Upgrade`) a client may switch to through this route; any other `Upgrade`
     /// is removed and the request forwarded as a plain one.
     public var upgrades: [String] = ["websocket"]
+    /// Fields written into every request sent upstream, right after `Host` (`set_request_headers`); fields of the
+    /// client with the same names are dropped, so a client cannot supply or forge them.
+    public var setRequestHeaders: [HeaderField] = [] {
+        didSet { setRequestHeaderNames = setRequestHeaders.map { $0.name.lowercased() } }
+    }
+    /// The names of ``setRequestHeaders`` in lower case, for the comparison on the hot path.
+    private(set) var setRequestHeaderNames: [String] = []
 
     public init(
         upstream: String,

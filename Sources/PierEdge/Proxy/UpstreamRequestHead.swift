@@ -43,6 +43,11 @@ enum UpstreamRequestHead {
                 if config.hostHeader != nil { continue }
             default:
                 if dropUnderscores && headers.nameContainsUnderscore(index) { continue }
+                if !config.setRequestHeaderNames.isEmpty
+                    && config.setRequestHeaderNames.contains(where: { headers.nameEquals(index, $0) })
+                {
+                    continue
+                }
             }
             headers.writeField(at: index, into: &buffer)
         }
@@ -50,6 +55,10 @@ enum UpstreamRequestHead {
             buffer.writeHeaderLine("Host: ", host)
         } else if let targetAuthority {
             buffer.writeHeaderLine("Host: ", targetAuthority)
+        }
+        for field in config.setRequestHeaders {
+            buffer.writeString(field.name)
+            buffer.writeHeaderLine(": ", field.value)
         }
         let remote = exchange.remoteAddress
         buffer.writeStaticString("X-Forwarded-For: ")
