@@ -32,6 +32,17 @@ struct BoardPureLogicTests {
         #expect(state.retryAfter(account: "fresh", address: "9.9.9.9", now: 900) == nil)
     }
 
+    @Test("the address block lasts the full 15 minutes from the failure that starts it, however spread the failures")
+    func addressBlockLength() {
+        var state = LoginThrottleState()
+        for index in 0..<29 { state.recordFailure(account: "user\(index)", address: "9.9.9.9", now: Double(index)) }
+        #expect(state.retryAfter(account: "fresh", address: "9.9.9.9", now: 830) == nil)
+        state.recordFailure(account: "last", address: "9.9.9.9", now: 833)
+        #expect(state.retryAfter(account: "fresh", address: "9.9.9.9", now: 833) == 900)
+        #expect(state.retryAfter(account: "fresh", address: "9.9.9.9", now: 1_732) == 1)
+        #expect(state.retryAfter(account: "fresh", address: "9.9.9.9", now: 1_733) == nil)
+    }
+
     @Test("memory stays bounded under a spray of distinct accounts, and the spray cannot lift an active block")
     func bounded() {
         var state = LoginThrottleState()

@@ -5,7 +5,8 @@ import Synchronization
 ///
 /// - An account is refused for a growing time after `accountFreeFailures` failures: 30 s, then doubling, at most
 ///   15 minutes. A success clears it.
-/// - A client address is refused for the rest of its window after `addressFailures` failures within `window`.
+/// - A client address is refused for `window` (15 minutes), counted from the failure that reached
+///   `addressFailures` failures within `window`.
 ///
 /// The state is per instance; with N instances behind the edge an attacker gets at most N times the budget.
 struct LoginThrottleState: Sendable {
@@ -47,7 +48,9 @@ struct LoginThrottleState: Sendable {
         var addressCounter = current(addresses[address], now: now)
         addressCounter.failures += 1
         if addressCounter.failures >= addressFailures {
-            addressCounter.blockedUntil = max(addressCounter.windowStart + window, now + 30)
+            // From now, not from the window's first failure: failures spread over the window would otherwise buy
+            // a block of a minute or so instead of the documented 15 minutes.
+            addressCounter.blockedUntil = now + window
         }
         addresses[address] = addressCounter
     }
