@@ -151,6 +151,13 @@ public enum Migrations {
                 "CREATE INDEX tasks_column_position ON tasks (column_id, position)"
             ]
         ),
+        Migration(
+            version: 3,
+            name: "session version of an account (revokes its access tokens at once)",
+            statements: [
+                "ALTER TABLE users ADD COLUMN session_version BIGINT NOT NULL DEFAULT 0"
+            ]
+        ),
     ]
 
     /// The newest schema version this build knows.

@@ -34,7 +34,7 @@ public struct SQLBoardRepository: BoardRepository {
 
     // MARK: - Users
 
-    static let userColumns = "id, email, name, role, disabled, created_at, password_hash"
+    static let userColumns = "id, email, name, role, disabled, created_at, password_hash, session_version"
     static let userColumnsOfU = prefixed(userColumns, "u")
 
     static func decodeUser(_ row: SQLRow) throws -> User {
@@ -46,7 +46,8 @@ public struct SQLBoardRepository: BoardRepository {
             role: role,
             disabled: try row.bool("disabled"),
             createdAt: try row.int("created_at"),
-            passwordHash: try row.text("password_hash")
+            passwordHash: try row.text("password_hash"),
+            sessionVersion: try row.int("session_version")
         )
     }
 
@@ -108,7 +109,10 @@ public struct SQLBoardRepository: BoardRepository {
                 try await Self.audit(
                     db, ids: ids, now: now, boardID: nil, taskID: nil, actorID: actorID, action: "user.updated",
                     field: "disabled", old: String(user.disabled), new: String(disabled))
-                if disabled { try await Self.revokeSessions(db, userID: id, now: now) }
+                if disabled {
+                    try await Self.revokeSessions(db, userID: id, now: now)
+                    user.sessionVersion += 1
+                }
                 user.disabled = disabled
             }
             return user
@@ -958,6 +962,10 @@ public struct SQLBoardRepository: BoardRepository {
                     "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
                     [.integer(now), .text(familyID)]
                 )
+                // Someone holds a copy of the token: the access tokens either of them got stop working too.
+                try await db.query(
+                    "UPDATE users SET session_version = session_version + 1 WHERE id = $1",
+                    [.text(try row.text("user_id"))])
                 return .reused
             }
             guard try row.int("expires_at") > now else { return .invalid }
@@ -1000,6 +1008,11 @@ public struct SQLBoardRepository: BoardRepository {
                 "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
                 [.integer(now), .text(familyID)]
             )
+            // Access tokens name the account, not the session, so every access token of the account ends; the
+            // account's other sessions get new ones at their next refresh.
+            try await db.query(
+                "UPDATE users SET session_version = session_version + 1 WHERE id = (SELECT user_id FROM refresh_tokens WHERE id = $1)",
+                [.text(familyID)])
         }
     }
 
@@ -1014,6 +1027,8 @@ public struct SQLBoardRepository: BoardRepository {
             "UPDATE refresh_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
             [.integer(now), .text(userID)]
         )
+        try await db.query(
+            "UPDATE users SET session_version = session_version + 1 WHERE id = $1", [.text(userID)])
     }
 
     // MARK: - Shared writes

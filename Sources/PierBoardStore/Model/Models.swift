@@ -16,10 +16,15 @@ public struct User: Sendable, Hashable, Codable {
     public var createdAt: Int64
     /// The bcrypt hash; never leaves the server.
     public var passwordHash: String
+    /// Raised whenever the account's sessions end (sign-out, a new password, disabling): access tokens carry the
+    /// value they were issued with and stop working once it changes.
+    public var sessionVersion: Int64
 
     public init(
-        id: String, email: String, name: String, role: UserRole, disabled: Bool, createdAt: Int64, passwordHash: String
+        id: String, email: String, name: String, role: UserRole, disabled: Bool, createdAt: Int64, passwordHash: String,
+        sessionVersion: Int64 = 0
     ) {
+        self.sessionVersion = sessionVersion
         self.id = id
         self.email = email
         self.name = name
