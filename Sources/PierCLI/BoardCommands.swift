@@ -77,8 +77,8 @@ struct BoardServeCommand: AsyncParsableCommand {
     var allowedOrigins: [String] = []
 
     @Option(
-        help: "Peers whose X-Forwarded-For/-Proto/-Host are believed: loopback, none, or comma-separated addresses.")
-    var trustedProxies = "loopback"
+        help: "Peers whose X-Forwarded-For/-Proto/-Host are believed: none, loopback, or comma-separated addresses.")
+    var trustedProxies = "none"
 
     @Option(help: "Email of the Supervisor created on an empty database.")
     var initialSupervisorEmail = "admin@pier.localhost"

@@ -130,11 +130,14 @@ struct UpCommand: AsyncParsableCommand {
 
         let opened = try await BoardDatabase.open(database, logger: Logger(label: "pier.board"))
         let passwords = PasswordHasher(cost: bcryptCost)
+        // The board believes X-Forwarded-For only from requests carrying this run's secret, which only the edge
+        // started here adds (dropping any a client sent): other local processes cannot claim a client address.
+        let proxySecret = RefreshTokens.generate()
         let api = BoardAPI(
             repository: opened.repository,
             tokens: AccessTokenIssuer(signingKey: signingKey),
             passwords: passwords,
-            settings: BoardAPISettings(allowedOrigins: [], trustedProxies: try TrustedProxies(parsing: "loopback")),
+            settings: BoardAPISettings(allowedOrigins: [], trustedProxies: TrustedProxies(), proxySecret: proxySecret),
             logger: Logger(label: "pier.board")
         )
         let (prepared, preparedSignal) = AsyncStream.makeStream(of: Void.self)
@@ -160,8 +163,7 @@ struct UpCommand: AsyncParsableCommand {
             routes: [
                 RouteConfig(
                     match: RouteMatch(pathPrefix: "/api/"),
-                    action: .proxy(
-                        ProxyRouteConfig(upstream: "board", timeouts: ProxyTimeouts(response: .seconds(30)))),
+                    action: .proxy(Self.boardRoute(proxySecret: proxySecret)),
                     responseHeaders: Self.apiHeaders
                 ),
                 RouteConfig(
@@ -263,6 +265,13 @@ struct UpCommand: AsyncParsableCommand {
         HeaderField("Referrer-Policy", "same-origin"),
         HeaderField("X-Frame-Options", "DENY"),
     ]
+
+    /// The proxy route to the board instances; it marks every request with the run's proxy secret.
+    static func boardRoute(proxySecret: String) -> ProxyRouteConfig {
+        var route = ProxyRouteConfig(upstream: "board", timeouts: ProxyTimeouts(response: .seconds(30)))
+        route.setRequestHeaders = [HeaderField(BoardAPISettings.proxySecretField, proxySecret)]
+        return route
+    }
 
     /// The API's answers are data, never documents to render or frame.
     static let apiHeaders = [

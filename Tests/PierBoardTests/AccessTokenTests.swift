@@ -53,6 +53,41 @@ struct AccessTokenTests {
         #expect(throws: AccessTokenIssuer.VerificationError.invalid) { try issuer.verify(foreign) }
     }
 
+    @Test("a token is refused before its nbf, with the same 30 s leeway as iat", arguments: [31, 365 * 24 * 3600])
+    func notBefore(secondsAhead: Int64) throws {
+        let clock = TestClock(1_800_000_000)
+        let issuer = AccessTokenIssuer(signingKey: Curve25519.Signing.PrivateKey(), clock: clock.now)
+        let key = try #require(issuer.signingKey)
+        func token(nbf: String) throws -> String {
+            let now = AccessTokenIssuer.rfc3339(clock.now())
+            let claims = [
+                "sub": "u1", "role": "pic", "iat": now, "exp": AccessTokenIssuer.rfc3339(clock.now() + 600 * 24 * 3600),
+                "jti": "j", "nbf": nbf, "sv": "0",
+            ]
+            let message = try JSONSerialization.data(withJSONObject: claims, options: [.sortedKeys])
+            return try PASETOv4Public.sign(
+                Array(message), with: key, implicitAssertion: AccessTokenIssuer.implicitAssertion)
+        }
+        let early = try token(nbf: AccessTokenIssuer.rfc3339(clock.now() + secondsAhead))
+        #expect(throws: AccessTokenIssuer.VerificationError.invalid) { try issuer.verify(early) }
+        #expect(throws: AccessTokenIssuer.VerificationError.invalid) { try issuer.verify(try token(nbf: "soon")) }
+        clock.advance(secondsAhead - 30)
+        #expect(try issuer.verify(early).subject == "u1")
+        let withinLeeway = try token(nbf: AccessTokenIssuer.rfc3339(clock.now() + 30))
+        #expect(try issuer.verify(withinLeeway).subject == "u1")
+    }
+
+    @Test("issued tokens carry nbf")
+    func issuedNotBefore() throws {
+        let key = Curve25519.Signing.PrivateKey()
+        let issuer = AccessTokenIssuer(signingKey: key)
+        let (token, claims) = try issuer.issue(userID: "u1", role: .pic)
+        let verified = try PASETOv4Public.verify(
+            token, with: key.publicKey, implicitAssertion: AccessTokenIssuer.implicitAssertion)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(verified.message)) as? [String: Any])
+        #expect(object["nbf"] as? String == AccessTokenIssuer.rfc3339(claims.issuedAt))
+    }
+
     @Test("refresh tokens are random and stored only as hashes")
     func refreshTokens() {
         let first = RefreshTokens.generate()

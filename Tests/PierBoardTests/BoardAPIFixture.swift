@@ -32,7 +32,7 @@ struct APIWorld: Sendable {
     var otherTask: BoardTask
 
     func token(_ user: User) throws -> String {
-        try issuer.issue(userID: user.id, role: user.role).token
+        try issuer.issue(userID: user.id, role: user.role, sessionVersion: user.sessionVersion).token
     }
 
     static func with<Value: Sendable>(

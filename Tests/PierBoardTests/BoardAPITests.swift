@@ -386,6 +386,14 @@ struct BoardAPITests {
             #expect(try await Self.login(client, "new@example.com", password).status == .unauthorized)
             #expect(try await Self.login(client, "new@example.com", newPassword).status == .ok)
 
+            let ownReset = try await client.call(
+                .post, "/api/v1/users/\(world.supervisor.id)/password", token: token,
+                json: #"{"password":"a new password of mine"}"#)
+            #expect(ownReset.status == .conflict)
+            #expect(ownReset.problemCode == "cannot_reset_own_password")
+            #expect(try await Self.login(client, "lead@example.com").status == .ok)
+            #expect(try await Self.login(client, "lead@example.com", "a new password of mine").status == .unauthorized)
+
             let disabled = try await client.call(
                 .patch, "/api/v1/users/\(id)", token: token, json: #"{"disabled":true}"#)
             #expect(disabled.object["disabled"] as? Bool == true)
@@ -401,6 +409,150 @@ struct BoardAPITests {
                 json: #"{"current_password":"\#(APIWorld.password)","new_password":"a much better password"}"#)
             #expect(own.status == .noContent)
             #expect(try await Self.login(client, "pic@example.com", "a much better password").status == .ok)
+        }
+    }
+
+    @Test(
+        "X-Forwarded-For is believed only with the edge's proxy secret: without it, one peer is one address",
+        arguments: [nil, "wrong secret", "the secret"])
+    func proxySecret(presented: String?) async throws {
+        let settings = BoardAPISettings(proxySecret: "the secret")
+        try await APIWorld.with(settings: settings) { _, client in
+            func attempt(_ index: Int) async throws -> TestResponse {
+                var headers: HTTPFields = [HTTPField.Name("X-Forwarded-For")!: "203.0.113.\(index)"]
+                if let presented { headers[HTTPField.Name(BoardAPISettings.proxySecretField)!] = presented }
+                return try await client.call(
+                    .post, "/api/v1/auth/login", json: #"{"email":"nobody\#(index)@example.com","password":"wrong"}"#,
+                    headers: headers)
+            }
+            for index in 0..<30 { #expect(try await attempt(index).status == .unauthorized) }
+            let next = try await attempt(30)
+            #expect(next.status == (presented == "the secret" ? .unauthorized : .tooManyRequests))
+        }
+    }
+
+    @Test("sign-out, a password reset and disabling end the account's access tokens at once; other sessions refresh")
+    func revocation() async throws {
+        try await APIWorld.with { world, client in
+            func session() async throws -> (access: String, refresh: String) {
+                let login = try await Self.login(client, "pic@example.com")
+                return (
+                    try #require(login.object["access_token"] as? String),
+                    try #require(login.object["refresh_token"] as? String)
+                )
+            }
+            func works(_ token: String) async throws -> Bool {
+                try await client.call(.get, "/api/v1/me", token: token).status == .ok
+            }
+            let laptop = try await session()
+            let phone = try await session()
+            #expect(try await works(laptop.access))
+            #expect(try await works(phone.access))
+            let signedOut = try await client.call(
+                .post, "/api/v1/auth/logout", json: #"{"refresh_token":"\#(laptop.refresh)"}"#)
+            #expect(signedOut.status == .noContent)
+            #expect(try await !works(laptop.access))
+            #expect(try await !works(phone.access))
+            let refreshed = try await client.call(
+                .post, "/api/v1/auth/refresh", json: #"{"refresh_token":"\#(phone.refresh)"}"#)
+            #expect(refreshed.status == .ok)
+            let phoneAccess = try #require(refreshed.object["access_token"] as? String)
+            #expect(try await works(phoneAccess))
+
+            let supervisor = try world.token(world.supervisor)
+            let reset = try await client.call(
+                .post, "/api/v1/users/\(world.pic.id)/password", token: supervisor,
+                json: #"{"password":"\#(APIWorld.password)"}"#)
+            #expect(reset.status == .noContent)
+            #expect(try await !works(phoneAccess))
+
+            let afterReset = try await session()
+            #expect(try await works(afterReset.access))
+            let disabled = try await client.call(
+                .patch, "/api/v1/users/\(world.pic.id)", token: supervisor, json: #"{"disabled":true}"#)
+            #expect(disabled.status == .ok)
+            let enabled = try await client.call(
+                .patch, "/api/v1/users/\(world.pic.id)", token: supervisor, json: #"{"disabled":false}"#)
+            #expect(enabled.status == .ok)
+            #expect(try await !works(afterReset.access))
+        }
+    }
+
+    @Test("a method a path does not support is 405 with Allow as a problem document; an unknown path stays 404")
+    func methodNotAllowed() async throws {
+        try await APIWorld.with { world, client in
+            let token = try world.token(world.supervisor)
+            let cases: [(HTTPRequest.Method, String, String)] = [
+                (.delete, "/api/v1/me", "GET"),
+                (.put, "/api/v1/users/\(world.pic.id)", "PATCH"),
+                (.get, "/api/v1/auth/login", "POST"),
+                (.put, "/api/v1/tasks/\(world.task.id)", "DELETE, GET, PATCH"),
+            ]
+            for (method, path, allow) in cases {
+                let response = try await client.call(method, path, token: token)
+                #expect(response.status == .methodNotAllowed, "\(method) \(path)")
+                #expect(response.headers[.allow] == allow, "\(method) \(path)")
+                #expect(response.problemCode == "method_not_allowed")
+            }
+            let unknown = try await client.call(.get, "/api/v1/nothing/here", token: token)
+            #expect(unknown.status == .notFound)
+            #expect(unknown.problemCode == "no_route")
+        }
+    }
+
+    @Test("null is refused where the schema says string (or boolean, integer, array), and accepted where it allows it")
+    func nulls() async throws {
+        try await APIWorld.with { world, client in
+            let token = try world.token(world.supervisor)
+            let reset = try await client.call(
+                .post, "/api/v1/users/\(world.pic.id)/password", token: token, json: #"{"password":null}"#)
+            #expect(reset.status == .badRequest)
+            #expect(reset.problemCode == "invalid_field")
+            #expect(reset.object["password"] == nil)
+            #expect(try await Self.login(client, "pic@example.com").status == .ok)
+            let refused: [(HTTPRequest.Method, String, String)] = [
+                (.post, "/api/v1/users", #"{"email":"n@example.com","name":"N","role":"pic","password":null}"#),
+                (.patch, "/api/v1/users/\(world.pic.id)", #"{"disabled":null}"#),
+                (.patch, "/api/v1/tasks/\(world.task.id)", #"{"version":\#(world.task.version),"title":null}"#),
+                (.patch, "/api/v1/tasks/\(world.task.id)", #"{"version":\#(world.task.version),"labels":null}"#),
+                (.patch, "/api/v1/tasks/\(world.task.id)", #"{"version":null,"title":"x"}"#),
+                (.post, "/api/v1/boards/\(world.board.id)/tasks", #"{"title":"t","content":null}"#),
+            ]
+            for (method, path, json) in refused {
+                let response = try await client.call(method, path, token: token, json: json)
+                #expect(response.status == .badRequest, "\(method) \(path) \(json): \(response.text)")
+            }
+            let created = try await client.call(
+                .post, "/api/v1/boards/\(world.board.id)/tasks", token: token,
+                json: #"{"title":"t","assignee_id":null,"due_at":null,"due_time_zone":null}"#)
+            #expect(created.status == .created, "\(created.text)")
+            let cleared = try await client.call(
+                .patch, "/api/v1/tasks/\(world.task.id)", token: token,
+                json: #"{"version":\#(world.task.version),"assignee_id":null}"#)
+            #expect(cleared.status == .ok, "\(cleared.text)")
+        }
+    }
+
+    @Test("a password longer than 72 bytes is refused at sign-in, even when its first 72 bytes are the password")
+    func overlongSignIn() async throws {
+        try await APIWorld.with { world, client in
+            // 70 bytes of ASCII and one two-byte character: 72 bytes, the most bcrypt reads.
+            let password = String(repeating: "p", count: 70) + "é"
+            let created = try await client.call(
+                .post, "/api/v1/users", token: try world.token(world.supervisor),
+                json: #"{"email":"long@example.com","name":"Long","role":"pic","password":"\#(password)"}"#)
+            #expect(created.status == .created, "\(created.text)")
+            #expect(try await Self.login(client, "long@example.com", password).status == .ok)
+            for overlong in [password + "x", password + "é"] {
+                let refused = try await Self.login(client, "long@example.com", overlong)
+                #expect(refused.status == .badRequest)
+                #expect(refused.problemCode == "invalid_field")
+            }
+            let current = APIWorld.password + String(repeating: "!", count: 60)
+            let own = try await client.call(
+                .post, "/api/v1/me/password", token: try world.token(world.pic),
+                json: #"{"current_password":"\#(current)","new_password":"another good password"}"#)
+            #expect(own.problemCode == "invalid_field")
         }
     }
 

@@ -88,6 +88,24 @@ struct BoardServeTests {
         }
     }
 
+    @Test(
+        "a loopback peer is not a trusted proxy by default: X-Forwarded-For from it does not split the sign-in throttle",
+        arguments: [[], ["--trusted-proxies", "loopback"]])
+    func loopbackNotTrusted(extra: [String]) async throws {
+        try await TemporaryDirectory.with { directory in
+            let (board, port) = try await Self.started(["--database-url", "sqlite://\(directory)/pier.sqlite"] + extra)
+            func attempt(_ index: Int) async throws -> RawHTTPResponse {
+                try await RawHTTPClient.request(
+                    port: port, "POST", "/api/v1/auth/login",
+                    headers: [("Content-Type", "application/json"), ("X-Forwarded-For", "203.0.113.\(index)")],
+                    body: Array(#"{"email":"nobody\#(index)@example.com","password":"wrong"}"#.utf8))
+            }
+            for index in 0..<30 { #expect(try await attempt(index).status == 401) }
+            #expect(try await attempt(30).status == (extra.isEmpty ? 429 : 401))
+            #expect(await board.stop() == 0)
+        }
+    }
+
     @Test("bad options are refused before anything starts")
     func badOptions() throws {
         let listen = try PierBinary.run(["board", "serve", "--listen", "nowhere"])
@@ -132,6 +150,19 @@ struct BoardServeTests {
                 #expect(rotated.status == 200)
                 let reused = try await Self.post(portA, "/api/v1/auth/refresh", #"{"refresh_token":"\#(refresh)"}"#)
                 #expect(reused.status == 401)
+
+                // Signing out through A ends the account's access tokens on B at once.
+                let second = try await Self.post(
+                    portA, "/api/v1/auth/login", #"{"email":"\#(email)","password":"\#(password)"}"#)
+                let secondTokens = Self.json(second.text)
+                let secondAccess = try #require(secondTokens["access_token"] as? String)
+                let secondRefresh = try #require(secondTokens["refresh_token"] as? String)
+                #expect(try await Self.get(portB, "/api/v1/me", token: secondAccess).status == 200)
+                let signedOut = try await Self.post(
+                    portA, "/api/v1/auth/logout", #"{"refresh_token":"\#(secondRefresh)"}"#)
+                #expect(signedOut.status == 204)
+                #expect(try await Self.get(portB, "/api/v1/me", token: secondAccess).status == 401)
+                #expect(try await Self.get(portA, "/api/v1/me", token: secondAccess).status == 401)
                 #expect(await a.stop() == 0)
                 #expect(await b.stop() == 0)
             }

@@ -89,6 +89,8 @@ function row(user, reload) {
     const reset = h("button", {
         type: "button",
         text: t("users.reset"),
+        // One's own password changes only with the current one (account menu); the API refuses it here.
+        hidden: self,
         onClick: async () => {
             const sure = await confirmDialog({
                 title: t("users.reset_title", { name: user.name }),

@@ -76,6 +76,13 @@ extension BoardAPI {
     func resetPassword(_ request: Request, _ context: BoardContext) async throws -> Response {
         let actor = try Self.requireSupervisor(context)
         let id = try Self.pathID(context, "user")
+        // One's own password changes only with the current one (and `/me/password`'s throttle): a stolen
+        // Supervisor token must not be enough to take over the account for good.
+        if id == actor.id {
+            throw APIProblem(
+                .conflict, code: "cannot_reset_own_password",
+                detail: "change your own password with POST \(Self.prefix)/me/password and the current password")
+        }
         let input = try await JSONInput.read(request, allowed: ["password"], optionalBody: true)
         let given = try input.optionalString("password", maxLength: 1024)
         if let given, let problem = AccountRules.passwordProblem(given) {
@@ -93,6 +100,7 @@ extension BoardAPI {
         let user = try context.requireUser()
         let input = try await JSONInput.read(request, allowed: ["current_password", "new_password"])
         let current = try input.string("current_password", maxLength: 1024, allowEmpty: true)
+        try Self.refuseOverlongPassword(current, field: "current_password")
         let new = try input.string("new_password", maxLength: 1024)
         if let problem = AccountRules.passwordProblem(new) { throw APIProblem.invalidField("new_password", problem) }
         let account = user.email.lowercased()

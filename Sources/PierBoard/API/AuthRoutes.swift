@@ -13,7 +13,15 @@ extension BoardAPI {
         auth.post("logout") { request, context in try await self.logout(request, context) }
         auth.get("public-key") { _, _ in
             Response.json(
-                StringsOut(members: ["paserk": PASERK.encode(self.tokens.publicKey)]),
+                // Everything a PASETO library needs besides the token: the key, the version and purpose, and the
+                // implicit assertion the tokens are signed with (tokens carry no footer).
+                StringsOut(members: [
+                    "paserk": PASERK.encode(self.tokens.publicKey),
+                    "version": "v4",
+                    "purpose": "public",
+                    "implicit_assertion": String(decoding: AccessTokenIssuer.implicitAssertion, as: UTF8.self),
+                    "footer": "",
+                ]),
                 headers: [.cacheControl: "public, max-age=300"])
         }
     }
@@ -25,6 +33,7 @@ extension BoardAPI {
         let email = try input.string("email", maxLength: AccountRules.maxEmailLength).trimmingCharacters(
             in: .whitespaces)
         let password = try input.string("password", maxLength: 1024, allowEmpty: true)
+        try Self.refuseOverlongPassword(password, field: "password")
         // Login CSRF: a browser always sends Origin on a cross-site POST.
         try checkOrigin(request, context, required: false)
         let account = email.lowercased()
@@ -55,6 +64,14 @@ extension BoardAPI {
             userID: user.id, tokenHash: RefreshTokens.hash(refreshToken),
             expiresAt: clock() + settings.refreshLifetime * 1000)
         return try tokenResponse(user: user, refreshToken: refreshToken)
+    }
+
+    /// bcrypt reads only the first 72 bytes, so a longer password would be accepted when its start matches; no
+    /// account can have one (creation refuses them), so it is refused before any account is looked at.
+    static func refuseOverlongPassword(_ password: String, field: String) throws {
+        guard password.utf8.count <= AccountRules.maxPasswordBytes else {
+            throw APIProblem.invalidField(field, "at most \(AccountRules.maxPasswordBytes) bytes (UTF-8)")
+        }
     }
 
     static func throttled(_ wait: Double) -> APIProblem {

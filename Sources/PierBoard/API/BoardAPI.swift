@@ -11,18 +11,26 @@ public struct BoardAPISettings: Sendable {
     public var refreshLifetime: Int64
     /// Origins (`https://board.example.com`) allowed to make cookie-authenticated changes besides the board's own.
     public var allowedOrigins: Set<String>
-    /// Peers whose `X-Forwarded-*` headers are believed.
+    /// Peers whose `X-Forwarded-*` headers are believed (none by default).
     public var trustedProxies: TrustedProxies
+    /// A secret the edge that `pier up` starts adds to every request it proxies (``proxySecretField``): a request
+    /// carrying it came through that edge, whatever the peer, so its `X-Forwarded-*` headers are believed.
+    public var proxySecret: String?
 
     public init(
         refreshLifetime: Int64 = 30 * 24 * 3600,
         allowedOrigins: Set<String> = [],
-        trustedProxies: TrustedProxies = TrustedProxies()
+        trustedProxies: TrustedProxies = TrustedProxies(),
+        proxySecret: String? = nil
     ) {
         self.refreshLifetime = refreshLifetime
         self.allowedOrigins = Set(allowedOrigins.map { $0.lowercased() })
         self.trustedProxies = trustedProxies
+        self.proxySecret = proxySecret.flatMap { $0.isEmpty ? nil : $0 }
     }
+
+    /// The request field that carries ``proxySecret``.
+    public static let proxySecretField = "Pier-Proxy-Secret"
 }
 
 /// The board's HTTP API under `/api/v1`, plus `/healthz` and `/readyz`.
@@ -66,7 +74,8 @@ public final class BoardAPI: Sendable {
     /// The router with every route; ``routeTable`` lists them for the OpenAPI coverage test.
     public func router() -> Router<BoardContext> {
         let router = Router(context: BoardContext.self)
-        router.add(middleware: ProblemMiddleware())
+        let allowedMethods = AllowedMethods()
+        router.add(middleware: ProblemMiddleware(allowedMethods: allowedMethods))
         router.get("/healthz") { _, _ in Response.json(StringsOut(members: ["status": "ok"])) }
         router.get("/readyz") { [repository] _, _ in
             guard await repository.isReady() else {
@@ -88,6 +97,7 @@ public final class BoardAPI: Sendable {
         addAccountRoutes(signedIn)
         addBoardRoutes(signedIn)
         addTaskRoutes(signedIn)
+        allowedMethods.set(router.routes.map { (path: "\($0.path)", method: $0.method) })
         return router
     }
 
@@ -96,10 +106,24 @@ public final class BoardAPI: Sendable {
     static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
     static let forwardedProto = HTTPField.Name("X-Forwarded-Proto")!
     static let forwardedHost = HTTPField.Name("X-Forwarded-Host")!
+    static let proxySecretName = HTTPField.Name(BoardAPISettings.proxySecretField)!
+
+    /// Whether the request came through a trusted proxy: a trusted peer, or one that presents the proxy secret.
+    func viaTrustedProxy(_ request: Request, _ context: BoardContext) -> Bool {
+        if settings.trustedProxies.trusts(context.peerAddress) { return true }
+        guard let secret = settings.proxySecret else { return false }
+        let presented = request.headers[values: Self.proxySecretName]
+        // Exactly one, compared in constant time: the edge drops any the client sent and writes its own once.
+        guard presented.count == 1 else { return false }
+        let given = Array(presented[0].utf8)
+        let expected = Array(secret.utf8)
+        guard given.count == expected.count else { return false }
+        return zip(given, expected).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+    }
 
     /// The client's address: the last hop a trusted proxy recorded, else the peer.
     func clientAddress(_ request: Request, _ context: BoardContext) -> String {
-        if settings.trustedProxies.trusts(context.peerAddress),
+        if viaTrustedProxy(request, context),
             let forwarded = request.headers[values: Self.forwardedFor].last,
             let last = forwarded.split(separator: ",").last?.trimmingCharacters(in: .whitespaces), !last.isEmpty,
             last.utf8.count <= 64
@@ -111,7 +135,7 @@ public final class BoardAPI: Sendable {
 
     /// The origin the request was sent to, as a browser would write it in `Origin`.
     func ownOrigin(_ request: Request, _ context: BoardContext) -> String? {
-        let trusted = settings.trustedProxies.trusts(context.peerAddress)
+        let trusted = viaTrustedProxy(request, context)
         let scheme =
             (trusted ? request.headers[Self.forwardedProto].flatMap { $0.split(separator: ",").first } : nil)
             .map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? "http"
@@ -142,7 +166,7 @@ public final class BoardAPI: Sendable {
 
     /// Signs an access token for `user` and answers with both tokens in the body and as cookies.
     func tokenResponse(user: User, refreshToken: String) throws -> Response {
-        let (accessToken, _) = try tokens.issue(userID: user.id, role: user.role)
+        let (accessToken, _) = try tokens.issue(userID: user.id, role: user.role, sessionVersion: user.sessionVersion)
         var headers = HTTPFields()
         headers.append(
             HTTPField(
@@ -176,6 +200,7 @@ public final class BoardAPI: Sendable {
 /// unexpected (500, logged with the request id; no detail leaks to the client).
 struct ProblemMiddleware: RouterMiddleware {
     typealias Context = BoardContext
+    let allowedMethods: AllowedMethods
 
     func handle(_ request: Request, context: BoardContext, next: (Request, BoardContext) async throws -> Response)
         async throws -> Response
@@ -193,6 +218,15 @@ struct ProblemMiddleware: RouterMiddleware {
             }
             throw problem
         } catch let error as HTTPError {
+            if error.status == .notFound, case let allowed = allowedMethods.methods(for: request.uri.path),
+                !allowed.isEmpty
+            {
+                let list = allowed.map(\.rawValue).joined(separator: ", ")
+                throw APIProblem(
+                    .methodNotAllowed, code: "method_not_allowed",
+                    detail: "\(request.uri.path) does not support \(request.method); it supports \(list)",
+                    headers: [.allow: list])
+            }
             let code = error.status == .notFound ? "no_route" : "http_\(error.status.code)"
             throw APIProblem(
                 error.status, code: code,
@@ -241,8 +275,13 @@ struct AuthenticationMiddleware: RouterMiddleware {
         } catch {
             throw APIProblem.unauthenticated("the access token is not valid")
         }
+        // The account is read on every request anyway; its session version comes with it, so a token outlives
+        // sign-out, a new password or disabling by no request, on every instance, without another query.
         guard let user = try await api.repository.user(id: claims.subject), !user.disabled else {
             throw APIProblem.unauthenticated("the account is disabled or no longer exists")
+        }
+        guard user.sessionVersion == claims.sessionVersion else {
+            throw APIProblem.unauthenticated("the session of this access token has ended")
         }
         if context.viaCookie && ![.get, .head, .options].contains(request.method) {
             try api.checkOrigin(request, context)

@@ -34,7 +34,8 @@ public struct TrustedProxies: Sendable, Hashable {
     public var loopback: Bool
     public var addresses: Set<String>
 
-    public init(loopback: Bool = true, addresses: Set<String> = []) {
+    /// Trusts no peer by default: any local process could otherwise claim any client address.
+    public init(loopback: Bool = false, addresses: Set<String> = []) {
         self.loopback = loopback
         self.addresses = addresses
     }

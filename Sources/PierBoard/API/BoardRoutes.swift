@@ -103,9 +103,10 @@ extension BoardAPI {
                 title: try input.string("title", maxLength: Limits.title),
                 content: try input.optionalString("content", maxLength: Limits.content, allowEmpty: true) ?? "",
                 columnID: try input.optionalString("column_id", maxLength: 36),
-                assigneeID: try input.optionalString("assignee_id", maxLength: 36),
-                dueAt: try Self.dueAt(input.optionalString("due_at", maxLength: 40)),
-                dueTimeZone: try Self.timeZone(input.optionalString("due_time_zone", maxLength: Limits.timeZone)),
+                assigneeID: try input.optionalString("assignee_id", maxLength: 36, nullable: true),
+                dueAt: try Self.dueAt(input.optionalString("due_at", maxLength: 40, nullable: true)),
+                dueTimeZone: try Self.timeZone(
+                    input.optionalString("due_time_zone", maxLength: Limits.timeZone, nullable: true)),
                 labels: try Self.labels(
                     input.optionalStrings("labels", maxCount: Limits.labels, maxLength: Limits.label))
                     ?? []

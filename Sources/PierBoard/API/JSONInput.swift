@@ -100,10 +100,15 @@ struct JSONInput {
         return value
     }
 
-    /// A string that may be absent (`nil`); `null` counts as absent.
-    func optionalString(_ name: String, maxLength: Int, allowEmpty: Bool = false) throws -> String? {
+    /// A string that may be absent (`nil`). `null` is refused unless the field is `nullable` (then it counts as
+    /// absent), as the OpenAPI document says: a `null` must never pass for "not given" by accident (a password reset
+    /// with `"password": null` would generate a password).
+    func optionalString(_ name: String, maxLength: Int, allowEmpty: Bool = false, nullable: Bool = false) throws
+        -> String?
+    {
         switch fields[name] {
-        case nil, .null?: return nil
+        case nil: return nil
+        case .null? where nullable: return nil
         case .string(let text)?: return try Self.checked(text, name: name, maxLength: maxLength, allowEmpty: allowEmpty)
         case let other?: throw APIProblem.invalidField(name, "expected a string, got \(other.typeName)")
         }
@@ -119,17 +124,19 @@ struct JSONInput {
         }
     }
 
+    /// A boolean that may be absent; `null` is refused.
     func optionalBool(_ name: String) throws -> Bool? {
         switch fields[name] {
-        case nil, .null?: return nil
+        case nil: return nil
         case .bool(let value)?: return value
         case let other?: throw APIProblem.invalidField(name, "expected true or false, got \(other.typeName)")
         }
     }
 
+    /// An integer that may be absent; `null` is refused.
     func optionalInteger(_ name: String, range: ClosedRange<Int64>) throws -> Int64? {
         switch fields[name] {
-        case nil, .null?: return nil
+        case nil: return nil
         case .integer(let value)? where range.contains(value): return value
         case .integer?:
             throw APIProblem.invalidField(name, "must be between \(range.lowerBound) and \(range.upperBound)")
@@ -137,10 +144,10 @@ struct JSONInput {
         }
     }
 
-    /// An array of strings, or `nil` when absent.
+    /// An array of strings, or `nil` when absent; `null` is refused.
     func optionalStrings(_ name: String, maxCount: Int, maxLength: Int) throws -> [String]? {
         switch fields[name] {
-        case nil, .null?: return nil
+        case nil: return nil
         case .array(let items)?:
             guard items.count <= maxCount else { throw APIProblem.invalidField(name, "at most \(maxCount) items") }
             return try items.enumerated().map { index, item in

@@ -135,8 +135,8 @@ extension BoardAPI {
         let input = try await JSONInput.read(request, allowed: ["column_id", "after_id", "before_id", "version"])
         try Self.requireMayChange(task, by: user, fields: Set(input.fields.keys))
         let columnID = try input.string("column_id", maxLength: 36)
-        let afterID = try input.optionalString("after_id", maxLength: 36)
-        let beforeID = try input.optionalString("before_id", maxLength: 36)
+        let afterID = try input.optionalString("after_id", maxLength: 36, nullable: true)
+        let beforeID = try input.optionalString("before_id", maxLength: 36, nullable: true)
         let version = try Self.expectedVersion(request, input)
         do {
             let moved = try await repository.moveTask(

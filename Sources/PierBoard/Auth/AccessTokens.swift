@@ -14,10 +14,24 @@ public struct AccessClaims: Sendable, Hashable {
     public var expiresAt: Int64
     /// A unique token id.
     public var tokenID: String
+    /// The account's ``User/sessionVersion`` when the token was issued; the token is void once it changes.
+    public var sessionVersion: Int64
+
+    public init(
+        subject: String, role: UserRole, issuedAt: Int64, expiresAt: Int64, tokenID: String, sessionVersion: Int64
+    ) {
+        self.subject = subject
+        self.role = role
+        self.issuedAt = issuedAt
+        self.expiresAt = expiresAt
+        self.tokenID = tokenID
+        self.sessionVersion = sessionVersion
+    }
 }
 
-/// Issues and verifies access tokens: PASETO v4.public (Ed25519), claims `sub`, `role`, `iat`, `exp`, `jti`, with
-/// times as RFC 3339 strings as the PASETO specification recommends.
+/// Issues and verifies access tokens: PASETO v4.public (Ed25519), claims `sub`, `role`, `iat`, `nbf`, `exp`, `jti`
+/// and `sv` (the account's session version, a decimal string), with times as RFC 3339 strings as the PASETO
+/// specification recommends.
 ///
 /// Verification needs only the public key, so any number of board instances (or the edge) can check tokens.
 public struct AccessTokenIssuer: Sendable {
@@ -62,17 +76,22 @@ public struct AccessTokenIssuer: Sendable {
     }
 
     /// Issues a token for a user.
-    public func issue(userID: String, role: UserRole) throws -> (token: String, claims: AccessClaims) {
+    public func issue(userID: String, role: UserRole, sessionVersion: Int64 = 0) throws -> (
+        token: String, claims: AccessClaims
+    ) {
         guard let signingKey else { throw VerificationError.invalid }
         let now = clock()
         let claims = AccessClaims(
-            subject: userID, role: role, issuedAt: now, expiresAt: now + lifetime, tokenID: Self.randomID())
+            subject: userID, role: role, issuedAt: now, expiresAt: now + lifetime, tokenID: Self.randomID(),
+            sessionVersion: sessionVersion)
         let payload: [String: String] = [
             "sub": claims.subject,
             "role": claims.role.rawValue,
             "iat": Self.rfc3339(claims.issuedAt),
+            "nbf": Self.rfc3339(claims.issuedAt),
             "exp": Self.rfc3339(claims.expiresAt),
             "jti": claims.tokenID,
+            "sv": String(claims.sessionVersion),
         ]
         let message = try JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])
         let token = try PASETOv4Public.sign(Array(message), with: signingKey, implicitAssertion: Self.implicitAssertion)
@@ -89,12 +108,22 @@ public struct AccessTokenIssuer: Sendable {
             let role = UserRole(rawValue: roleText),
             let issuedText = object["iat"] as? String, let issuedAt = Self.parseRFC3339(issuedText),
             let expiresText = object["exp"] as? String, let expiresAt = Self.parseRFC3339(expiresText),
-            let tokenID = object["jti"] as? String
+            let tokenID = object["jti"] as? String,
+            let sessionText = object["sv"] as? String, let sessionVersion = Int64(sessionText)
         else { throw .invalid }
+        // `nbf` is optional in PASETO; when present it is honoured with the same leeway as `iat`, and a value that
+        // is not a time makes the token invalid rather than unrestricted.
+        var notBefore = issuedAt
+        if let value = object["nbf"] {
+            guard let text = value as? String, let parsed = Self.parseRFC3339(text) else { throw .invalid }
+            notBefore = parsed
+        }
         let now = clock()
-        guard issuedAt <= now + leeway else { throw .invalid }
+        guard issuedAt <= now + leeway, notBefore <= now + leeway else { throw .invalid }
         guard now < expiresAt else { throw .expired }
-        return AccessClaims(subject: subject, role: role, issuedAt: issuedAt, expiresAt: expiresAt, tokenID: tokenID)
+        return AccessClaims(
+            subject: subject, role: role, issuedAt: issuedAt, expiresAt: expiresAt, tokenID: tokenID,
+            sessionVersion: sessionVersion)
     }
 
     static func randomID() -> String {
