@@ -1,0 +1,168 @@
+"""Floods: slowloris connections against the edge while normal clients are measured, and many distinct client
+addresses against the sign-in throttle."""
+
+import socket
+import threading
+import time
+import uuid
+from collections import Counter
+
+from .harness import HTTP, Load, TransportError, log, percentile
+
+
+def measure(port, token, seconds, threads=4):
+    def get(index, client):
+        if index % 2:
+            r = client.request("GET", "/1k.txt")
+        else:
+            r = client.request("GET", "/api/v1/me")
+        return "GET", r.status == 200, str(r.status)
+
+    load = Load(port, threads, get, token=token).start()
+    time.sleep(seconds)
+    records = load.stop()
+    latencies = [(end - start) * 1000 for start, end, _k, ok, _d in records if ok]
+    errors = [r for r in records if not r[3]]
+    return latencies, errors, records
+
+
+class Slowloris:
+    """`count` connections that each send a request head one field every few seconds and never finish it; a
+    connection the edge closes is opened again (and counted)."""
+
+    def __init__(self, port, count, interval=3.0):
+        self.port = port
+        self.count = count
+        self.interval = interval
+        self.sockets = []
+        self.reopened = 0
+        self.refused = 0
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _open(self):
+        try:
+            s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+            s.sendall(b"GET /1k.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            s.setblocking(False)
+            return s
+        except OSError:
+            self.refused += 1
+            return None
+
+    def _run(self):
+        while not self.stop_event.is_set():
+            for i in range(len(self.sockets)):
+                if self.stop_event.is_set():
+                    break
+                s = self.sockets[i]
+                alive = s is not None
+                if alive:
+                    try:
+                        if s.recv(4096) == b"":
+                            alive = False
+                    except BlockingIOError:
+                        pass
+                    except OSError:
+                        alive = False
+                if alive:
+                    try:
+                        s.send(b"X-Slow: 1\r\n")
+                    except OSError:
+                        alive = False
+                if not alive:
+                    if s is not None:
+                        s.close()
+                    self.sockets[i] = self._open()
+                    self.reopened += 1
+            self.stop_event.wait(self.interval)
+
+    def start(self):
+        for _ in range(self.count):
+            self.sockets.append(self._open())
+        self.thread.start()
+        return self
+
+    def open_count(self):
+        return sum(1 for s in self.sockets if s is not None)
+
+    def stop(self):
+        self.stop_event.set()
+        self.thread.join(timeout=30)
+        for s in self.sockets:
+            if s is not None:
+                s.close()
+
+
+def run_slowloris(results, edge, token, seconds, count=1000, ratio=2.0):
+    baseline, base_errors, base_records = measure(edge.port, token, seconds)
+    flood = Slowloris(edge.port, count).start()
+    time.sleep(1)
+    opened = flood.open_count()
+    during, during_errors, during_records = measure(edge.port, token, seconds)
+    still = flood.open_count()
+    flood.stop()
+    after, after_errors, _ = measure(edge.port, token, max(2, seconds // 3))
+    p99_base, p99_during = percentile(baseline, 99), percentile(during, 99)
+    p50_base, p50_during = percentile(baseline, 50), percentile(during, 50)
+    # A p99 of a few milliseconds measured from Python on a shared 2-core machine moves by whole milliseconds for
+    # reasons unrelated to the edge; the 2× ratio is applied to max(p99, 5 ms) so noise under 10 ms cannot fail it.
+    floor = 5.0
+    within = max(p99_during, floor) <= ratio * max(p99_base, floor)
+    figures = (f"p99 {p99_base:.1f} → {p99_during:.1f} ms ({p99_during / p99_base:.2f}×; pass ≤ {ratio:g}× of "
+               f"max(p99, {floor:g} ms)), p50 {p50_base:.1f} → {p50_during:.1f} ms, {len(base_records)} / "
+               f"{len(during_records)} requests; {opened} slow connections open, {still} at the end, "
+               f"{flood.reopened} reopened after the edge closed them, {flood.refused} refused")
+    results.add("floods", f"{count} slowloris connections: normal p99 within {ratio:g}×", 1, 0 if within else 1,
+                figures)
+    errors = len(during_errors) + len(base_errors) + len(after_errors)
+    results.add("floods", "slowloris: normal clients' errors", len(base_records) + len(during_records), errors,
+                "; ".join(Counter(r[4][:80] for r in during_errors + base_errors + after_errors).keys()))
+    if opened < count * 0.95:
+        results.add("floods", "slowloris: connections accepted", count, count - opened,
+                    "the edge refused slow connections below max_connections")
+
+
+def run_throttle(results, board, addresses):
+    """Failed sign-ins of distinct unknown accounts from distinct addresses (X-Forwarded-For, which the board
+    believes from loopback, its default trusted proxy): every answer 401 or 429, the process survives, and its
+    memory growth per address is reported with a projection to 100,000 addresses (the throttle's documented bound)."""
+    clients = 4
+    before = board.process.rss_kib()
+    answers = Counter()
+    lock = threading.Lock()
+    counter = iter(range(addresses))
+    done = threading.Event()
+
+    def attempt(_index, client):
+        try:
+            n = next(counter)
+        except StopIteration:
+            done.set()
+            time.sleep(0.05)
+            return "idle", True, ""
+        address = f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
+        r = client.request("POST", "/api/v1/auth/login",
+                           {"email": f"nobody{n}-{uuid.uuid4().hex[:4]}@example.com", "password": "wrong password!"},
+                           headers={"X-Forwarded-For": address})
+        with lock:
+            answers[r.status] += 1
+        return "login", r.status in (401, 429), str(r.status)
+
+    start = time.monotonic()
+    load = Load(board.port, clients, attempt).start()
+    done.wait(timeout=600)
+    load.stop()
+    elapsed = time.monotonic() - start
+    after = board.process.rss_kib()
+    growth = (after - before) if before and after else None
+    bad = sum(n for status, n in answers.items() if status not in (401, 429))
+    alive = board.process.alive()
+    detail = f"{sum(answers.values())} sign-ins in {elapsed:.0f}s, answers {dict(answers)}"
+    if growth is not None:
+        per = growth * 1024 / max(1, addresses)
+        detail += (f"; RSS {before // 1024} → {after // 1024} MiB (+{growth} KiB, ≈{per:.0f} B/address, "
+                   f"≈{per * 100000 / 2**20:.0f} MiB projected at 100k; the cap of 100k entries is not reached in "
+                   "this run, so this is a figure, not a proof of the bound)")
+    results.add("floods", f"{addresses} client addresses against the sign-in throttle", addresses,
+                bad + (0 if alive else 1), detail + ("" if alive else "; the board died"))
