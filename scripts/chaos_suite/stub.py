@@ -165,7 +165,8 @@ class SSEClient:
         self.events = 0
         self.ended = None
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode())
+        # HTTP/1.0, so the edge sends the stream close-delimited and no chunk framing splits an event.
+        self.sock.sendall(f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode())
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
@@ -178,8 +179,8 @@ class SSEClient:
                     self.ended = "closed by the edge"
                     return
                 buffer += data
-                self.events += buffer.count(b"data: tick")
-                buffer = buffer[buffer.rfind(b"\n") + 1:] if b"\n" in buffer else buffer
+                *lines, buffer = buffer.split(b"\n")
+                self.events += sum(1 for line in lines if line.startswith(b"data: tick"))
         except OSError as error:
             if self.ended is None:
                 self.ended = repr(error)
