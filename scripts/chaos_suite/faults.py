@@ -271,7 +271,7 @@ def run_disk_full(results, binary, log_dir):
     database = directory / "pier.sqlite"
     key = directory / "signing-key"
     board_process = Board(binary, "board-diskfull", f"sqlite://{database}", str(key), log_dir, preexec_fn=preexec)
-    board_process.start()
+    board_process.start(credentials=True)
     api = API(board_process.port, *board_process.credentials)
     board = api.create_board("disk full")
     created = []

@@ -13,7 +13,7 @@ from . import paseto
 STATUS = re.compile(rb"(?:^|\r?\n)HTTP/1\.[01] (\d{3})")
 
 
-def raw_exchange(port, data, idle=1.5, total=8):
+def raw_exchange(port, data, idle=1.0, total=8):
     """Sends `data` on a new connection; returns (statuses, closed, raw). `closed` is true when the edge closed the
     connection within the time we waited after its last byte."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=total)
@@ -92,17 +92,19 @@ def framing_probes():
         ("obs-fold", head(extra="X-Folded: a\r\n b\r\n\r\n"), ("refuse", {400})),
         ("whitespace before colon", head(extra="Transfer-Encoding : chunked\r\n\r\n"), ("refuse", {400})),
         ("bare LF line endings (Pier refuses, README)", b"GET /stub/p HTTP/1.1\nHost: 127.0.0.1\n\n", ("refuse", {400})),
-        ("bare CR in a header value", head(extra="X-A: a\rb\r\n\r\n"), ("refuse", {400})),
-        ("NUL in a header value", head(extra="X-A: a\x00b\r\n\r\n"), ("refuse", {400})),
+        # RFC 9112 §2.2 / RFC 9110 §5.5: reject, or replace the CR / NUL with SP before forwarding.
+        ("bare CR in a header value", head("/stub/cr", extra="X-A: a\rb\r\n\r\n"), ("reject-or-clean", {400})),
+        ("NUL in a header value", head("/stub/nul", extra="X-A: a\x00b\r\n\r\n"), ("reject-or-clean", {400})),
         ("missing Host on HTTP/1.1", b"GET /stub/p HTTP/1.1\r\n\r\n", ("refuse", {400})),
         ("two Host fields", head(extra="Host: other.example\r\n\r\n"), ("refuse", {400})),
         ("HTTP/2.0 in an HTTP/1 request line", head(version="HTTP/2.0", extra="\r\n"), ("refuse", {505, 400})),
         ("HTTP/1.2 served as 1.1 (RFC 9112 §2.3)", head(version="HTTP/1.2", extra="\r\n"), ("accept", {200})),
-        ("request line with two spaces", b"GET  /stub/p HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", ("refuse", {400})),
+        # RFC 9112 §3 lets a recipient parse on whitespace boundaries: either answer is allowed, not a 5xx or a hang.
+        ("request line with two spaces", b"GET  /stub/p HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", ("accept", {200, 400})),
         ("Upgrade h2c not tunnelled (issue 20.12)", head("/stub/101", extra="Connection: Upgrade, HTTP2-Settings\r\n"
-         "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n") + SMUGGLED, ("no-upgrade", None)),
+         "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"), ("no-upgrade", None)),
         ("Upgrade foo/1 not tunnelled (issue 20.12)", head("/stub/101", extra="Connection: Upgrade\r\n"
-         "Upgrade: foo/1\r\n\r\n") + SMUGGLED, ("no-upgrade", None)),
+         "Upgrade: foo/1\r\n\r\n"), ("no-upgrade", None)),
         ("absolute-form target with other Host (issue 20.15)",
          b"GET http://other.example/stub/abs HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", ("absolute", None)),
         ("underscore header names dropped (issue 20.16)",
@@ -157,6 +159,14 @@ def run_framing(results, edge, stub):
                 pass
             elif hosts != ["other.example"]:
                 problem = f"forwarded with Host {hosts} instead of other.example (status {first})"
+        elif kind == "reject-or-clean":
+            values = [v for r in forwarded for k, v in r["headers"] if k.lower() == "x-a"]
+            if first in allowed:
+                pass
+            elif first == 200 and all("\r" not in v and "\x00" not in v for v in values):
+                pass
+            else:
+                problem = f"got {first}, forwarded X-A {values!r}"
         elif kind == "underscore":
             names = [k for r in forwarded for k, _ in r["headers"] if "_" in k]
             if names:
@@ -200,7 +210,7 @@ def run_traversal(results, edge):
                 "; ".join(failures) or "every one 400/404 or a file inside the root")
 
 
-def run_oversized(results, edge, api_port):
+def run_oversized(results, edge, token):
     failures = []
     tried = 0
 
@@ -224,7 +234,8 @@ def run_oversized(results, edge, api_port):
     # The board's own limit (256 KiB) through the edge.
     big = b'{"name":"' + b"n" * 300000 + b'"}'
     expect("300 KB JSON to the board", head("/api/v1/boards", method="POST",
-           extra=f"Content-Type: application/json\r\nContent-Length: {len(big)}\r\n\r\n") + big, {413, 401})
+           extra=f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {len(big)}\r\n\r\n")
+           + big, {413})
     results.add("floods", "oversized headers, URIs and bodies (431/414/413)", tried, len(failures),
                 "; ".join(failures))
 
@@ -259,7 +270,7 @@ def run_tokens(results, http_port, api, key_file, other_token):
         ("bad base64", prefix + body[:-5] + "!!!!!", {}),
         ("another Pier's key", other_token, {}),
         ("two tokens", None, {"Authorization": f"Bearer {good} {good}"}),
-        ("very long token", "v4.public." + "A" * 20000, {}),
+        ("long token (8 KB, under the edge's header limit)", "v4.public." + "A" * 8000, {}),
     ]
     now = datetime.now(timezone.utc).replace(microsecond=0)
 
@@ -276,7 +287,6 @@ def run_tokens(results, http_port, api, key_file, other_token):
                                        "exp": stamp(now - timedelta(hours=1))}, implicit),
         ("iat an hour ahead", {**base, "iat": stamp(now + timedelta(hours=1)),
                                "exp": stamp(now + timedelta(hours=1, minutes=10))}, implicit),
-        ("nbf a year ahead (issue 20.3)", {**base, "nbf": stamp(now + timedelta(days=365))}, implicit),
         ("no implicit assertion", base, b""),
         ("other implicit assertion", base, b"pier.refresh.v1"),
         ("unknown user", {**base, "sub": "00000000-0000-0000-0000-000000000000"}, implicit),
@@ -302,6 +312,11 @@ def run_tokens(results, http_port, api, key_file, other_token):
             failures.append(f"{name}: GET /api/v1/me answered {r.status}, expected 401")
     results.add("hostile", "forged tokens with the real signing key (401)", len(forged), len(failures),
                 "; ".join(failures) or "control token 200")
+    # Its own row, so a known failure here cannot hide one of the cases above.
+    r = client.request("GET", "/api/v1/me", token=paseto.sign_v4_public(
+        seed, {**base, "nbf": stamp(now + timedelta(days=365))}, implicit))
+    results.add("hostile", "token with nbf a year ahead (401)", 1, 0 if r.status == 401 else 1,
+                f"GET /api/v1/me answered {r.status}, expected 401 (issue 20 item 3)" if r.status != 401 else "")
 
 
 INJECTION = [
@@ -345,7 +360,8 @@ def run_injection(results, api, board):
         note("task title", r, text, body.get("title"))
         if r.status == 201:
             note("task content", r, text, body.get("content"))
-            note("task label", r, [label], body.get("labels"))
+            # Labels are trimmed by design (BoardAPI.labels); everything else must come back byte for byte.
+            note("task label", r, [label.strip()], body.get("labels"))
             task = body
             again = api.call("GET", f"/tasks/{task['id']}")
             note("task title read back", again, text, (again.json() or {}).get("title"))

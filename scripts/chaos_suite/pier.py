@@ -94,11 +94,14 @@ class Board:
         self.process = None
         self.credentials = None
 
-    def start(self, wait=True):
+    def start(self, wait=True, credentials=False):
+        """`credentials`: the database is empty, so wait for the first Supervisor's password to be printed."""
         argv = [self.binary, "board", "serve", "--listen", f"127.0.0.1:{self.port}", "--database-url",
                 self.database_url, "--signing-key-file", self.key_file, "--bcrypt-cost", "10", *self.extra]
         self.process = Proc(self.name, argv, self.log_dir, preexec_fn=self.preexec_fn, cwd=self.cwd)
         if wait:
+            if credentials:
+                self.process.wait_for(r"password:\s*\S+", 60)
             self.wait_ready()
         return self
 
@@ -175,7 +178,7 @@ upstreams:
   board:
     targets: [{board_targets}]
     balance: round_robin
-    health_check: {{ path: /readyz, interval: 300ms, timeout: 1s, healthy_threshold: 1, unhealthy_threshold: 1 }}
+    health_check: {{ path: /readyz, interval: 300ms, timeout: 300ms, healthy_threshold: 1, unhealthy_threshold: 1 }}
     passive: {{ consecutive_failures: 1, eject_for: 2s }}
 {stub_pool}"""
         temporary = self.config.with_suffix(".tmp")
