@@ -141,7 +141,8 @@ class Edge:
     def write_config(self, generation=None):
         if generation is not None:
             self.generation = generation
-        limits = {"header_timeout": "10s", "idle_timeout": "75s", "max_connections": 10000, **self.limits}
+        # A short header timeout, so the slowloris connections outlive it and the edge's defence is exercised.
+        limits = {"header_timeout": "4s", "idle_timeout": "75s", "max_connections": 10000, **self.limits}
         limit_text = ", ".join(f"{k}: {v}" for k, v in limits.items())
         board_targets = ", ".join(f"127.0.0.1:{p}" for p in self.board_ports)
         stub = ""
