@@ -1,6 +1,7 @@
 """Floods: slowloris connections against the edge while normal clients are measured, and many distinct client
 addresses against the sign-in throttle."""
 
+import multiprocessing
 import socket
 import threading
 import time
@@ -10,13 +11,12 @@ from collections import Counter
 from .harness import HTTP, Load, TransportError, log, percentile
 
 
-def measure(port, token, seconds, threads=4):
+def measure(port, token, seconds, threads=2):
     def get(index, client):
-        if index % 2:
-            r = client.request("GET", "/1k.txt")
-        else:
-            r = client.request("GET", "/api/v1/me")
-        return "GET", r.status == 200, str(r.status)
+        path = "/1k.txt" if index % 2 else "/api/v1/me"
+        r = client.request("GET", path)
+        code = (r.json() or {}).get("code") if r.status != 200 and r.is_problem() else ""
+        return "GET", r.status == 200, f"{path} {r.status} {code}"
 
     load = Load(port, threads, get, token=token).start()
     time.sleep(seconds)
@@ -27,18 +27,17 @@ def measure(port, token, seconds, threads=4):
 
 
 class Slowloris:
-    """`count` connections that each send a request head one field every few seconds and never finish it; a
-    connection the edge closes is opened again (and counted)."""
+    """`count` connections that each send a request head one field a second and never finish it; a connection the
+    edge closes is opened again (and counted). It runs in its own process, so it does not take the interpreter
+    lock from the clients being measured."""
 
-    def __init__(self, port, count, interval=3.0):
+    def __init__(self, port, count, interval=1.0):
         self.port = port
         self.count = count
         self.interval = interval
-        self.sockets = []
-        self.reopened = 0
-        self.refused = 0
-        self.stop_event = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.counters = multiprocessing.Array("l", 4)  # open, reopened, timed out (408), refused
+        self.stop_event = multiprocessing.Event()
+        self.process = multiprocessing.Process(target=self._run, daemon=True)
 
     def _open(self):
         try:
@@ -47,20 +46,25 @@ class Slowloris:
             s.setblocking(False)
             return s
         except OSError:
-            self.refused += 1
+            self.counters[3] += 1
             return None
 
     def _run(self):
+        sockets = [self._open() for _ in range(self.count)]
+        self.counters[0] = sum(1 for s in sockets if s is not None)
         while not self.stop_event.is_set():
-            for i in range(len(self.sockets)):
+            for i in range(len(sockets)):
                 if self.stop_event.is_set():
                     break
-                s = self.sockets[i]
+                s = sockets[i]
                 alive = s is not None
                 if alive:
                     try:
-                        if s.recv(4096) == b"":
-                            alive = False
+                        data = s.recv(4096)
+                        # Any answer (the edge's 408 after header_timeout) or the end of the stream: closed.
+                        if data.startswith(b"HTTP/1.1 408"):
+                            self.counters[2] += 1
+                        alive = False
                     except BlockingIOError:
                         pass
                     except OSError:
@@ -73,31 +77,46 @@ class Slowloris:
                 if not alive:
                     if s is not None:
                         s.close()
-                    self.sockets[i] = self._open()
-                    self.reopened += 1
+                    sockets[i] = self._open()
+                    self.counters[1] += 1
+            self.counters[0] = sum(1 for s in sockets if s is not None)
             self.stop_event.wait(self.interval)
+        for s in sockets:
+            if s is not None:
+                s.close()
 
     def start(self):
-        for _ in range(self.count):
-            self.sockets.append(self._open())
-        self.thread.start()
+        self.process.start()
         return self
 
     def open_count(self):
-        return sum(1 for s in self.sockets if s is not None)
+        return self.counters[0]
+
+    @property
+    def reopened(self):
+        return self.counters[1]
+
+    @property
+    def timed_out(self):
+        return self.counters[2]
+
+    @property
+    def refused(self):
+        return self.counters[3]
 
     def stop(self):
         self.stop_event.set()
-        self.thread.join(timeout=30)
-        for s in self.sockets:
-            if s is not None:
-                s.close()
+        self.process.join(timeout=30)
+        if self.process.is_alive():
+            self.process.kill()
 
 
 def run_slowloris(results, edge, token, seconds, count=1000, ratio=2.0):
     baseline, base_errors, base_records = measure(edge.port, token, seconds)
     flood = Slowloris(edge.port, count).start()
-    time.sleep(1)
+    deadline = time.monotonic() + 30
+    while flood.open_count() < count and time.monotonic() < deadline:
+        time.sleep(0.2)
     opened = flood.open_count()
     during, during_errors, during_records = measure(edge.port, token, seconds)
     still = flood.open_count()
@@ -112,7 +131,8 @@ def run_slowloris(results, edge, token, seconds, count=1000, ratio=2.0):
     figures = (f"p99 {p99_base:.1f} → {p99_during:.1f} ms ({p99_during / p99_base:.2f}×; pass ≤ {ratio:g}× of "
                f"max(p99, {floor:g} ms)), p50 {p50_base:.1f} → {p50_during:.1f} ms, {len(base_records)} / "
                f"{len(during_records)} requests; {opened} slow connections open, {still} at the end, "
-               f"{flood.reopened} reopened after the edge closed them, {flood.refused} refused")
+               f"{flood.reopened} reopened after the edge closed them ({flood.timed_out} with 408), {flood.refused} refused; "
+               f"edge header_timeout {edge.limits_in_use['header_timeout']}")
     results.add("floods", f"{count} slowloris connections: normal p99 within {ratio:g}×", 1, 0 if within else 1,
                 figures)
     errors = len(during_errors) + len(base_errors) + len(after_errors)

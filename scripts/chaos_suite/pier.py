@@ -143,6 +143,7 @@ class Edge:
             self.generation = generation
         # A short header timeout, so the slowloris connections outlive it and the edge's defence is exercised.
         limits = {"header_timeout": "4s", "idle_timeout": "75s", "max_connections": 10000, **self.limits}
+        self.limits_in_use = limits
         limit_text = ", ".join(f"{k}: {v}" for k, v in limits.items())
         board_targets = ", ".join(f"127.0.0.1:{p}" for p in self.board_ports)
         stub = ""
@@ -179,8 +180,8 @@ upstreams:
   board:
     targets: [{board_targets}]
     balance: round_robin
-    health_check: {{ path: /readyz, interval: 300ms, timeout: 300ms, healthy_threshold: 1, unhealthy_threshold: 1 }}
-    passive: {{ consecutive_failures: 1, eject_for: 2s }}
+    health_check: {{ path: /readyz, interval: 500ms, timeout: 500ms, healthy_threshold: 1, unhealthy_threshold: 2 }}
+    passive: {{ consecutive_failures: 3, eject_for: 2s }}
 {stub_pool}"""
         temporary = self.config.with_suffix(".tmp")
         temporary.write_text(text)
