@@ -187,10 +187,13 @@ def run_postgres_restart(results, context, down_seconds=3):
     transport = [r for r in records if r[2] in ("transport", "exception")]
     unclear.extend(r[4][:100] for r in transport)
     saw_503 = statuses.get(503, 0)
+    durations = sorted(end - begin for begin, end, *_ in records)
+    slow = sum(1 for d in durations if d > 5)
     detail = f"statuses {dict(sorted(statuses.items()))}" + (
         "; not clear: " + "; ".join(f"{n}× {text}" for text, n in Counter(unclear).most_common(3)) if unclear else "")
     results.add("faults", "PostgreSQL down: only 503 problem documents", len(records), len(unclear),
-                detail + ("" if saw_503 else " (no 503 seen during the outage)"))
+                detail + ("" if saw_503 else " (no 503 seen during the outage)")
+                + f"; slowest answer {durations[-1]:.1f}s, {slow} over 5 s (a client gives up at 15 s)")
     results.add("faults", "PostgreSQL back: recovery without restarting Pier", 1, 0 if recovered_after is not None else 1,
                 f"all instances ready and a write 201 {recovered_after:.1f}s after PostgreSQL started"
                 if recovered_after is not None else "no recovery within 40 s")
