@@ -251,12 +251,12 @@ def run_reloads(results, context, reloads=50, streams=10, sockets=5):
 
 
 def run_disk_full(results, binary, log_dir):
-    """SQLite on a 3 MiB tmpfs (as root), else under RLIMIT_FSIZE with SIGXFSZ ignored (writes then fail with
-    EFBIG as they would with ENOSPC). Writes past the limit must get a clear error (a problem document), reads keep
+    """SQLite on a 3 MiB tmpfs (as root), else (or with PIER_CHAOS_DISK=rlimit) under RLIMIT_FSIZE with SIGXFSZ
+    ignored: writes then fail with EFBIG, which SQLite reports as an I/O error rather than SQLITE_FULL. Writes past the limit must get a clear error (a problem document), reads keep
     working, the process survives, and afterwards the database passes PRAGMA integrity_check with every 201 in it."""
     directory = temp_dir("pier-chaos-disk.")
     mounted = False
-    if os.getuid() == 0:
+    if os.getuid() == 0 and os.environ.get("PIER_CHAOS_DISK") != "rlimit":
         done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m,mode=0755", "tmpfs", str(directory)],
                               capture_output=True, text=True)
         mounted = done.returncode == 0
@@ -272,7 +272,7 @@ def run_disk_full(results, binary, log_dir):
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-        mode = "RLIMIT_FSIZE 3 MiB (EFBIG; tmpfs needs root)"
+        mode = "RLIMIT_FSIZE 3 MiB (EFBIG; tmpfs needs root)" if os.getuid() else "RLIMIT_FSIZE 3 MiB (EFBIG)"
     database = directory / "pier.sqlite"
     key = directory / "signing-key"
     board_process = Board(binary, "board-diskfull", f"sqlite://{database}", str(key), log_dir, preexec_fn=preexec)
