@@ -212,6 +212,7 @@ class HTTP:
         self.connection = None
         self.used = False
         self.stale_retries = 0
+        self.last_used = time.monotonic()
 
     def close(self):
         if self.connection is not None:
@@ -229,6 +230,10 @@ class HTTP:
             fields["Authorization"] = f"Bearer {bearer}"
         fields.update(headers or {})
         for attempt in (0, 1):
+            # A connection idle for longer than the edge's idle_timeout may be closed already: as browsers do, do
+            # not send on one that has sat idle for a long time.
+            if self.connection is not None and time.monotonic() - self.last_used > 30:
+                self.close()
             if self.connection is None:
                 self.connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
                 self.used = False
@@ -247,6 +252,7 @@ class HTTP:
                 self.close()
                 raise TransportError(f"{method} {path}: {error!r}") from None
             self.used = True
+            self.last_used = time.monotonic()
             headers_out = {k.lower(): v for k, v in answer.getheaders()}
             if answer.will_close:
                 self.close()
