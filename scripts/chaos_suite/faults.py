@@ -163,7 +163,17 @@ def run_postgres_restart(results, context, down_seconds=3):
     time.sleep(1.5)
     log("stopping PostgreSQL under load")
     postgres.stop("fast")
-    time.sleep(down_seconds)
+    time.sleep(1)
+    # Straight to an instance: readiness must say "not ready" promptly, or the edge learns it only by timing out.
+    probe_start = time.monotonic()
+    try:
+        ready = HTTP(boards[0].port, timeout=5).request("GET", "/readyz")
+        readiness = f"{ready.status} in {time.monotonic() - probe_start:.1f}s"
+        ready_ok = ready.status == 503
+    except TransportError as error:
+        readiness = f"no answer in 5 s ({error})"
+        ready_ok = False
+    time.sleep(max(0, down_seconds - (time.monotonic() - probe_start) - 1))
     during = dict(statuses)
     postgres.start()
     log("PostgreSQL started again")
@@ -194,6 +204,8 @@ def run_postgres_restart(results, context, down_seconds=3):
     results.add("faults", "PostgreSQL down: only 503 problem documents", len(records), len(unclear),
                 detail + ("" if saw_503 else " (no 503 seen during the outage)")
                 + f"; slowest answer {durations[-1]:.1f}s, {slow} over 5 s (a client gives up at 15 s)")
+    results.add("faults", "PostgreSQL down: /readyz answers 503 at once", 1, 0 if ready_ok else 1,
+                f"GET /readyz on {boards[0].name} with PostgreSQL stopped: {readiness}")
     results.add("faults", "PostgreSQL back: recovery without restarting Pier", 1, 0 if recovered_after is not None else 1,
                 f"all instances ready and a write 201 {recovered_after:.1f}s after PostgreSQL started"
                 if recovered_after is not None else "no recovery within 40 s")
