@@ -142,7 +142,7 @@ class Edge:
         if generation is not None:
             self.generation = generation
         # A short header timeout, so the slowloris connections outlive it and the edge's defence is exercised.
-        limits = {"header_timeout": "4s", "idle_timeout": "75s", "max_connections": 10000, **self.limits}
+        limits = {"header_timeout": "3s", "idle_timeout": "75s", "max_connections": 10000, **self.limits}
         self.limits_in_use = limits
         limit_text = ", ".join(f"{k}: {v}" for k, v in limits.items())
         board_targets = ", ".join(f"127.0.0.1:{p}" for p in self.board_ports)
