@@ -212,13 +212,14 @@ final class HTTP1Connection: ChannelDuplexHandler, AnsweredInTurn {
         guard !draining, let context else { return }
         draining = true
         defer { draining = false }
+        // One clock read for the whole loop: its steps take microseconds, and deadlines are whole milliseconds.
+        let now = NIODeadline.now()
         while !closed {
             let action = machine.next(
-                bodyAccepted: bodyAccepted, clientWritable: context.channel.isWritable, now: .now(),
-                timeouts: timeouts)
+                bodyAccepted: bodyAccepted, clientWritable: context.channel.isWritable, now: now, timeouts: timeouts)
             switch action {
             case .startExchange(let head):
-                startExchange(head)
+                startExchange(head, now: now)
             case .body(let bytes):
                 exchange?.proxy?.clientBody(bytes)
             case .requestEnded:
@@ -244,7 +245,7 @@ final class HTTP1Connection: ChannelDuplexHandler, AnsweredInTurn {
         }
     }
 
-    private func startExchange(_ head: HTTP1RequestHead) {
+    private func startExchange(_ head: HTTP1RequestHead, now: NIODeadline) {
         let generation = source.generation
         if generation != runtimeGeneration {
             // A reload: this request uses the new routes, the next one is also parsed with the new limits.
@@ -256,7 +257,7 @@ final class HTTP1Connection: ChannelDuplexHandler, AnsweredInTurn {
         var requestID = head.headers.first(.requestID) ?? ""
         if !RequestIDGenerator.isAcceptable(requestID) { requestID = requestIDs.next() }
         let exchange = EdgeExchange(
-            request: EdgeRequest(head), runtime: runtime, sink: self, requestID: requestID, start: .now(),
+            request: EdgeRequest(head), runtime: runtime, sink: self, requestID: requestID, start: now,
             remoteAddress: remoteAddress, traits: traits, keepAlive: head.keepAlive && machine.mayKeepAlive)
         self.exchange = exchange
         chunkedAnswer = false
