@@ -1,6 +1,8 @@
 import Foundation
+import HTTPTypes
 import HummingbirdTesting
 import PierBoard
+import PierBoardStore
 import PierTesting
 import Testing
 
