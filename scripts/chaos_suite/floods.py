@@ -170,8 +170,9 @@ def run_slowloris(results, edge, token, seconds, count=1000, ratio=2.0, allowed=
 
 def run_throttle(results, board, addresses):
     """Failed sign-ins of distinct unknown accounts from distinct addresses (X-Forwarded-For, which the board
-    believes from loopback, its default trusted proxy): every answer 401 or 429, the process survives, and its
-    memory growth per address is reported with a projection to 100,000 addresses (the throttle's documented bound)."""
+    believes from loopback, the trusted proxy the suite starts it with): every answer 401 or 429, the process
+    survives, and its memory growth per address is reported with a projection to 100,000 addresses (the throttle's
+    documented bound)."""
     clients = 4
     before = board.process.rss_kib()
     answers = Counter()

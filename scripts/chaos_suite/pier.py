@@ -97,7 +97,10 @@ class Board:
     def start(self, wait=True, credentials=False):
         """`credentials`: the database is empty, so wait for the first Supervisor's password to be printed."""
         argv = [self.binary, "board", "serve", "--listen", f"127.0.0.1:{self.port}", "--database-url",
-                self.database_url, "--signing-key-file", self.key_file, "--bcrypt-cost", "10", *self.extra]
+                self.database_url, "--signing-key-file", self.key_file, "--bcrypt-cost", "10",
+                # As a deployment behind its edge would: the edge (on loopback here) is the trusted proxy, so the
+                # board sees client addresses from X-Forwarded-For (no proxy is trusted by default).
+                "--trusted-proxies", "loopback", *self.extra]
         self.process = Proc(self.name, argv, self.log_dir, preexec_fn=self.preexec_fn, cwd=self.cwd)
         if wait:
             if credentials:
