@@ -190,6 +190,8 @@ struct ProblemMiddleware: RouterMiddleware {
             let problem = APIProblem.from(error)
             if problem.status == .internalServerError {
                 context.logger.error("stored data unreadable", metadata: ["error": "\(error)"])
+            } else if error.isUnavailable || error.isStorageFull {
+                context.logger.warning("database unavailable", metadata: ["error": "\(error)"])
             }
             throw problem
         } catch let error as HTTPError {
