@@ -42,6 +42,8 @@ public final class BoardAPI: Sendable {
     let logger: Logger
     /// Milliseconds since 1970.
     let clock: @Sendable () -> Int64
+    /// Set when shutdown begins (see ``startDraining()``).
+    let drain = DrainState()
 
     public init(
         repository: any BoardRepository,
@@ -68,7 +70,12 @@ public final class BoardAPI: Sendable {
         let router = Router(context: BoardContext.self)
         router.add(middleware: ProblemMiddleware())
         router.get("/healthz") { _, _ in Response.json(StringsOut(members: ["status": "ok"])) }
-        router.get("/readyz") { [repository] _, _ in
+        router.get("/readyz") { [repository, drain] _, _ in
+            guard !drain.isDraining else {
+                throw APIProblem(
+                    .serviceUnavailable, code: "draining",
+                    detail: "the instance is shutting down and finishes the requests it has; send new ones elsewhere")
+            }
             guard await repository.isReady() else {
                 throw APIProblem(
                     .serviceUnavailable, code: "not_ready",
