@@ -61,9 +61,10 @@ public enum BoardDatabase {
         }
     }
 
-    /// The `PostgresClient` configuration for a location: TLS when `sslmode=require` or `verify-full`.
+    /// The `PostgresClient` configuration for a location: TLS when `sslmode=require` or `verify-full`; a 5 s connect
+    /// timeout.
     public static func configuration(_ location: DatabaseURL.PostgresLocation) -> PostgresClient.Configuration {
-        PostgresClient.Configuration(
+        var configuration = PostgresClient.Configuration(
             host: location.host,
             port: location.port,
             username: location.username,
@@ -73,5 +74,9 @@ public enum BoardDatabase {
                 ? .require(.makeClientConfiguration())
                 : location.preferTLS ? .prefer(.makeClientConfiguration()) : .disable
         )
+        // A host that does not answer at all is given up on sooner than postgres-nio's 10 s, so the pool's retries
+        // notice sooner when it is back. Statements wait for a connection at most PostgresSQLDatabase's timeout.
+        configuration.options.connectTimeout = .seconds(5)
+        return configuration
     }
 }

@@ -8,6 +8,8 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         case corrupt
         case forbidden
         case refused
+        case unavailable
+        case storageFull
     }
 
     let code: Code
@@ -41,6 +43,15 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     public static func corrupt(_ what: String) -> StoreError {
         StoreError(code: .corrupt, reason: what, currentVersion: nil)
     }
+    /// The database cannot be reached or used right now (PostgreSQL down, a connection lost, SQLite I/O errors or
+    /// locks); nothing was changed and the same request may work later.
+    public static func unavailable(_ what: String) -> StoreError {
+        StoreError(code: .unavailable, reason: what, currentVersion: nil)
+    }
+    /// The database has no space left for the change, which was not made; reads still work.
+    public static func storageFull(_ what: String) -> StoreError {
+        StoreError(code: .storageFull, reason: what, currentVersion: nil)
+    }
 
     public var isNotFound: Bool { code == .notFound }
     public var isConflict: Bool { code == .conflict }
@@ -48,6 +59,8 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     public var isInvalid: Bool { code == .invalid }
     public var isForbidden: Bool { code == .forbidden }
     public var isRefused: Bool { code == .refused }
+    public var isUnavailable: Bool { code == .unavailable }
+    public var isStorageFull: Bool { code == .storageFull }
 
     public var description: String { reason }
 }

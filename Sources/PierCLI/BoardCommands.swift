@@ -50,8 +50,9 @@ struct BoardServeCommand: AsyncParsableCommand {
         abstract: "Run the board's HTTP API (JSON under /api/v1, /healthz, /readyz).",
         discussion: """
             Migrates the schema at start unless --no-migrate is given. On an empty database it creates one Supervisor \
-            with a generated password and prints the credentials once. SIGTERM or SIGINT stops accepting connections \
-            and lets in-flight requests finish.
+            with a generated password and prints the credentials once. SIGTERM or SIGINT first drains (/readyz \
+            answers 503 for --drain-period while requests are still served), then stops accepting connections and \
+            lets in-flight requests finish.
             """
     )
 
@@ -86,11 +87,18 @@ struct BoardServeCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Apply pending schema migrations at start.")
     var migrate = true
 
+    @Option(
+        help: ArgumentHelp(
+            "After SIGTERM/SIGINT, how long /readyz answers 503 while requests are still served, before the listener closes (so a load balancer's health checks stop choosing this instance first); 0s to stop at once.",
+            valueName: "duration"))
+    var drainPeriod = "5s"
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
         _ = try parsedListen()
         _ = try parsedProxies()
+        _ = try parsedDrainPeriod()
         guard (PasswordHasher.minimumCost...16).contains(bcryptCost) else {
             throw ValidationError("--bcrypt-cost must be between \(PasswordHasher.minimumCost) and 16")
         }
@@ -109,6 +117,14 @@ struct BoardServeCommand: AsyncParsableCommand {
                 "--listen: \"\(listen)\" is not host:port or [address]:port with a port from 0 to 65535")
         }
         return address
+    }
+
+    func parsedDrainPeriod() throws -> Duration {
+        guard let period = ConfigDuration.parse(drainPeriod), period <= .seconds(600) else {
+            throw ValidationError(
+                "--drain-period: \"\(drainPeriod)\" is not a duration such as 5s, 500ms or 0s, up to 10m")
+        }
+        return period
     }
 
     func parsedProxies() throws -> TrustedProxies {
@@ -157,7 +173,9 @@ struct BoardServeCommand: AsyncParsableCommand {
         let prepare = PrepareBoard(
             repository: opened.repository, passwords: passwords, migrate: migrate, supervisorEmail: email,
             logger: logger)
-        try await Bootstrap.run(opened.services + [prepare, app], logger: logger, cleanup: opened.close)
+        // Last, so it is the first to hear of shutdown: the server keeps listening until the drain is over.
+        let drain = DrainBeforeShutdown(api: api, period: try parsedDrainPeriod(), logger: logger)
+        try await Bootstrap.run(opened.services + [prepare, app, drain], logger: logger, cleanup: opened.close)
     }
 }
 
@@ -173,6 +191,22 @@ struct PrepareBoard: Service {
     var onPrepared: @Sendable () -> Void = {}
 
     func run() async throws {
+        // A database that is not reachable yet (PostgreSQL still starting) is waited for, not a failed start.
+        while true {
+            do {
+                try await prepare()
+                break
+            } catch let error as StoreError where error.isUnavailable {
+                if Task.isShuttingDownGracefully { return }
+                logger.warning("the database is unavailable; retrying in 1 s", metadata: ["error": "\(error)"])
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
+        onPrepared()
+        try await gracefulShutdown()
+    }
+
+    func prepare() async throws {
         if migrate {
             let applied = try await Migrations.migrate(
                 repository.database, now: Int64(Date().timeIntervalSince1970 * 1000))
@@ -198,8 +232,29 @@ struct PrepareBoard: Service {
                 // Another instance created it at the same moment.
             }
         }
-        onPrepared()
-        try await gracefulShutdown()
+    }
+}
+
+/// Drains the instance when shutdown begins: `/readyz` answers 503 for `period` while the HTTP server (stopped after
+/// this service, since the group stops services in reverse order) still takes and serves requests, so a load
+/// balancer stops choosing the instance before its connections close.
+struct DrainBeforeShutdown: Service {
+    let api: BoardAPI
+    let period: Duration
+    let logger: Logger
+
+    func run() async throws {
+        do {
+            try await gracefulShutdown()
+        } catch {
+            return  // cancelled: the group is stopping without a graceful shutdown
+        }
+        guard period > .zero else { return }
+        api.startDraining()
+        logger.notice(
+            "draining before shutdown: /readyz answers 503",
+            metadata: ["pier.drain": "\(ConfigDuration.format(period))"])
+        try? await Task.sleep(for: period)
     }
 }
 

@@ -71,3 +71,19 @@ public enum BoardStoreFixture {
         return SQLBoardRepository(database: database)
     }
 }
+
+extension BoardStoreFixture {
+    /// Runs `body` with a repository on a PostgreSQL that is down: every connection attempt is refused.
+    public static func withUnreachablePostgres<Value: Sendable>(
+        _ body: @Sendable (SQLBoardRepository) async throws -> Value
+    ) async throws -> Value {
+        let logger = Logger(label: "pier.test.store", factory: { _ in SwiftLogNoOpLogHandler() })
+        let client = PostgresClient(
+            configuration: try PostgresFixture.unreachableConfiguration(), backgroundLogger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            return try await body(SQLBoardRepository(database: PostgresSQLDatabase(client: client, logger: logger)))
+        }
+    }
+}

@@ -96,3 +96,16 @@ extension PostgresFixture {
         return try outcome.get()
     }
 }
+
+extension PostgresFixture {
+    /// A client configuration for a PostgreSQL that is down: a loopback port nothing listens on, so every
+    /// connection attempt is refused.
+    public static func unreachableConfiguration() throws -> PostgresClient.Configuration {
+        let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).wait()
+        let port = channel.localAddress?.port ?? 1
+        try channel.close().wait()
+        return PostgresClient.Configuration(
+            host: "127.0.0.1", port: port, username: "pier", password: nil, database: "pier", tls: .disable)
+    }
+}

@@ -106,6 +106,37 @@ struct BoardServeTests {
         }
     }
 
+    @Test("SIGTERM drains first: /readyz answers 503 while requests are still served, then it exits 0")
+    func drainOnShutdown() async throws {
+        try await TemporaryDirectory.with { directory in
+            let (process, port) = try await Self.started([
+                "--database-url", "sqlite://\(directory)/pier.sqlite", "--drain-period", "3s",
+            ])
+            kill(process.pid, SIGTERM)
+            var draining: RawHTTPResponse?
+            let deadline = ContinuousClock.now + .seconds(10)
+            while draining == nil && ContinuousClock.now < deadline {
+                if let ready = try? await RawHTTPClient.request(port: port, "GET", "/readyz"), ready.status == 503 {
+                    draining = ready
+                } else {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
+            let ready = try #require(draining, "/readyz never answered 503 after SIGTERM")
+            #expect(ready.text.contains("\"draining\""))
+            // Still serving while it drains.
+            #expect(try await RawHTTPClient.request(port: port, "GET", "/healthz").status == 200)
+            let login = try await Self.post(port, "/api/v1/auth/login", #"{"email":"a@example.com","password":"x"}"#)
+            #expect(login.status == 400 || login.status == 401)
+            let exitDeadline = ContinuousClock.now + .seconds(15)
+            while process.isRunning && ContinuousClock.now < exitDeadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(!process.isRunning)
+            #expect(await process.stop() == 0)
+        }
+    }
+
     @Test("bad options are refused before anything starts")
     func badOptions() throws {
         let listen = try PierBinary.run(["board", "serve", "--listen", "nowhere"])
@@ -116,6 +147,9 @@ struct BoardServeTests {
         #expect(cost.error.contains("--bcrypt-cost"))
         let origin = try PierBinary.run(["board", "serve", "--allowed-origin", "example.com"])
         #expect(origin.status != 0)
+        let drain = try PierBinary.run(["board", "serve", "--drain-period", "soon"])
+        #expect(drain.status != 0)
+        #expect(drain.error.contains("--drain-period"))
     }
 
     @Test(

@@ -84,6 +84,9 @@ public struct APIProblem: Error, HTTPResponseError, CustomStringConvertible {
             extensions: [("parameter", JSONText.quoted(name))])
     }
 
+    /// The `Retry-After` of `database_unavailable`: a moment, since a pool reconnects by itself.
+    static let retryAfterSeconds = 2
+
     /// Maps a storage error to the API's answer.
     static func from(_ error: StoreError) -> APIProblem {
         if error.isNotFound { return APIProblem(.notFound, code: "not_found", detail: error.reason) }
@@ -96,6 +99,22 @@ public struct APIProblem: Error, HTTPResponseError, CustomStringConvertible {
         if error.isInvalid { return APIProblem(.badRequest, code: "invalid_request", detail: error.reason) }
         if error.isForbidden { return APIProblem(.forbidden, code: "forbidden", detail: error.reason) }
         if error.isRefused, let rule = error.rule { return APIProblem(.conflict, code: rule, detail: error.reason) }
+        if error.isStorageFull {
+            return APIProblem(
+                .insufficientStorage, code: "storage_full",
+                detail: "the database has no space left, so the change was not made; reading still works")
+        }
+        if error.isUnavailable {
+            return APIProblem(
+                .serviceUnavailable, code: "database_unavailable",
+                detail: "the database cannot be reached right now; try again shortly",
+                headers: [.retryAfter: String(retryAfterSeconds)])
+        }
         return APIProblem(.internalServerError, code: "internal_error", detail: "the stored data could not be read")
     }
+}
+
+extension HTTPResponse.Status {
+    /// 507 (RFC 4918 §11.5): the server cannot store what the request needs.
+    static let insufficientStorage = HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
 }

@@ -50,6 +50,8 @@ public final class BoardAPI: Sendable {
     let logger: Logger
     /// Milliseconds since 1970.
     let clock: @Sendable () -> Int64
+    /// Set when shutdown begins (see ``startDraining()``).
+    let drain = DrainState()
 
     public init(
         repository: any BoardRepository,
@@ -77,7 +79,12 @@ public final class BoardAPI: Sendable {
         let allowedMethods = AllowedMethods()
         router.add(middleware: ProblemMiddleware(allowedMethods: allowedMethods))
         router.get("/healthz") { _, _ in Response.json(StringsOut(members: ["status": "ok"])) }
-        router.get("/readyz") { [repository] _, _ in
+        router.get("/readyz") { [repository, drain] _, _ in
+            guard !drain.isDraining else {
+                throw APIProblem(
+                    .serviceUnavailable, code: "draining",
+                    detail: "the instance is shutting down and finishes the requests it has; send new ones elsewhere")
+            }
             guard await repository.isReady() else {
                 throw APIProblem(
                     .serviceUnavailable, code: "not_ready",
@@ -215,6 +222,8 @@ struct ProblemMiddleware: RouterMiddleware {
             let problem = APIProblem.from(error)
             if problem.status == .internalServerError {
                 context.logger.error("stored data unreadable", metadata: ["error": "\(error)"])
+            } else if error.isUnavailable || error.isStorageFull {
+                context.logger.warning("database unavailable", metadata: ["error": "\(error)"])
             }
             throw problem
         } catch let error as HTTPError {

@@ -1,20 +1,45 @@
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// PostgreSQL behind ``SQLDatabase``, over a pooled `PostgresClient` (whose `run()` the caller's service runs).
+///
+/// Waiting for a pooled connection is bounded: postgres-nio queues requests for as long as it cannot connect (until
+/// its circuit breaker opens after a minute), so without a bound every request would hang while PostgreSQL is down.
+/// Instead the statement fails with ``StoreError/unavailable(_:)``, as do statements whose connection is lost.
 public struct PostgresSQLDatabase: SQLDatabase {
     public let dialect = SQLDialect.postgres
     public let client: PostgresClient
     let logger: Logger
+    /// How long a statement waits for a pooled connection.
+    public let acquireTimeout: Duration
+    /// The shorter wait while the last attempt to get a connection failed, so that an outage is answered quickly;
+    /// the pool keeps reconnecting in the background and the first successful lease ends it.
+    public let outageAcquireTimeout: Duration
+    let reachability = Reachability()
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(
+        client: PostgresClient,
+        logger: Logger,
+        acquireTimeout: Duration = .seconds(3),
+        outageAcquireTimeout: Duration = .seconds(1)
+    ) {
         self.client = client
         self.logger = logger
+        self.acquireTimeout = acquireTimeout
+        self.outageAcquireTimeout = min(outageAcquireTimeout, acquireTimeout)
     }
 
     @discardableResult
     public func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
-        try await Self.collect(client.query(Self.makeQuery(sql, binds), logger: logger))
+        let logger = logger
+        do {
+            return try await withConnection { connection in
+                try await Self.collect(connection.query(Self.makeQuery(sql, binds), logger: logger))
+            }
+        } catch {
+            throw Self.mapped(error)
+        }
     }
 
     /// Runs `body` in a transaction, retried (up to three times) when PostgreSQL reports a deadlock or a
@@ -22,17 +47,25 @@ public struct PostgresSQLDatabase: SQLDatabase {
     public func transaction<Result: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> Result) async throws
         -> Result
     {
+        let logger = logger
         var attempt = 0
         while true {
             attempt += 1
             do {
-                return try await client.withTransaction(logger: logger) { connection in
-                    try await body(Connection(connection: connection, logger: logger))
+                // The body does not escape: the call below returns only after it has finished.
+                return try await withoutActuallyEscaping(body) { body in
+                    try await withConnection { connection in
+                        try await connection.withTransaction(logger: logger) { connection in
+                            try await body(Connection(connection: connection, logger: logger))
+                        }
+                    }
                 }
             } catch let error as PostgresTransactionError {
                 let underlying: any Error = error.closureError ?? error.beginError ?? error.commitError ?? error
                 if attempt < 3, Self.isRetryable(underlying) { continue }
-                throw underlying
+                throw Self.mapped(underlying)
+            } catch {
+                throw Self.mapped(error)
             }
         }
     }
@@ -42,6 +75,67 @@ public struct PostgresSQLDatabase: SQLDatabase {
         return state == "40P01" || state == "40001"
     }
 
+    /// PostgreSQL errors that say the database cannot be used right now rather than that the statement is wrong:
+    /// the connection was lost or refused, or the server is shutting down, starting or out of connections.
+    static func mapped(_ error: any Error) -> any Error {
+        guard let psql = error as? PSQLError else { return error }
+        let lost: Set<PSQLError.Code> = [
+            .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown, .poolClosed,
+        ]
+        if lost.contains(psql.code) {
+            return StoreError.unavailable("the connection to PostgreSQL was lost (\(psql.code))")
+        }
+        if psql.code == .server, let state = psql.serverInfo?[.sqlState],
+            state.hasPrefix("08") || ["57P01", "57P02", "57P03", "53300"].contains(state)
+        {
+            return StoreError.unavailable("PostgreSQL cannot serve the statement now (SQLSTATE \(state))")
+        }
+        return error
+    }
+
+    /// Leases a pooled connection for `body`, waiting at most ``acquireTimeout`` (``outageAcquireTimeout`` while
+    /// the previous lease failed). A failure to get a connection is ``StoreError/unavailable(_:)``.
+    func withConnection<Result: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        let wait = reachability.isReachable ? acquireTimeout : outageAcquireTimeout
+        let race = LeaseRace()
+        let client = client
+        do {
+            return try await withThrowingTaskGroup(of: LeaseRace.Outcome<Result>.self) { group in
+                group.addTask {
+                    try await client.withConnection { connection in
+                        // The timer may have given up just as the connection came.
+                        guard race.claim(.leased) else { throw CancellationError() }
+                        return .value(try await body(connection))
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(for: wait)
+                    guard race.claim(.timedOut) else { return .timerLost }
+                    throw StoreError.unavailable("no PostgreSQL connection within \(wait)")
+                }
+                while let outcome = try await group.next() {
+                    if case .value(let value) = outcome {
+                        group.cancelAll()
+                        reachability.isReachable = true
+                        return value
+                    }
+                }
+                throw CancellationError()
+            }
+        } catch {
+            if race.state == .leased {
+                reachability.isReachable = true
+                throw error
+            }
+            // Refused, timed out, or the pool's circuit breaker is open: all mean PostgreSQL is out of reach.
+            reachability.isReachable = false
+            if let error = error as? StoreError { throw error }
+            throw StoreError.unavailable("no PostgreSQL connection (\(String(reflecting: error)))")
+        }
+    }
+
     /// One leased connection inside a transaction.
     struct Connection: SQLDatabase {
         let dialect = SQLDialect.postgres
@@ -49,8 +143,12 @@ public struct PostgresSQLDatabase: SQLDatabase {
         let logger: Logger
 
         func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
-            try await PostgresSQLDatabase.collect(
-                connection.query(PostgresSQLDatabase.makeQuery(sql, binds), logger: logger))
+            do {
+                return try await PostgresSQLDatabase.collect(
+                    connection.query(PostgresSQLDatabase.makeQuery(sql, binds), logger: logger))
+            } catch {
+                throw PostgresSQLDatabase.mapped(error)
+            }
         }
 
         func transaction<Result: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> Result) async throws
@@ -96,5 +194,40 @@ public struct PostgresSQLDatabase: SQLDatabase {
         case .bool: return .bool(try cell.decode(Bool.self))
         default: return .text(try cell.decode(String.self))
         }
+    }
+}
+
+/// Whether the last attempt to lease a PostgreSQL connection succeeded.
+final class Reachability: Sendable {
+    private let reachable = Atomic<Bool>(true)
+
+    var isReachable: Bool {
+        get { reachable.load(ordering: .relaxed) }
+        set { reachable.store(newValue, ordering: .relaxed) }
+    }
+}
+
+/// Decides, exactly once, whether a lease arrived before its timer fired.
+final class LeaseRace: Sendable {
+    enum State: Int {
+        case waiting
+        case leased
+        case timedOut
+    }
+
+    /// What a child task of the race returns.
+    enum Outcome<Value: Sendable>: Sendable {
+        case value(Value)
+        case timerLost
+    }
+
+    private let raw = Atomic<Int>(State.waiting.rawValue)
+
+    var state: State { State(rawValue: raw.load(ordering: .acquiring)) ?? .waiting }
+
+    /// Moves from waiting to `state`; false when the other side already won.
+    func claim(_ state: State) -> Bool {
+        raw.compareExchange(expected: State.waiting.rawValue, desired: state.rawValue, ordering: .acquiringAndReleasing)
+            .exchanged
     }
 }

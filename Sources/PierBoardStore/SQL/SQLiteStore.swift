@@ -10,7 +10,9 @@ public final class SQLiteSQLDatabase: SQLDatabase {
     public let dialect = SQLDialect.sqlite
     let connection: SQLiteConnection
     let lock = AsyncLock()
-    let broken = Mutex(false)
+    /// Set while SQLite keeps a transaction open that a ROLLBACK could not end: nothing else runs until a later
+    /// ROLLBACK succeeds, since statements would otherwise silently join that transaction and be lost with it.
+    let stranded = Mutex(false)
 
     /// Opens (creating if needed) the database file, with WAL journaling and foreign keys on.
     public static func open(path: String, logger: Logger) async throws -> SQLiteSQLDatabase {
@@ -35,21 +37,17 @@ public final class SQLiteSQLDatabase: SQLDatabase {
 
     @discardableResult
     public func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
-        try checkUsable()
-        return try await lock.withLock { try await Self.run(connection, sql, binds) }
-    }
-
-    private func checkUsable() throws {
-        if broken.withLock({ $0 }) {
-            throw StoreError.corrupt("the SQLite connection could not roll back a transaction; restart the service")
+        try await lock.withLock {
+            try await endStrandedTransaction()
+            return try await Self.run(connection, sql, binds)
         }
     }
 
     public func transaction<Result: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> Result) async throws
         -> Result
     {
-        try checkUsable()
-        return try await lock.withLock {
+        try await lock.withLock {
+            try await endStrandedTransaction()
             let inside = Transaction(connection: connection)
             try await Self.run(connection, "BEGIN IMMEDIATE", [])
             do {
@@ -57,16 +55,39 @@ public final class SQLiteSQLDatabase: SQLDatabase {
                 try await Self.run(connection, "COMMIT", [])
                 return result
             } catch {
-                do {
-                    try await Self.run(connection, "ROLLBACK", [])
-                } catch {
-                    // Still inside a transaction that will never end: refuse further use rather than let later
-                    // writes silently join it and be lost.
-                    broken.withLock { $0 = true }
-                }
+                await rollBack()
                 throw error
             }
         }
+    }
+
+    /// Ends the transaction a failed body or COMMIT left open. After SQLITE_FULL, I/O errors and a few others
+    /// SQLite may have rolled the whole transaction back by itself, and then ROLLBACK fails with "no transaction is
+    /// active": only a transaction that is really still open counts as stranded.
+    private func rollBack() async {
+        if (try? await Self.run(connection, "ROLLBACK", [])) != nil { return }
+        if await transactionIsOpen() { stranded.withLock { $0 = true } }
+    }
+
+    /// Tries again to end a stranded transaction; refuses the statement while that is impossible.
+    private func endStrandedTransaction() async throws {
+        guard stranded.withLock({ $0 }) else { return }
+        if (try? await Self.run(connection, "ROLLBACK", [])) == nil, await transactionIsOpen() {
+            throw StoreError.unavailable("the SQLite connection has a transaction open that it cannot roll back")
+        }
+        stranded.withLock { $0 = false }
+    }
+
+    /// Whether SQLite has a transaction open, which `sqlite3_get_autocommit` would say if sqlite-nio exposed the
+    /// handle: a BEGIN succeeds only outside a transaction (and then begins an empty one, ended at once). A probe
+    /// that fails for another reason answers "open", the safe side.
+    private func transactionIsOpen() async -> Bool {
+        do {
+            try await Self.run(connection, "BEGIN DEFERRED", [])
+        } catch {
+            return true
+        }
+        return (try? await Self.run(connection, "ROLLBACK", [])) == nil
     }
 
     /// The connection as seen inside a transaction: the lock is already held.
@@ -87,7 +108,12 @@ public final class SQLiteSQLDatabase: SQLDatabase {
 
     @discardableResult
     static func run(_ connection: SQLiteConnection, _ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
-        let rows = try await connection.query(translate(sql), binds.map(sqliteValue))
+        let rows: [SQLiteRow]
+        do {
+            rows = try await connection.query(translate(sql), binds.map(sqliteValue))
+        } catch let error as SQLiteError {
+            throw storeError(error) ?? error
+        }
         var columns: SQLColumns?
         return rows.map { row in
             let cells = row.columns.map { column -> SQLValue in
@@ -103,6 +129,20 @@ public final class SQLiteSQLDatabase: SQLDatabase {
             let shared = columns ?? SQLColumns(row.columns.map(\.name))
             columns = shared
             return SQLRow(columns: shared, cells: cells)
+        }
+    }
+
+    /// What a SQLite failure means for the caller when it is about the storage rather than the statement: a full
+    /// disk, or an I/O error or lock that may pass. Anything else stays as it is (an internal error).
+    static func storeError(_ error: SQLiteError) -> StoreError? {
+        switch error.reason {
+        case .full:
+            .storageFull("the disk holding the SQLite database is full (\(error.message))")
+        case .ioError, .ioErrorFailedWrite, .ioErrorFailedSync, .ioErrorFailedRead, .ioErrorFailedTruncate, .busy,
+            .busyTimeout, .locked, .cantOpen:
+            .unavailable("the SQLite database could not be used (\(error.message))")
+        default:
+            nil
         }
     }
 
