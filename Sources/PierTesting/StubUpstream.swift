@@ -12,7 +12,8 @@ import Synchronization
 /// - `/status/NNN` with that status; `/slow/MS` after MS milliseconds;
 /// - `/bytes/N` with N bytes streamed in 64 KiB pieces (written only as fast as the peer reads);
 /// - `POST /count` by counting the body's bytes without keeping them;
-/// - `/sse` with three server-sent events 300 ms apart; `/chunked` with a chunked body of three parts;
+/// - `/sse` with three server-sent events 1 s apart (so that a loaded test machine cannot make a proxy that streams
+///   look like one that buffers); `/chunked` with a chunked body of three parts;
 /// - `/ws` as a WebSocket that echoes every text or binary message.
 public final class StubUpstream: Sendable {
     public let name: String
@@ -272,7 +273,7 @@ final class StubHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
             return
         }
-        context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(300)) {
+        context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(1)) {
             guard context.channel.isActive else { return }
             self.sendEvent(context: context, number: number + 1, of: total)
         }
