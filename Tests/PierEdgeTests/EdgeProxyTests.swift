@@ -321,7 +321,7 @@ struct ProxyBalancingTests {
             """
         } _: { stubs, edge in
             // While one slow request occupies a target, every quick request goes to the other one.
-            let slowOne = Task { try await edge.get("/slow/4000") }
+            let slowOne = Task { try await edge.get("/slow/10000") }
             try await eventually("the slow request reached a target") {
                 stubs[0].requestCount + stubs[1].requestCount == 1
             }
