@@ -237,10 +237,11 @@ struct ProxyForwardingTests {
             routes:
               - match: { path_prefix: / }
                 upstream: app
-                timeouts: { response: 300ms }
+                timeouts: { response: 1s }
             \(pool(stubs))
             """
         } _: { _, edge in
+            // 1 s, not less: the request after the timeout must not itself take longer in a loaded parallel run.
             let response = try await edge.get("/slow/3000")
             #expect(response.status == 504)
             #expect(response.header("Content-Type") == "application/problem+json")
