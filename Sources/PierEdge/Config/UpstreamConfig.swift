@@ -157,11 +157,7 @@ public struct ProxyRouteConfig: Sendable, Hashable {
     public var upgrades: [String] = ["websocket"]
     /// Fields written into every request sent upstream, right after `Host` (`set_request_headers`); fields of the
     /// client with the same names are dropped, so a client cannot supply or forge them.
-    public var setRequestHeaders: [HeaderField] = [] {
-        didSet { setRequestHeaderNames = setRequestHeaders.map { $0.name.lowercased() } }
-    }
-    /// The names of ``setRequestHeaders`` in lower case, for the comparison on the hot path.
-    private(set) var setRequestHeaderNames: [String] = []
+    public var setRequestHeaders: [HeaderField] = []
 
     public init(
         upstream: String,

@@ -35,7 +35,7 @@ final class ProxyExchange: UpstreamConnectionOwner {
         self.cors = route.cors?.responseHeaders(origin: request.headers.first(.origin)) ?? []
         self.routeHeaderNames = route.headerNames
         (self.requestHead, self.needsHost) = UpstreamRequestHead.make(
-            exchange, path: path, config: config, upgrade: upgrade)
+            exchange, route: route, path: path, config: config, upgrade: upgrade)
         self.upgradeProtocols = upgrade
         self.chunkedBody = request.framing == .chunked
         self.hashKey = Self.hashKey(exchange, pool.config.hashOn, balance: pool.config.balance)

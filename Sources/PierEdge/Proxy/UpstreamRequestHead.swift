@@ -6,7 +6,8 @@ enum UpstreamRequestHead {
     /// The head's bytes, without its final empty line when `needsHost` (an HTTP/1.0 client sent no Host, so the
     /// target's address is added per attempt).
     static func make(
-        _ exchange: EdgeExchange, path: RequestPath, config: ProxyRouteConfig, upgrade: String?
+        _ exchange: EdgeExchange, route: EdgeRuntime.Route, path: RequestPath, config: ProxyRouteConfig,
+        upgrade: String?
     ) -> (head: ByteBuffer, needsHost: Bool) {
         let request = exchange.request
         let headers = request.headers
@@ -43,11 +44,8 @@ enum UpstreamRequestHead {
                 if config.hostHeader != nil { continue }
             default:
                 if dropUnderscores && headers.nameContainsUnderscore(index) { continue }
-                if !config.setRequestHeaderNames.isEmpty
-                    && config.setRequestHeaderNames.contains(where: { headers.nameEquals(index, $0) })
-                {
-                    continue
-                }
+                let setNames = route.requestHeaderNames
+                if !setNames.isEmpty, setNames.contains(where: { headers.nameEquals(index, $0) }) { continue }
             }
             headers.writeField(at: index, into: &buffer)
         }
@@ -56,10 +54,7 @@ enum UpstreamRequestHead {
         } else if let targetAuthority {
             buffer.writeHeaderLine("Host: ", targetAuthority)
         }
-        for field in config.setRequestHeaders {
-            buffer.writeString(field.name)
-            buffer.writeHeaderLine(": ", field.value)
-        }
+        if let fields = route.renderedRequestHeaders { buffer.writeImmutableBuffer(fields) }
         let remote = exchange.remoteAddress
         buffer.writeStaticString("X-Forwarded-For: ")
         for earlier in forwardedFor {

@@ -19,20 +19,30 @@ public final class EdgeRuntime: Sendable {
         let headerNames: [String]
         /// The fields themselves, names lowercased, for HTTP/2.
         let headerFields: [(String, String)]
+        /// A proxy route's `set_request_headers`, rendered once for every request sent upstream, or `nil`.
+        let renderedRequestHeaders: ByteBuffer?
+        /// Their names, lowercased: the client's fields of these names are not forwarded.
+        let requestHeaderNames: [String]
 
         init(match: RouteMatch, action: RouteAction, cors: CORSPolicy?, responseHeaders: [HeaderField] = []) {
             self.match = match
             self.action = action
             self.cors = cors
-            if responseHeaders.isEmpty {
-                renderedHeaders = nil
-            } else {
-                var buffer = ByteBuffer()
-                for field in responseHeaders { buffer.writeString("\(field.name): \(field.value)\r\n") }
-                renderedHeaders = buffer
-            }
+            renderedHeaders = Self.render(responseHeaders)
             headerNames = responseHeaders.map { $0.name.lowercased() }
             headerFields = responseHeaders.map { ($0.name.lowercased(), $0.value) }
+            var requestHeaders: [HeaderField] = []
+            if case .proxy(let config) = action { requestHeaders = config.setRequestHeaders }
+            renderedRequestHeaders = Self.render(requestHeaders)
+            requestHeaderNames = requestHeaders.map { $0.name.lowercased() }
+        }
+
+        /// Configured fields as HTTP/1 field lines, or `nil` when there are none.
+        static func render(_ fields: [HeaderField]) -> ByteBuffer? {
+            guard !fields.isEmpty else { return nil }
+            var buffer = ByteBuffer()
+            for field in fields { buffer.writeString("\(field.name): \(field.value)\r\n") }
+            return buffer
         }
     }
 
