@@ -79,7 +79,7 @@ extension BoardStoreFixture {
     ) async throws -> Value {
         let logger = Logger(label: "pier.test.store", factory: { _ in SwiftLogNoOpLogHandler() })
         let client = PostgresClient(
-            configuration: try PostgresFixture.unreachableConfiguration(), backgroundLogger: logger)
+            configuration: try await PostgresFixture.unreachableConfiguration(), backgroundLogger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }

@@ -1,7 +1,11 @@
 import Foundation
 
-/// Runs a command-line tool (`openssl`, `curl`, `nghttp`, `h2load`, a Python script) to its end, for tests that
-/// check the edge with the tools people use.
+/// Runs a command-line tool (`openssl`, `curl`, `nghttp`, `h2load`, a Python script, the `pier` binary) to its end,
+/// for tests that check Pier with the tools people use.
+///
+/// Nothing here blocks a thread: the exit is polled and output arrives through readability handlers. Foundation's
+/// `waitUntilExit()` and `readDataToEndOfFile()` would each park one of the few threads Swift concurrency has (two on
+/// a 2-core machine), and `waitUntilExit()` can miss the exit altogether, so a parallel run could stop for good.
 public enum CommandLineTool {
     public struct Result: Sendable {
         public var status: Int32
@@ -40,26 +44,48 @@ public enum CommandLineTool {
         process.standardInput = standardInput
         process.standardOutput = standardOutput
         process.standardError = standardError
-        let output = Collected()
-        let errors = Collected()
-        standardOutput.fileHandleForReading.readabilityHandler = { output.append($0.availableData) }
-        standardError.fileHandleForReading.readabilityHandler = { errors.append($0.availableData) }
-        try process.run()
+        let output = Collected(from: standardOutput)
+        let errors = Collected(from: standardError)
+        try ChildExit.start(process)
         standardInput.fileHandleForWriting.write(Data(input.utf8))
         try? standardInput.fileHandleForWriting.close()
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            if ContinuousClock.now > deadline {
-                process.terminate()
-                process.waitUntilExit()
-                break
+        if await !ChildExit.wait(for: process, upTo: timeout) {
+            process.terminate()
+            if await !ChildExit.wait(for: process, upTo: .seconds(5)) {
+                kill(process.processIdentifier, SIGKILL)
+                await ChildExit.wait(for: process, upTo: .seconds(5))
             }
-            try await Task.sleep(for: .milliseconds(10))
         }
-        standardOutput.fileHandleForReading.readabilityHandler = nil
-        standardError.fileHandleForReading.readabilityHandler = nil
-        output.append(standardOutput.fileHandleForReading.readDataToEndOfFile())
-        errors.append(standardError.fileHandleForReading.readDataToEndOfFile())
-        return Result(status: process.terminationStatus, output: output.value, errors: errors.value)
+        // A descendant that outlives the tool may hold its pipes open: take what arrived, without waiting for ever.
+        await output.waitForEnd(upTo: .seconds(5))
+        await errors.waitForEnd(upTo: .seconds(5))
+        let status = process.isRunning ? -9 : process.terminationStatus
+        return Result(status: status, output: output.value, errors: errors.value)
+    }
+}
+
+/// Starting child processes as a shell would, and waiting for them to exit without blocking a thread.
+enum ChildExit {
+    /// Starts `process` with no signal blocked. Foundation spawns it from the calling thread, whose mask it inherits,
+    /// and the threads Swift concurrency runs on block most signals: a child started from one (a Python server, say)
+    /// would never see the SIGTERM that is to stop it.
+    static func start(_ process: Process) throws {
+        var unblocked = sigset_t()
+        var previous = sigset_t()
+        sigemptyset(&unblocked)
+        pthread_sigmask(SIG_SETMASK, &unblocked, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+        try process.run()
+    }
+
+    /// Polls until `process` has exited or `limit` has passed; true when it has exited.
+    @discardableResult
+    static func wait(for process: Process, upTo limit: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while process.isRunning {
+            if ContinuousClock.now >= deadline { return false }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return true
     }
 }

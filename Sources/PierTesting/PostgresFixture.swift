@@ -100,11 +100,11 @@ extension PostgresFixture {
 extension PostgresFixture {
     /// A client configuration for a PostgreSQL that is down: a loopback port nothing listens on, so every
     /// connection attempt is refused.
-    public static func unreachableConfiguration() throws -> PostgresClient.Configuration {
-        let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(host: "127.0.0.1", port: 0).wait()
+    public static func unreachableConfiguration() async throws -> PostgresClient.Configuration {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).get()
         let port = channel.localAddress?.port ?? 1
-        try channel.close().wait()
+        try await channel.close()
         return PostgresClient.Configuration(
             host: "127.0.0.1", port: port, username: "pier", password: nil, database: "pier", tls: .disable)
     }

@@ -13,8 +13,8 @@ public final class RunningProcess: Sendable {
     }
 
     private let process: Process
-    private let output = Collected()
-    private let errorOutput = Collected()
+    private let output: Collected
+    private let errorOutput: Collected
 
     public init(executable: URL, arguments: [String], environment: [String: String]? = nil) throws {
         let process = Process()
@@ -29,13 +29,9 @@ public final class RunningProcess: Sendable {
         process.standardError = standardError
         process.standardInput = FileHandle.nullDevice
         self.process = process
-        standardOutput.fileHandleForReading.readabilityHandler = { [output] handle in
-            output.append(handle.availableData)
-        }
-        standardError.fileHandleForReading.readabilityHandler = { [errorOutput] handle in
-            errorOutput.append(handle.availableData)
-        }
-        try process.run()
+        output = Collected(from: standardOutput)
+        errorOutput = Collected(from: standardError)
+        try ChildExit.start(process)
     }
 
     public var pid: Int32 { process.processIdentifier }
@@ -79,13 +75,9 @@ public final class RunningProcess: Sendable {
     @discardableResult
     public func stop(timeout: Duration = .seconds(15)) async -> Int32 {
         if process.isRunning { kill(process.processIdentifier, SIGTERM) }
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(25))
-        }
-        if process.isRunning {
+        if await !ChildExit.wait(for: process, upTo: timeout) {
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            await ChildExit.wait(for: process, upTo: .seconds(10))
             return -9
         }
         return process.terminationStatus
@@ -96,9 +88,35 @@ public final class RunningProcess: Sendable {
     }
 }
 
-/// Output collected from a child process's pipe as it arrives.
+/// Output collected from a child process's pipe as it arrives, by a thread of its own blocked in `read(2)` (never a
+/// Swift concurrency thread). Foundation's `readabilityHandler` is not used: on Linux it stops delivering now and
+/// then, leaving the rest of the output (and the end of the pipe) unseen.
 final class Collected: Sendable {
-    private let data = Mutex(Data())
-    func append(_ more: Data) { data.withLock { $0.append(more) } }
-    var value: String { data.withLock { String(decoding: $0, as: UTF8.self) } }
+    private let state = Mutex((data: Data(), ended: false))
+
+    init(from pipe: Pipe) {
+        let handle = pipe.fileHandleForReading
+        let reader = Thread { [self] in
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = chunk.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else { break }
+                state.withLock { $0.data.append(contentsOf: chunk[0..<count]) }
+            }
+            state.withLock { $0.ended = true }
+        }
+        reader.start()
+    }
+
+    var value: String { state.withLock { String(decoding: $0.data, as: UTF8.self) } }
+    var ended: Bool { state.withLock { $0.ended } }
+
+    /// Waits (polling) until the pipe has reached its end or `limit` has passed.
+    func waitForEnd(upTo limit: Duration) async {
+        let deadline = ContinuousClock.now + limit
+        while !ended && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
 }

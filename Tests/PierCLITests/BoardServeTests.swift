@@ -138,16 +138,16 @@ struct BoardServeTests {
     }
 
     @Test("bad options are refused before anything starts")
-    func badOptions() throws {
-        let listen = try PierBinary.run(["board", "serve", "--listen", "nowhere"])
+    func badOptions() async throws {
+        let listen = try await PierBinary.run(["board", "serve", "--listen", "nowhere"])
         #expect(listen.status != 0)
         #expect(listen.error.contains("--listen"))
-        let cost = try PierBinary.run(["board", "serve", "--bcrypt-cost", "4"])
+        let cost = try await PierBinary.run(["board", "serve", "--bcrypt-cost", "4"])
         #expect(cost.status != 0)
         #expect(cost.error.contains("--bcrypt-cost"))
-        let origin = try PierBinary.run(["board", "serve", "--allowed-origin", "example.com"])
+        let origin = try await PierBinary.run(["board", "serve", "--allowed-origin", "example.com"])
         #expect(origin.status != 0)
-        let drain = try PierBinary.run(["board", "serve", "--drain-period", "soon"])
+        let drain = try await PierBinary.run(["board", "serve", "--drain-period", "soon"])
         #expect(drain.status != 0)
         #expect(drain.error.contains("--drain-period"))
     }
@@ -208,7 +208,7 @@ struct BoardServeTests {
 struct OpenAPIDocumentTests {
     @Test("pier board openapi prints a document that openapi-spec-validator accepts")
     func validates() async throws {
-        let printed = try PierBinary.run(["board", "openapi"])
+        let printed = try await PierBinary.run(["board", "openapi"])
         #expect(printed.status == 0)
         let venv = ProcessInfo.processInfo.environment["PIER_TEST_VENV"] ?? ".venv"
         let validator = URL(fileURLWithPath: venv).appendingPathComponent("bin/openapi-spec-validator")
@@ -220,16 +220,9 @@ struct OpenAPIDocumentTests {
         try await TemporaryDirectory.with { directory in
             let path = directory + "/openapi.json"
             try printed.output.write(toFile: path, atomically: true, encoding: .utf8)
-            let process = Process()
-            process.executableURL = validator
-            process.arguments = [path]
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0, "\(text)")
+            let checked = try await CommandLineTool.run(validator.path, [path])
+            let text = checked.all
+            #expect(checked.status == 0, "\(text)")
             #expect(text.contains("OK"))
         }
     }

@@ -20,7 +20,7 @@ struct ConfigCheckTests {
                 to: "edge.yaml",
                 under: directory
             )
-            let result = try PierBinary.run(["config", "check", directory + "/edge.yaml"])
+            let result = try await PierBinary.run(["config", "check", directory + "/edge.yaml"])
             #expect(result.status == 0)
             #expect(result.output.contains("\(directory)/edge.yaml: OK"))
             #expect(
@@ -39,14 +39,14 @@ struct ConfigCheckTests {
                 under: directory
             )
             let path = directory + "/bad.yaml"
-            let result = try PierBinary.run(["config", "check", path])
+            let result = try await PierBinary.run(["config", "check", path])
             #expect(result.status == 1)
             #expect(result.error.contains("\(path):2: routes[0].match.path_prefix: \"nope\" must start with /"))
             #expect(
                 result.error.contains(
                     "\(path):3: routes[0].static.root: the directory \(directory)/absent does not exist"))
             #expect(result.error.contains("\(path): 2 errors"))
-            let missing = try PierBinary.run(["config", "check", directory + "/nothing.yaml"])
+            let missing = try await PierBinary.run(["config", "check", directory + "/nothing.yaml"])
             #expect(missing.status == 1)
             #expect(missing.error.contains("cannot read the file"))
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PierCore
+import PierTesting
 import Testing
 
 @testable import PierCLI
@@ -19,12 +20,12 @@ struct PierCommandTests {
     }
 
     @Test("the built binary prints its version and a help listing only real commands")
-    func binary() throws {
-        let version = try PierBinary.run(["version"])
+    func binary() async throws {
+        let version = try await PierBinary.run(["version"])
         #expect(version.status == 0)
         #expect(version.output == "pier \(PierVersion.current)\n")
 
-        let help = try PierBinary.run(["--help"])
+        let help = try await PierBinary.run(["--help"])
         #expect(help.status == 0)
         let listed = help.output.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         for name in PierCommand.configuration.subcommands.compactMap({ $0.configuration.commandName }) {
@@ -51,26 +52,9 @@ enum PierBinary {
         return directory.appendingPathComponent("pier")
     }
 
-    static func run(_ arguments: [String], stdin: String? = nil) throws -> Result {
-        let process = Process()
-        process.executableURL = url
-        process.arguments = arguments
-        let output = Pipe()
-        let error = Pipe()
-        let input = Pipe()
-        process.standardOutput = output
-        process.standardError = error
-        process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = error.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(
-            status: process.terminationStatus,
-            output: String(decoding: outputData, as: UTF8.self),
-            error: String(decoding: errorData, as: UTF8.self)
-        )
+    /// Runs `pier` with `arguments` to its end (without blocking a thread: see `CommandLineTool`).
+    static func run(_ arguments: [String], stdin: String? = nil) async throws -> Result {
+        let result = try await CommandLineTool.run(url.path, arguments, input: stdin ?? "", timeout: .seconds(120))
+        return Result(status: result.status, output: result.output, error: result.errors)
     }
 }
