@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "PierEdge", targets: ["PierEdge"]),
         .library(name: "PierBoard", targets: ["PierBoard"]),
         .library(name: "PierBoardStore", targets: ["PierBoardStore"]),
+        .library(name: "PierMail", targets: ["PierMail"]),
         .library(name: "PierTesting", targets: ["PierTesting"]),
     ],
     dependencies: [
@@ -107,6 +108,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "PierMail",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "PierTesting",
             dependencies: [
                 "PierCore",
@@ -181,6 +193,11 @@ let package = Package(
             exclude: ["Fixtures/PASETO-VECTORS-LICENSE"],
             // Embedded rather than read from disk, so the tests need nothing outside the repository at run time.
             resources: [.embedInCode("Fixtures/paseto-v4.json")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PierMailTests",
+            dependencies: ["PierMail", "PierTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
