@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "PierBoard", targets: ["PierBoard"]),
         .library(name: "PierBoardStore", targets: ["PierBoardStore"]),
         .library(name: "PierMail", targets: ["PierMail"]),
+        .library(name: "PierNotify", targets: ["PierNotify"]),
         .library(name: "PierTesting", targets: ["PierTesting"]),
     ],
     dependencies: [
@@ -119,6 +120,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "PierNotify",
+            dependencies: [
+                "PierBoardStore",
+                "PierMail",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "PierTesting",
             dependencies: [
                 "PierCore",
@@ -143,6 +154,8 @@ let package = Package(
                 "PierEdge",
                 "PierBoard",
                 "PierBoardStore",
+                "PierMail",
+                "PierNotify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -198,6 +211,11 @@ let package = Package(
         .testTarget(
             name: "PierMailTests",
             dependencies: ["PierMail", "PierTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PierNotifyTests",
+            dependencies: ["PierNotify", "PierMail", "PierBoardStore", "PierTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

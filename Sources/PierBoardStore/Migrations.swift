@@ -158,6 +158,39 @@ public enum Migrations {
                 "ALTER TABLE users ADD COLUMN session_version BIGINT NOT NULL DEFAULT 0"
             ]
         ),
+        Migration(
+            version: 4,
+            name: "email deliveries of outbox events, their attempts, and each account's language",
+            statements: [
+                "ALTER TABLE users ADD COLUMN language TEXT CHECK (language IN ('ko', 'en'))",
+                """
+                CREATE TABLE deliveries (
+                    id TEXT PRIMARY KEY,
+                    outbox_id TEXT NOT NULL REFERENCES outbox (id),
+                    channel TEXT NOT NULL CHECK (channel IN ('email')),
+                    recipient_id TEXT NOT NULL REFERENCES users (id),
+                    state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'dead')),
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    created_at BIGINT NOT NULL,
+                    available_at BIGINT NOT NULL,
+                    finished_at BIGINT,
+                    last_error TEXT,
+                    UNIQUE (outbox_id, channel, recipient_id)
+                )
+                """,
+                "CREATE INDEX deliveries_due ON deliveries (state, available_at)",
+                """
+                CREATE TABLE delivery_attempts (
+                    id TEXT PRIMARY KEY,
+                    delivery_id TEXT NOT NULL REFERENCES deliveries (id),
+                    at BIGINT NOT NULL,
+                    outcome TEXT NOT NULL CHECK (outcome IN ('delivered', 'retry', 'dead')),
+                    detail TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id, id)",
+            ]
+        ),
     ]
 
     /// The newest schema version this build knows.

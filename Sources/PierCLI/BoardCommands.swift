@@ -93,9 +93,12 @@ struct BoardServeCommand: AsyncParsableCommand {
             valueName: "duration"))
     var drainPeriod = "5s"
 
+    @OptionGroup(title: "Email notifications") var mail: MailOptions
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
+        _ = try mail.settings(defaultPublicURL: nil)
         _ = try parsedListen()
         _ = try parsedProxies()
         _ = try parsedDrainPeriod()
@@ -173,9 +176,11 @@ struct BoardServeCommand: AsyncParsableCommand {
         let prepare = PrepareBoard(
             repository: opened.repository, passwords: passwords, migrate: migrate, supervisorEmail: email,
             logger: logger)
+        let notifier = try mail.notifier(database: opened.repository.database, defaultPublicURL: nil, logger: logger)
         // Last, so it is the first to hear of shutdown: the server keeps listening until the drain is over.
         let drain = DrainBeforeShutdown(api: api, period: try parsedDrainPeriod(), logger: logger)
-        try await Bootstrap.run(opened.services + [prepare, app, drain], logger: logger, cleanup: opened.close)
+        try await Bootstrap.run(
+            opened.services + [prepare, notifier, app, drain], logger: logger, cleanup: opened.close)
     }
 }
 

@@ -63,9 +63,19 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "With --tls-cert: also listen on this host:port for plain HTTP and redirect it to HTTPS (308).")
     var redirectFrom: String?
 
+    @OptionGroup(title: "Email notifications") var mail: MailOptions
+
     @OptionGroup var global: GlobalOptions
 
+    /// The address the edge serves on, for links in email, when its port is known before it starts.
+    var servedURL: String? {
+        guard let address = SocketAddressSpec(parsing: listen), address.port != 0 else { return nil }
+        let host = ["0.0.0.0", "::"].contains(address.host) ? "localhost" : address.host
+        return "\(tlsCert == nil ? "http" : "https")://\(host.contains(":") ? "[\(host)]" : host):\(address.port)"
+    }
+
     func validate() throws {
+        _ = try mail.settings(defaultPublicURL: servedURL)
         guard SocketAddressSpec(parsing: listen) != nil else {
             throw ValidationError("--listen: \"\(listen)\" is not host:port or [address]:port")
         }
@@ -196,8 +206,11 @@ struct UpCommand: AsyncParsableCommand {
             stack: stack, prepared: prepared, instances: instances, host: edgeConfig.listen[0].address.host,
             scheme: tlsCert == nil ? "http" : "https")
 
+        let notifier = try mail.notifier(
+            database: opened.repository.database, defaultPublicURL: servedURL, logger: Logger(label: "pier.board"))
+
         // Started in this order and stopped in reverse: the edge stops taking requests first, the database last.
-        let services: [any Service] = opened.services + [prepare] + boards + stack.services + [announce]
+        let services: [any Service] = opened.services + [prepare, notifier] + boards + stack.services + [announce]
         try await Bootstrap.run(services, logger: logger, cleanup: opened.close)
     }
 

@@ -5,15 +5,18 @@ import Testing
 /// `pier board serve` as a user runs it: a real process, real sockets, a real database.
 @Suite("pier board serve")
 struct BoardServeTests {
-    static func start(_ arguments: [String]) throws -> RunningProcess {
+    static func start(_ arguments: [String], environment: [String: String]? = nil) throws -> RunningProcess {
         try RunningProcess(
             executable: PierBinary.url,
-            arguments: ["board", "serve", "--listen", "127.0.0.1:0", "--bcrypt-cost", "10"] + arguments)
+            arguments: ["board", "serve", "--listen", "127.0.0.1:0", "--bcrypt-cost", "10"] + arguments,
+            environment: environment)
     }
 
     /// Starts an instance and returns it with its port once it listens.
-    static func started(_ arguments: [String]) async throws -> (RunningProcess, Int) {
-        let process = try start(arguments)
+    static func started(_ arguments: [String], environment: [String: String]? = nil) async throws
+        -> (RunningProcess, Int)
+    {
+        let process = try start(arguments, environment: environment)
         try await process.waitForOutput(containing: "pier board listening on")
         let port = try #require(process.firstMatch(#"listening on http://127\.0\.0\.1:(\d+)"#).flatMap { Int($0) })
         // Ready once migrations ran and the first account exists.

@@ -1,0 +1,225 @@
+import Foundation
+
+/// One email to send: an outbox event for one recipient, with what the message needs to say (names, not ids).
+public struct PendingDelivery: Sendable, Equatable {
+    public var id: String
+    public var kind: String
+    /// The event's payload as written in the change's transaction (`task_id`, `board_id`, `actor_id`, `title`, …).
+    public var payload: [String: String]
+    public var recipient: User
+    /// The recipient's chosen language (`ko`, `en`), or `nil` for the board's default.
+    public var recipientLanguage: String?
+    /// Attempts so far, this one included.
+    public var attempts: Int64
+    public var createdAt: Int64
+    public var boardName: String?
+    public var actorName: String?
+    public var assigneeName: String?
+    public var fromColumnName: String?
+    public var toColumnName: String?
+    /// The IANA time zone the task's due date was set in.
+    public var dueTimeZone: String?
+}
+
+/// A delivery as Supervisors see it.
+public struct DeliveryRecord: Sendable, Equatable, Codable {
+    public var id: String
+    public var kind: String
+    public var recipientID: String
+    public var state: String
+    public var attempts: Int64
+    public var createdAt: Int64
+    public var finishedAt: Int64?
+    public var lastError: String?
+}
+
+/// The notification side of the outbox: outbox events become deliveries (one per recipient), which board instances
+/// claim for a lease, send, and settle. On PostgreSQL, instances claim with `FOR UPDATE SKIP LOCKED`, so none waits
+/// for another and no delivery is claimed twice while its lease runs; SQLite has one writer, so a claim is exclusive
+/// anyway. A delivery whose instance dies mid-send is claimed again when its lease ends: at least once.
+public struct SQLNotificationStore: Sendable {
+    public let database: any SQLDatabase
+    let ids: IDGenerator
+    let clock: @Sendable () -> Int64
+
+    public init(
+        database: any SQLDatabase, ids: IDGenerator = IDGenerator(),
+        clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+    ) {
+        self.database = database
+        self.ids = ids
+        self.clock = clock
+    }
+
+    /// Whether the schema has the notification tables (the board's migrations have run).
+    public func isReady() async -> Bool {
+        (try? await Migrations.currentVersion(database)) == Migrations.latestVersion
+    }
+
+    /// Takes up to `limit` outbox events that have not been expanded yet and writes their email deliveries: the
+    /// task's assignee and the board's Supervisors, never the one who made the change, nor disabled accounts. With
+    /// `email` off the events are only marked as handled. Returns how many events were handled.
+    @discardableResult
+    public func expandOutbox(limit: Int, email: Bool) async throws -> Int {
+        let now = clock()
+        let ids = self.ids
+        // Most turns find nothing: a read first, so that they take no write lock.
+        let waiting = try await database.query(
+            "SELECT id FROM outbox WHERE delivered_at IS NULL AND available_at <= $1 LIMIT 1", [.integer(now)])
+        guard !waiting.isEmpty else { return 0 }
+        return try await database.transaction { db in
+            let lock = db.dialect == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
+            let events = try await db.query(
+                "SELECT id, kind, payload FROM outbox WHERE delivered_at IS NULL AND available_at <= $1 ORDER BY id LIMIT \(max(1, limit))\(lock)",
+                [.integer(now)])
+            for event in events {
+                let outboxID = try event.text("id")
+                if email {
+                    let payload = Self.decode(try event.text("payload"))
+                    for recipient in try await Self.recipients(db, payload: payload) {
+                        try await db.query(
+                            "INSERT INTO deliveries (id, outbox_id, channel, recipient_id, state, attempts, created_at, available_at) VALUES ($1, $2, 'email', $3, 'pending', 0, $4, $4) ON CONFLICT (outbox_id, channel, recipient_id) DO NOTHING",
+                            [.text(ids.next(now: now)), .text(outboxID), .text(recipient), .integer(now)])
+                    }
+                }
+                try await db.query(
+                    "UPDATE outbox SET delivered_at = $1 WHERE id = $2", [.integer(now), .text(outboxID)])
+            }
+            return events.count
+        }
+    }
+
+    /// Who hears of an event: the assignee named in it and the board's Supervisors, without the actor.
+    static func recipients(_ db: any SQLDatabase, payload: [String: String]) async throws -> [String] {
+        guard let boardID = payload["board_id"] else { return [] }
+        var found: [String] = []
+        if let assignee = payload["assignee_id"] { found.append(assignee) }
+        let supervisors = try await db.query(
+            "SELECT u.id FROM board_members m JOIN users u ON u.id = m.user_id WHERE m.board_id = $1 AND u.role = 'supervisor' ORDER BY u.id",
+            [.text(boardID)])
+        for row in supervisors { found.append(try row.text("id")) }
+        var seen = Set<String>()
+        let actor = payload["actor_id"]
+        let candidates = found.filter { $0 != actor && seen.insert($0).inserted }
+        guard !candidates.isEmpty else { return [] }
+        let markers = candidates.indices.map { "$\($0 + 1)" }.joined(separator: ", ")
+        let enabled = try await db.query(
+            "SELECT id FROM users WHERE disabled = FALSE AND id IN (\(markers))", candidates.map(SQLValue.text))
+        let allowed = Set(try enabled.map { try $0.text("id") })
+        return candidates.filter(allowed.contains)
+    }
+
+    /// Claims up to `limit` deliveries that are due, for `lease` milliseconds, counting the attempt.
+    public func claimDue(limit: Int, lease: Int64) async throws -> [PendingDelivery] {
+        let now = clock()
+        let due = try await database.query(
+            "SELECT id FROM deliveries WHERE state = 'pending' AND available_at <= $1 LIMIT 1", [.integer(now)])
+        guard !due.isEmpty else { return [] }
+        return try await database.transaction { db in
+            let lock = db.dialect == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
+            let claimed = try await db.query(
+                "UPDATE deliveries SET available_at = $1, attempts = attempts + 1 WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' AND available_at <= $2 ORDER BY available_at, id LIMIT \(max(1, limit))\(lock)) RETURNING id",
+                [.integer(now + lease), .integer(now)])
+            var deliveries: [PendingDelivery] = []
+            for row in claimed {
+                if let delivery = try await Self.details(db, id: try row.text("id")) { deliveries.append(delivery) }
+            }
+            return deliveries.sorted { $0.id < $1.id }
+        }
+    }
+
+    static func details(_ db: any SQLDatabase, id: String) async throws -> PendingDelivery? {
+        let rows = try await db.query(
+            "SELECT d.id AS delivery_id, d.attempts AS delivery_attempts, d.created_at AS delivery_created_at, o.kind, o.payload, u.language, \(SQLBoardRepository.userColumnsOfU) FROM deliveries d JOIN outbox o ON o.id = d.outbox_id JOIN users u ON u.id = d.recipient_id WHERE d.id = $1",
+            [.text(id)])
+        guard let row = rows.first else { return nil }
+        let payload = decode(try row.text("payload"))
+        func name(_ sql: String, _ key: String) async throws -> String? {
+            guard let value = payload[key] else { return nil }
+            return try await db.query(sql, [.text(value)]).first?.text("name")
+        }
+        let userName = "SELECT name FROM users WHERE id = $1"
+        let columnName = "SELECT name FROM board_columns WHERE id = $1"
+        var delivery = PendingDelivery(
+            id: try row.text("delivery_id"), kind: try row.text("kind"), payload: payload,
+            recipient: try SQLBoardRepository.decodeUser(row), recipientLanguage: try row.optionalText("language"),
+            attempts: try row.int("delivery_attempts"), createdAt: try row.int("delivery_created_at"))
+        delivery.boardName = try await name("SELECT name FROM boards WHERE id = $1", "board_id")
+        delivery.actorName = try await name(userName, "actor_id")
+        delivery.assigneeName = try await name(userName, "assignee_id")
+        delivery.fromColumnName = try await name(columnName, "from_column_id")
+        delivery.toColumnName = try await name(columnName, "to_column_id")
+        if let task = payload["task_id"] {
+            delivery.dueTimeZone = try await db.query("SELECT due_tz FROM tasks WHERE id = $1", [.text(task)]).first?
+                .optionalText("due_tz")
+        }
+        return delivery
+    }
+
+    /// How an attempt ended.
+    public enum Settlement: Sendable, Equatable {
+        case delivered(detail: String)
+        /// Try again at `at` (epoch milliseconds).
+        case retry(detail: String, at: Int64)
+        /// Give up: a permanent refusal, or the delivery grew too old.
+        case dead(detail: String)
+    }
+
+    /// Records an attempt's outcome (the remote answer is kept with the attempt) and settles the delivery.
+    public func settle(_ id: String, _ settlement: Settlement) async throws {
+        let now = clock()
+        let ids = self.ids
+        try await database.transaction { db in
+            let (state, outcome, detail, available): (String, String, String, Int64) =
+                switch settlement {
+                case .delivered(let detail): ("delivered", "delivered", detail, now)
+                case .retry(let detail, let at): ("pending", "retry", detail, at)
+                case .dead(let detail): ("dead", "dead", detail, now)
+                }
+            let finished: SQLValue = state == "pending" ? .null : .integer(now)
+            try await db.query(
+                "UPDATE deliveries SET state = $1, available_at = $2, finished_at = $3, last_error = $4 WHERE id = $5",
+                [.text(state), .integer(available), finished, state == "delivered" ? .null : .text(detail), .text(id)])
+            try await db.query(
+                "INSERT INTO delivery_attempts (id, delivery_id, at, outcome, detail) VALUES ($1, $2, $3, $4, $5)",
+                [
+                    .text(ids.next(now: now)), .text(id), .integer(now), .text(outcome),
+                    .text(String(detail.prefix(2000))),
+                ])
+        }
+    }
+
+    /// Deliveries, newest first, optionally only those in `state` (`pending`, `delivered`, `dead`).
+    public func deliveries(state: String? = nil, limit: Int = 100) async throws -> [DeliveryRecord] {
+        let filter = state == nil ? "" : " WHERE d.state = $1"
+        let rows = try await database.query(
+            "SELECT d.id, o.kind, d.recipient_id, d.state, d.attempts, d.created_at, d.finished_at, d.last_error FROM deliveries d JOIN outbox o ON o.id = d.outbox_id\(filter) ORDER BY d.id DESC LIMIT \(max(1, limit))",
+            state.map { [SQLValue.text($0)] } ?? [])
+        return try rows.map { row in
+            DeliveryRecord(
+                id: try row.text("id"), kind: try row.text("kind"), recipientID: try row.text("recipient_id"),
+                state: try row.text("state"), attempts: try row.int("attempts"), createdAt: try row.int("created_at"),
+                finishedAt: try row.optionalInt("finished_at"), lastError: try row.optionalText("last_error"))
+        }
+    }
+
+    /// Puts a dead delivery back in the queue, due now; false when there is no dead delivery with that id.
+    public func retryDead(_ id: String) async throws -> Bool {
+        let now = clock()
+        let rows = try await database.query(
+            "UPDATE deliveries SET state = 'pending', available_at = $1, finished_at = NULL WHERE id = $2 AND state = 'dead' RETURNING id",
+            [.integer(now), .text(id)])
+        return !rows.isEmpty
+    }
+
+    /// Every attempt of a delivery, oldest first: when, how it ended, and what the remote side answered.
+    public func attempts(of id: String) async throws -> [(at: Int64, outcome: String, detail: String)] {
+        try await database.query(
+            "SELECT at, outcome, detail FROM delivery_attempts WHERE delivery_id = $1 ORDER BY id", [.text(id)]
+        ).map { (try $0.int("at"), try $0.text("outcome"), try $0.text("detail")) }
+    }
+
+    static func decode(_ payload: String) -> [String: String] {
+        (try? JSONSerialization.jsonObject(with: Data(payload.utf8)) as? [String: String]) ?? [:]
+    }
+}
