@@ -3,7 +3,7 @@
 
 import * as api from "./api.js";
 import { field, h, messageArea, openDialog } from "./dom.js";
-import { catalogueProblems, language, languages, onLanguageChange, setLanguage, t } from "./i18n.js";
+import { catalogueProblems, chosenHere, language, languages, onLanguageChange, setLanguage, t } from "./i18n.js";
 import { currentRoute, navigate, startRouter } from "./router.js";
 import { isSupervisor, session } from "./session.js";
 import { problemMessage, roleName } from "./ui.js";
@@ -45,10 +45,19 @@ function renderShell() {
     app.replaceChildren(skip, banner, header, main);
 }
 
+/** Whether the language change under way came from the picker, which then keeps the focus. */
+let pickedLanguage = false;
+
 function languagePicker() {
     const select = h(
         "select",
-        { id: "language-select", onChange: () => setLanguage(select.value) },
+        {
+            id: "language-select",
+            onChange: () => {
+                pickedLanguage = true;
+                setLanguage(select.value);
+            },
+        },
         languages.map((entry) => h("option", { value: entry.code, lang: entry.code, selected: entry.code === language(), text: entry.name })),
     );
     return h("div", { class: "language" }, h("label", { for: "language-select", class: "visually-hidden", text: t("shell.language") }), select);
@@ -133,6 +142,7 @@ function onRoute(route, { same } = {}) {
 
 async function signedIn(user) {
     session.user = user;
+    adoptLanguage();
     const next = new URLSearchParams(location.search).get("next");
     navigate(next && next.startsWith("/") && !next.startsWith("//") ? next : "/", { replace: true });
 }
@@ -226,10 +236,39 @@ api.configure({
 
 // MARK: Start
 
+/**
+ * The account keeps the language it uses the board in, so that its email is written in it: a language chosen in
+ * this browser is saved to the account; otherwise the account's language, when it has one, is used here.
+ */
+function adoptLanguage() {
+    const user = session.user;
+    if (!user) return;
+    if (user.language && !chosenHere() && user.language !== language()) {
+        setLanguage(user.language);
+        return;
+    }
+    rememberLanguage();
+}
+
+function rememberLanguage() {
+    const user = session.user;
+    if (!user || user.language === language()) return;
+    // No sign-in prompt for this: without a valid session it is tried again at the next change or sign-in.
+    api.request("PATCH", "/me", { body: { language: language() }, auth: false }).then(
+        (updated) => {
+            if (session.user?.id === updated?.id) session.user = updated;
+        },
+        () => {},
+    );
+}
+
 onLanguageChange(() => {
+    const picked = pickedLanguage;
+    pickedLanguage = false;
+    rememberLanguage();
     if (document.querySelector("dialog[open]")) return;
     mount(currentRoute());
-    document.getElementById("language-select")?.focus();
+    if (picked) document.getElementById("language-select")?.focus();
 });
 
 async function start() {
@@ -239,6 +278,7 @@ async function start() {
     main.replaceChildren(h("p", { class: "muted page", role: "status", text: t("common.loading") }));
     try {
         session.user = await api.currentUser();
+        adoptLanguage();
     } catch (problem) {
         session.user = null;
         signInNotice = problemMessage(problem);

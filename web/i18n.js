@@ -239,6 +239,23 @@ const catalogue = {
         "columns.add": "Add",
         "columns.added": "The column “{name}” was added at the end.",
 
+        "deliveries.title": "Email that was not delivered",
+        "deliveries.intro": "Email the mail server refused for good or that is waiting for another try. A Supervisor can send a refused one again once the cause is fixed.",
+        "deliveries.none": "No email is waiting or refused.",
+        "deliveries.event": "About",
+        "deliveries.recipient": "To",
+        "deliveries.state": "State",
+        "deliveries.attempts": "Attempts",
+        "deliveries.answer": "Last answer",
+        "deliveries.retry": "Send again",
+        "deliveries.retried": "The email to {name} is queued again.",
+        "deliveries.pending": "Waiting to retry",
+        "deliveries.dead": "Refused",
+        "deliveries.event.task.assigned": "Assignment",
+        "deliveries.event.task.status_changed": "Status change",
+        "deliveries.event.task.due_changed": "Due date change",
+        "deliveries.event.other": "Task change",
+
         "users.title": "Users",
         "users.list": "All accounts",
         "users.new": "New account",
@@ -538,6 +555,23 @@ const catalogue = {
         "columns.add": "추가",
         "columns.added": "“{name}” 열을 맨 끝에 추가했습니다.",
 
+        "deliveries.title": "전달되지 않은 메일",
+        "deliveries.intro": "메일 서버가 끝내 거부했거나 다시 보내기를 기다리는 메일입니다. 원인을 고친 뒤 거부된 메일을 다시 보낼 수 있습니다.",
+        "deliveries.none": "기다리거나 거부된 메일이 없습니다.",
+        "deliveries.event": "내용",
+        "deliveries.recipient": "받는 사람",
+        "deliveries.state": "상태",
+        "deliveries.attempts": "시도",
+        "deliveries.answer": "마지막 응답",
+        "deliveries.retry": "다시 보내기",
+        "deliveries.retried": "{name} 님에게 보낼 메일을 다시 보내기로 했습니다.",
+        "deliveries.pending": "재시도 대기",
+        "deliveries.dead": "거부됨",
+        "deliveries.event.task.assigned": "담당자 배정",
+        "deliveries.event.task.status_changed": "상태 변경",
+        "deliveries.event.task.due_changed": "마감 변경",
+        "deliveries.event.other": "작업 변경",
+
         "users.title": "사용자",
         "users.list": "전체 계정",
         "users.new": "새 계정",
@@ -635,6 +669,15 @@ function detect() {
 
 export function language() {
     return current;
+}
+
+/** Whether the language was chosen in this browser (rather than taken from the browser's settings). */
+export function chosenHere() {
+    try {
+        return localStorage.getItem(STORAGE_KEY) in catalogue;
+    } catch {
+        return false;
+    }
 }
 
 /** The locale for Intl formatting of dates and numbers. */

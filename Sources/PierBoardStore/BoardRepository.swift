@@ -17,6 +17,8 @@ public protocol BoardRepository: Sendable {
     func user(email: String) async throws -> User?
     func users() async throws -> [User]
     func setUserDisabled(id: String, disabled: Bool, actorID: String) async throws -> User
+    /// Sets the language an account uses the board in (`ko`, `en`, or `nil`), which its email is written in.
+    func setLanguage(id: String, language: String?) async throws -> User
     func setPasswordHash(id: String, passwordHash: String, actorID: String) async throws
     /// Replaces a hash by another of the same password (a rehash at a new cost), only if it is still `oldHash`;
     /// sessions are kept. Returns whether it was replaced.
@@ -64,6 +66,14 @@ public protocol BoardRepository: Sendable {
     func addComment(taskID: String, body: String, actorID: String) async throws -> TaskComment
     func comments(taskID: String) async throws -> [TaskComment]
     func history(taskID: String) async throws -> [AuditEvent]
+
+    // MARK: Email deliveries
+    /// Deliveries, newest first, optionally only those in one state (`pending`, `delivered`, `dead`).
+    func deliveries(state: String?, limit: Int) async throws -> [DeliveryRecord]
+    /// Puts a dead delivery back in the queue; `false` when `id` is not a dead delivery.
+    func retryDeadDelivery(id: String) async throws -> Bool
+    /// Whether a delivery with this id exists.
+    func deliveryExists(id: String) async throws -> Bool
 
     // MARK: Outbox
     func pendingOutbox(limit: Int, now: Int64) async throws -> [OutboxMessage]

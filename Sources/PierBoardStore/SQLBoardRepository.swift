@@ -34,7 +34,7 @@ public struct SQLBoardRepository: BoardRepository {
 
     // MARK: - Users
 
-    static let userColumns = "id, email, name, role, disabled, created_at, password_hash, session_version"
+    static let userColumns = "id, email, name, role, disabled, created_at, password_hash, session_version, language"
     static let userColumnsOfU = prefixed(userColumns, "u")
 
     static func decodeUser(_ row: SQLRow) throws -> User {
@@ -47,7 +47,8 @@ public struct SQLBoardRepository: BoardRepository {
             disabled: try row.bool("disabled"),
             createdAt: try row.int("created_at"),
             passwordHash: try row.text("password_hash"),
-            sessionVersion: try row.int("session_version")
+            sessionVersion: try row.int("session_version"),
+            language: try row.optionalText("language")
         )
     }
 
@@ -116,6 +117,15 @@ public struct SQLBoardRepository: BoardRepository {
                 user.disabled = disabled
             }
             return user
+        }
+    }
+
+    public func setLanguage(id: String, language: String?) async throws -> User {
+        try await database.transaction { db in
+            let rows = try await db.query(
+                "UPDATE users SET language = $1 WHERE id = $2 RETURNING \(Self.userColumns)", [language.sql, .text(id)])
+            guard let row = rows.first else { throw StoreError.notFound("user") }
+            return try Self.decodeUser(row)
         }
     }
 

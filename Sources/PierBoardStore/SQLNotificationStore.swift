@@ -130,7 +130,7 @@ public struct SQLNotificationStore: Sendable {
 
     static func details(_ db: any SQLDatabase, id: String) async throws -> PendingDelivery? {
         let rows = try await db.query(
-            "SELECT d.id AS delivery_id, d.attempts AS delivery_attempts, d.created_at AS delivery_created_at, o.kind, o.payload, u.language, \(SQLBoardRepository.userColumnsOfU) FROM deliveries d JOIN outbox o ON o.id = d.outbox_id JOIN users u ON u.id = d.recipient_id WHERE d.id = $1",
+            "SELECT d.id AS delivery_id, d.attempts AS delivery_attempts, d.created_at AS delivery_created_at, o.kind, o.payload, \(SQLBoardRepository.userColumnsOfU) FROM deliveries d JOIN outbox o ON o.id = d.outbox_id JOIN users u ON u.id = d.recipient_id WHERE d.id = $1",
             [.text(id)])
         guard let row = rows.first else { return nil }
         let payload = decode(try row.text("payload"))
@@ -140,9 +140,10 @@ public struct SQLNotificationStore: Sendable {
         }
         let userName = "SELECT name FROM users WHERE id = $1"
         let columnName = "SELECT name FROM board_columns WHERE id = $1"
+        let recipient = try SQLBoardRepository.decodeUser(row)
         var delivery = PendingDelivery(
             id: try row.text("delivery_id"), kind: try row.text("kind"), payload: payload,
-            recipient: try SQLBoardRepository.decodeUser(row), recipientLanguage: try row.optionalText("language"),
+            recipient: recipient, recipientLanguage: recipient.language,
             attempts: try row.int("delivery_attempts"), createdAt: try row.int("delivery_created_at"))
         delivery.boardName = try await name("SELECT name FROM boards WHERE id = $1", "board_id")
         delivery.actorName = try await name(userName, "actor_id")
@@ -221,5 +222,21 @@ public struct SQLNotificationStore: Sendable {
 
     static func decode(_ payload: String) -> [String: String] {
         (try? JSONSerialization.jsonObject(with: Data(payload.utf8)) as? [String: String]) ?? [:]
+    }
+}
+
+extension SQLBoardRepository {
+    var notifications: SQLNotificationStore { SQLNotificationStore(database: database, ids: ids, clock: clock) }
+
+    public func deliveries(state: String?, limit: Int) async throws -> [DeliveryRecord] {
+        try await notifications.deliveries(state: state, limit: limit)
+    }
+
+    public func retryDeadDelivery(id: String) async throws -> Bool {
+        try await notifications.retryDead(id)
+    }
+
+    public func deliveryExists(id: String) async throws -> Bool {
+        try await !database.query("SELECT id FROM deliveries WHERE id = $1", [.text(id)]).isEmpty
     }
 }

@@ -34,7 +34,8 @@ WAIT = float(os.environ.get("PIER_TEST_WAIT", "10"))
 class PierServer:
     """`pier up` on a free port with a fresh data directory, or the server named by PIER_TEST_BASE_URL."""
 
-    def __init__(self):
+    def __init__(self, extra_arguments=()):
+        self.extra_arguments = list(extra_arguments)
         self.process = None
         self.directory = None
         self.output = []
@@ -55,7 +56,7 @@ class PierServer:
         self.directory = tempfile.mkdtemp(prefix="pier-browser-")
         command = [
             binary, "up", "--listen", "127.0.0.1:0", "--data-dir", self.directory,
-            "--web-root", str(REPO / "web"), "--bcrypt-cost", "10",
+            "--web-root", str(REPO / "web"), "--bcrypt-cost", "10", *self.extra_arguments,
         ]
         self.process = subprocess.Popen(
             command, cwd=self.directory, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)

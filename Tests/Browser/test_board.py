@@ -691,6 +691,8 @@ class BoardScenario(unittest.TestCase):
         wait_text(driver, ".card .due", "기한 지남")
         wait_text(driver, ".toolbar", "새 작업")
         self.assertEqual([c.text for c in driver.find_elements(By.CSS_SELECTOR, ".column-name")], ["할 일", "진행 중", "검토", "완료"])
+        # The account keeps it too, so that its email is written in Korean.
+        wait(driver, lambda d: self.api.call("GET", "/me")["language"] == "ko", message="the account's language is not ko")
         # The choice survives a reload.
         driver.refresh()
         wait_text(driver, "header nav", "사용자")
@@ -699,6 +701,7 @@ class BoardScenario(unittest.TestCase):
         wait_text(driver, "header nav", "Boards")
         wait_text(driver, ".toolbar", "New task")
         self.assertEqual(driver.find_element(By.TAG_NAME, "html").get_attribute("lang"), "en")
+        wait(driver, lambda d: self.api.call("GET", "/me")["language"] == "en", message="the account's language is not en")
 
     @step
     def test_16a_korean_wording_and_line_breaks(self):

@@ -61,6 +61,17 @@ struct AuthorizationMatrixTests {
     static let endpoints: [Endpoint] = [
         Endpoint(method: .get, route: "/api/v1/me", expected: all(.ok)) { _, _ in Call(method: .get, path: "/api/v1/me")
         },
+        Endpoint(method: .get, route: "/api/v1/deliveries", expected: supervisorsOnly) { _, _ in
+            Call(method: .get, path: "/api/v1/deliveries?state=dead")
+        },
+        Endpoint(
+            method: .post, route: "/api/v1/deliveries/{id}/retry", expected: replacing(supervisorsOnly, .notFound)
+        ) { _, _ in
+            Call(method: .post, path: "/api/v1/deliveries/00000000-0000-0000-0000-000000000000/retry")
+        },
+        Endpoint(method: .patch, route: "/api/v1/me", expected: all(.ok)) { _, _ in
+            Call(method: .patch, path: "/api/v1/me", json: #"{"language":"ko"}"#)
+        },
         Endpoint(method: .post, route: "/api/v1/me/password", expected: all(.noContent)) { _, _ in
             Call(
                 method: .post, path: "/api/v1/me/password",

@@ -359,6 +359,67 @@ struct BoardAPITests {
         }
     }
 
+    @Test("deliveries: Supervisors list them by state and put a dead letter back in the queue, once")
+    func deliveries() async throws {
+        try await APIWorld.with { world, client in
+            let store = SQLNotificationStore(database: world.repository.database)
+            _ = try await store.expandOutbox(limit: 100, email: true)
+            let claimed = try await store.claimDue(limit: 100, lease: 60_000)
+            let dead = try #require(claimed.first)
+            try await store.settle(dead.id, .dead(detail: "recipient: 550 5.1.1 no such mailbox"))
+            let token = try world.token(world.supervisor)
+
+            let listed = try await client.call(.get, "/api/v1/deliveries?state=dead", token: token)
+            #expect(listed.status == .ok, "\(listed.text)")
+            let items = try #require(try JSONSerialization.jsonObject(with: Data(listed.text.utf8)) as? [[String: Any]])
+            #expect(items.map { $0["id"] as? String } == [dead.id])
+            #expect(items.first?["state"] as? String == "dead")
+            #expect(items.first?["channel"] as? String == "email")
+            #expect(items.first?["attempts"] as? Int == 1)
+            #expect((items.first?["last_error"] as? String)?.contains("550") == true)
+            #expect(items.first?["finished_at"] is String)
+
+            let retried = try await client.call(.post, "/api/v1/deliveries/\(dead.id)/retry", token: token)
+            #expect(retried.status == .noContent)
+            let again = try await client.call(.post, "/api/v1/deliveries/\(dead.id)/retry", token: token)
+            #expect(again.status == .conflict)
+            #expect(again.problemCode == "not_dead")
+            let pending = try await client.call(.get, "/api/v1/deliveries?state=pending&limit=500", token: token)
+            #expect(pending.text.contains(dead.id))
+            #expect(
+                try await client.call(.get, "/api/v1/deliveries?state=lost", token: token).problemCode
+                    == "invalid_parameter")
+            #expect(
+                try await client.call(.get, "/api/v1/deliveries?limit=0", token: token).problemCode
+                    == "invalid_parameter")
+            #expect(
+                try await client.call(.get, "/api/v1/deliveries", token: try world.token(world.pic)).status
+                    == .forbidden)
+        }
+    }
+
+    @Test("PATCH /me sets the language one's email is written in (ko, en or null); anything else is a 400 problem")
+    func ownLanguage() async throws {
+        try await APIWorld.with { world, client in
+            let token = try world.token(world.pic)
+            let before = try await client.call(.get, "/api/v1/me", token: token)
+            #expect(before.object.keys.contains("language"))
+            #expect(before.object["language"] is NSNull)
+            let korean = try await client.call(.patch, "/api/v1/me", token: token, json: #"{"language":"ko"}"#)
+            #expect(korean.status == .ok, "\(korean.text)")
+            #expect(korean.object["language"] as? String == "ko")
+            #expect(try await client.call(.get, "/api/v1/me", token: token).object["language"] as? String == "ko")
+            let cleared = try await client.call(.patch, "/api/v1/me", token: token, json: #"{"language":null}"#)
+            #expect(cleared.object["language"] is NSNull)
+            for body in [#"{"language":"fr"}"#, #"{"language":1}"#, #"{}"#, #"{"language":"ko","role":"supervisor"}"#] {
+                let refused = try await client.call(.patch, "/api/v1/me", token: token, json: body)
+                #expect(refused.status == .badRequest, "\(body): \(refused.text)")
+                #expect(refused.headers[.contentType] == "application/problem+json")
+            }
+            #expect(try await client.call(.get, "/api/v1/me", token: token).object["role"] as? String == "pic")
+        }
+    }
+
     @Test("users: a Supervisor creates (with a generated password shown once), disables and resets passwords")
     func users() async throws {
         try await APIWorld.with { world, client in
@@ -483,7 +544,7 @@ struct BoardAPITests {
         try await APIWorld.with { world, client in
             let token = try world.token(world.supervisor)
             let cases: [(HTTPRequest.Method, String, String)] = [
-                (.delete, "/api/v1/me", "GET"),
+                (.delete, "/api/v1/me", "GET, PATCH"),
                 (.put, "/api/v1/users/\(world.pic.id)", "PATCH"),
                 (.get, "/api/v1/auth/login", "POST"),
                 (.put, "/api/v1/tasks/\(world.task.id)", "DELETE, GET, PATCH"),

@@ -2,7 +2,7 @@
 
 import * as api from "../api.js";
 import { clear, confirmDialog, field, h, messageArea, openDialog } from "../dom.js";
-import { t } from "../i18n.js";
+import { has, t } from "../i18n.js";
 import { session } from "../session.js";
 import { announce, formatDateTime, notify, problemMessage, roleName } from "../ui.js";
 
@@ -44,12 +44,16 @@ export function usersView() {
         ),
     );
 
+    const deliveries = deliveriesSection();
+    element.append(deliveries.element);
+
     const load = async () => {
         try {
             const users = await api.get("/users");
             status.hidden = true;
             clear(body);
             for (const user of users) body.append(row(user, load));
+            await deliveries.load(users);
         } catch (problem) {
             status.hidden = false;
             status.textContent = problemMessage(problem);
@@ -208,4 +212,85 @@ function showPassword(user, password, title) {
         ],
     });
     done.focus();
+}
+
+/** Email refused for good (dead letters, which can be sent again) and email waiting for a retry. */
+function deliveriesSection() {
+    const body = h("tbody");
+    const empty = h("p", { class: "muted", text: t("deliveries.none") });
+    const table = h(
+        "div",
+        { class: "table-wrap", hidden: true },
+        h(
+            "table",
+            { class: "deliveries-table" },
+            h(
+                "thead",
+                {},
+                h(
+                    "tr",
+                    {},
+                    h("th", { scope: "col", text: t("deliveries.event") }),
+                    h("th", { scope: "col", text: t("deliveries.recipient") }),
+                    h("th", { scope: "col", text: t("deliveries.state") }),
+                    h("th", { scope: "col", text: t("deliveries.attempts") }),
+                    h("th", { scope: "col", text: t("deliveries.answer") }),
+                    h("th", { scope: "col", text: t("users.actions") }),
+                ),
+            ),
+            body,
+        ),
+    );
+    const element = h(
+        "section",
+        { "aria-labelledby": "deliveries-title", class: "deliveries" },
+        h("h2", { id: "deliveries-title", class: "small-heading", text: t("deliveries.title") }),
+        h("p", { class: "muted", text: t("deliveries.intro") }),
+        empty,
+        table,
+    );
+    let people = [];
+    const load = async (users = people) => {
+        people = users;
+        const [dead, pending] = await Promise.all([api.get("/deliveries?state=dead"), api.get("/deliveries?state=pending")]);
+        // A pending delivery that was never tried is simply on its way.
+        const shown = [...dead, ...pending.filter((delivery) => delivery.attempts > 0)];
+        clear(body);
+        for (const delivery of shown) body.append(deliveryRow(delivery, people, load));
+        empty.hidden = shown.length > 0;
+        table.hidden = shown.length === 0;
+    };
+    return { element, load };
+}
+
+function deliveryRow(delivery, people, reload) {
+    const person = people.find((user) => user.id === delivery.recipient_id);
+    const name = person ? person.name : delivery.recipient_id;
+    const eventKey = `deliveries.event.${delivery.event}`;
+    const retry = h("button", {
+        type: "button",
+        text: t("deliveries.retry"),
+        hidden: delivery.state !== "dead",
+        onClick: async () => {
+            retry.disabled = true;
+            try {
+                await api.post(`/deliveries/${encodeURIComponent(delivery.id)}/retry`);
+                notify(t("deliveries.retried", { name }));
+                await reload();
+            } catch (problem) {
+                retry.disabled = false;
+                notify(problemMessage(problem), "error");
+            }
+        },
+    });
+    return h(
+        "tr",
+        {},
+        h("td", { class: "nowrap", text: has(eventKey) ? t(eventKey) : t("deliveries.event.other") }),
+        h("td", {}, h("span", { text: name }), person ? h("span", { class: "muted delivery-email", text: person.email }) : null),
+        h("td", { class: "nowrap", text: t(delivery.state === "dead" ? "deliveries.dead" : "deliveries.pending") }),
+        h("td", { class: "nowrap", text: String(delivery.attempts) }),
+        h("td", { class: "delivery-answer", text: delivery.last_error ?? "" }),
+        h("td", {}, retry),
+    );
 }

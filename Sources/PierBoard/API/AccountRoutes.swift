@@ -8,6 +8,7 @@ import PierCore
 extension BoardAPI {
     func addAccountRoutes(_ group: RouterGroup<BoardContext>) {
         group.get("me") { _, context in Response.json(UserOut(try context.requireUser())) }
+        group.patch("me") { request, context in try await self.updateOwnAccount(request, context) }
         group.post("me/password") { request, context in try await self.changeOwnPassword(request, context) }
         group.get("users") { _, context in
             _ = try Self.requireSupervisor(context)
@@ -93,6 +94,19 @@ extension BoardAPI {
         try await repository.setPasswordHash(
             id: id, passwordHash: try await passwords.hash(password), actorID: actor.id)
         return given == nil ? Response.json(StringsOut(members: ["password": password])) : Response.noContent()
+    }
+
+    /// `PATCH /me`: the language one uses the board in (`ko`, `en` or `null`), which one's email is written in.
+    func updateOwnAccount(_ request: Request, _ context: BoardContext) async throws -> Response {
+        let user = try context.requireUser()
+        let input = try await JSONInput.read(request, allowed: ["language"])
+        guard let language = try input.clearableString("language", maxLength: 2) else {
+            throw APIProblem.missingField("language")
+        }
+        if let language, !["ko", "en"].contains(language) {
+            throw APIProblem.invalidField("language", "expected ko, en or null")
+        }
+        return Response.json(UserOut(try await repository.setLanguage(id: user.id, language: language)))
     }
 
     /// `POST /me/password`: anyone changes their own password by giving the current one (throttled like sign-in).

@@ -104,6 +104,7 @@ public final class BoardAPI: Sendable {
         addAccountRoutes(signedIn)
         addBoardRoutes(signedIn)
         addTaskRoutes(signedIn)
+        addDeliveryRoutes(signedIn)
         allowedMethods.set(router.routes.map { (path: "\($0.path)", method: $0.method) })
         return router
     }

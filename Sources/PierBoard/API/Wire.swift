@@ -181,6 +181,7 @@ struct UserOut: JSONWritable {
             out.field("role", user.role.rawValue)
             out.field("disabled", user.disabled)
             out.field("created_at", WireTime.format(user.createdAt))
+            out.field("language", user.language)
         }
     }
 }

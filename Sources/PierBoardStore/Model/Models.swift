@@ -19,12 +19,13 @@ public struct User: Sendable, Hashable, Codable {
     /// Raised whenever the account's sessions end (sign-out, a new password, disabling): access tokens carry the
     /// value they were issued with and stop working once it changes.
     public var sessionVersion: Int64
+    /// The language the account uses the board in (`ko`, `en`), for email; `nil` until chosen.
+    public var language: String?
 
     public init(
         id: String, email: String, name: String, role: UserRole, disabled: Bool, createdAt: Int64, passwordHash: String,
-        sessionVersion: Int64 = 0
+        sessionVersion: Int64 = 0, language: String? = nil
     ) {
-        self.sessionVersion = sessionVersion
         self.id = id
         self.email = email
         self.name = name
@@ -32,6 +33,8 @@ public struct User: Sendable, Hashable, Codable {
         self.disabled = disabled
         self.createdAt = createdAt
         self.passwordHash = passwordHash
+        self.sessionVersion = sessionVersion
+        self.language = language
     }
 }
 
