@@ -254,6 +254,8 @@ const catalogue = {
         "deliveries.event.task.assigned": "Assignment",
         "deliveries.event.task.status_changed": "Status change",
         "deliveries.event.task.due_changed": "Due date change",
+        "deliveries.event.task.due_soon": "Due soon",
+        "deliveries.event.task.overdue": "Overdue",
         "deliveries.event.other": "Task change",
 
         "users.title": "Users",
@@ -570,6 +572,8 @@ const catalogue = {
         "deliveries.event.task.assigned": "담당자 배정",
         "deliveries.event.task.status_changed": "상태 변경",
         "deliveries.event.task.due_changed": "마감 변경",
+        "deliveries.event.task.due_soon": "마감 임박",
+        "deliveries.event.task.overdue": "마감 지남",
         "deliveries.event.other": "작업 변경",
 
         "users.title": "사용자",

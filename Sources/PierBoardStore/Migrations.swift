@@ -179,6 +179,8 @@ public enum Migrations {
                 )
                 """,
                 "CREATE INDEX deliveries_due ON deliveries (state, available_at)",
+                // Reminders look for tasks whose due date is near or past.
+                "CREATE INDEX tasks_due ON tasks (due_at)",
                 """
                 CREATE TABLE delivery_attempts (
                     id TEXT PRIMARY KEY,

@@ -76,7 +76,8 @@ public struct SQLNotificationStore: Sendable {
                 let outboxID = try event.text("id")
                 if email {
                     let payload = Self.decode(try event.text("payload"))
-                    for recipient in try await Self.recipients(db, payload: payload) {
+                    let kind = try event.text("kind")
+                    for recipient in try await Self.recipients(db, kind: kind, payload: payload) {
                         try await db.query(
                             "INSERT INTO deliveries (id, outbox_id, channel, recipient_id, state, attempts, created_at, available_at) VALUES ($1, $2, 'email', $3, 'pending', 0, $4, $4) ON CONFLICT (outbox_id, channel, recipient_id) DO NOTHING",
                             [.text(ids.next(now: now)), .text(outboxID), .text(recipient), .integer(now)])
@@ -89,18 +90,56 @@ public struct SQLNotificationStore: Sendable {
         }
     }
 
-    /// Who hears of an event: the assignee named in it and the board's Supervisors, without the actor.
-    static func recipients(_ db: any SQLDatabase, payload: [String: String]) async throws -> [String] {
+    /// Writes reminder events for assigned tasks that are not done: `task.due_soon` when the due date is at most
+    /// `lead` milliseconds away, `task.overdue` once it has passed (for due dates up to `overdueWindow` ago, so an old
+    /// board does not send its whole past at once). Each is written once per task and due date (its idempotency key
+    /// names both): a restart sends nothing again, a new due date gets its own reminders. Returns how many were new.
+    @discardableResult
+    public func scheduleReminders(lead: Int64, overdueWindow: Int64) async throws -> Int {
+        let now = clock()
+        let ids = self.ids
+        let tasks = try await database.query(
+            "SELECT t.id, t.board_id, t.title, t.assignee_id, t.due_at FROM tasks t JOIN board_columns c ON c.id = t.column_id WHERE t.due_at IS NOT NULL AND t.assignee_id IS NOT NULL AND c.is_done = FALSE AND t.due_at <= $1 AND t.due_at > $2 ORDER BY t.due_at, t.id LIMIT 1000",
+            [.integer(now + lead), .integer(now - overdueWindow)])
+        var written = 0
+        for task in tasks {
+            let id = try task.text("id")
+            let due = try task.int("due_at")
+            let kind = due <= now ? "task.overdue" : "task.due_soon"
+            let payload = [
+                "task_id": id, "board_id": try task.text("board_id"), "title": try task.text("title"),
+                "assignee_id": try task.text("assignee_id"), "due_at": String(due),
+            ]
+            let data = try JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])
+            let inserted = try await database.query(
+                "INSERT INTO outbox (id, kind, payload, idempotency_key, created_at, available_at, attempts) VALUES ($1, $2, $3, $4, $5, $5, 0) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+                [
+                    .text(ids.next(now: now)), .text(kind), .text(String(decoding: data, as: UTF8.self)),
+                    .text("\(kind):\(id):\(due)"), .integer(now),
+                ])
+            written += inserted.count
+        }
+        return written
+    }
+
+    /// Who hears of an event: the assignee named in it and the board's Supervisors, without the actor. A due-soon
+    /// reminder is for the assignee alone.
+    static func recipients(_ db: any SQLDatabase, kind: String, payload: [String: String]) async throws -> [String] {
         guard let boardID = payload["board_id"] else { return [] }
         var found: [String] = []
         if let assignee = payload["assignee_id"] { found.append(assignee) }
+        if kind == "task.due_soon" { return try await enabled(db, found) }
         let supervisors = try await db.query(
             "SELECT u.id FROM board_members m JOIN users u ON u.id = m.user_id WHERE m.board_id = $1 AND u.role = 'supervisor' ORDER BY u.id",
             [.text(boardID)])
         for row in supervisors { found.append(try row.text("id")) }
         var seen = Set<String>()
         let actor = payload["actor_id"]
-        let candidates = found.filter { $0 != actor && seen.insert($0).inserted }
+        return try await enabled(db, found.filter { $0 != actor && seen.insert($0).inserted })
+    }
+
+    /// `candidates` without disabled accounts, in order.
+    static func enabled(_ db: any SQLDatabase, _ candidates: [String]) async throws -> [String] {
         guard !candidates.isEmpty else { return [] }
         let markers = candidates.indices.map { "$\($0 + 1)" }.joined(separator: ", ")
         let enabled = try await db.query(

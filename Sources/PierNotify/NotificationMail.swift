@@ -104,6 +104,18 @@ public struct NotificationMail: Sendable {
                         ? "\(actor) 님이 ‘\(title)’ 작업의 마감을 없앴습니다."
                         : "\(actor) 님이 ‘\(title)’ 작업의 마감을 바꿨습니다.",
                     details: (due.map { ["새 마감: \($0)"] } ?? []) + [boardLine], open: "작업 열기", footer: footer)
+            case "task.due_soon":
+                return Content(
+                    subject: "[\(board)] ‘\(title)’ 마감이 다가옵니다: \(due ?? "-")",
+                    headline: "회원님이 담당한 ‘\(title)’ 작업의 마감이 다가옵니다.",
+                    details: (due.map { ["마감: \($0)"] } ?? []) + [boardLine], open: "작업 열기", footer: footer)
+            case "task.overdue":
+                return Content(
+                    subject: "[\(board)] ‘\(title)’ 마감이 지났습니다",
+                    headline: isAssignee
+                        ? "회원님이 담당한 ‘\(title)’ 작업의 마감이 지났습니다."
+                        : "\(assignee) 님이 담당한 ‘\(title)’ 작업의 마감이 지났습니다.",
+                    details: (due.map { ["마감: \($0)"] } ?? []) + [boardLine], open: "작업 열기", footer: footer)
             default:
                 return Content(
                     subject: "[\(board)] ‘\(title)’ 작업이 바뀌었습니다", headline: "\(actor) 님이 ‘\(title)’ 작업을 바꿨습니다.",
@@ -134,6 +146,18 @@ public struct NotificationMail: Sendable {
                         : "\(actor) changed the due date of “\(title)”.",
                     details: (due.map { ["New due date: \($0)"] } ?? []) + [boardLine], open: "Open the task",
                     footer: footer)
+            case "task.due_soon":
+                return Content(
+                    subject: "[\(board)] “\(title)” is due soon: \(due ?? "-")",
+                    headline: "“\(title)”, assigned to you, is due soon.",
+                    details: (due.map { ["Due: \($0)"] } ?? []) + [boardLine], open: "Open the task", footer: footer)
+            case "task.overdue":
+                return Content(
+                    subject: "[\(board)] “\(title)” is overdue",
+                    headline: isAssignee
+                        ? "“\(title)”, assigned to you, is past its due date."
+                        : "“\(title)”, assigned to \(assignee), is past its due date.",
+                    details: (due.map { ["Due: \($0)"] } ?? []) + [boardLine], open: "Open the task", footer: footer)
             default:
                 return Content(
                     subject: "[\(board)] “\(title)” changed", headline: "\(actor) changed “\(title)”.",

@@ -24,6 +24,12 @@ public struct NotifierSettings: Sendable {
     /// The pause before the first retry; each later one doubles it, up to `longestRetry`, with ±20 % jitter.
     public var firstRetry: Duration = .seconds(10)
     public var longestRetry: Duration = .seconds(3600)
+    /// How long before its due date an assigned task's PIC is reminded of it.
+    public var reminderLead: Duration = .seconds(24 * 3600)
+    /// How often due dates are looked at.
+    public var reminderInterval: Duration = .seconds(30)
+    /// Overdue reminders are sent for due dates up to this long ago (not for a board's whole past).
+    public var overdueWindow: Duration = .seconds(7 * 24 * 3600)
 
     public init() {}
 }
@@ -67,8 +73,13 @@ public struct Notifier: Service {
                 try? await Task.sleep(for: settings.pollInterval)
             }
             var failing = false
+            var remindedAt: Int64?
             while !Task.isCancelled {
                 do {
+                    if remindedAt.map({ now() - $0 >= Self.milliseconds(settings.reminderInterval) }) ?? true {
+                        try await remind()
+                        remindedAt = now()
+                    }
                     let worked = try await turn()
                     if failing { logger.notice("notifications resumed") }
                     failing = false
@@ -81,6 +92,13 @@ public struct Notifier: Service {
                 try? await Task.sleep(for: failing ? .seconds(1) : settings.pollInterval)
             }
         }
+    }
+
+    /// Writes the reminders that are due into the outbox (due soon, overdue; each once per task and due date).
+    @discardableResult
+    public func remind() async throws -> Int {
+        try await store.scheduleReminders(
+            lead: Self.milliseconds(settings.reminderLead), overdueWindow: Self.milliseconds(settings.overdueWindow))
     }
 
     /// One turn: expands what the outbox holds, then sends what is due, all at once. Returns how many deliveries it

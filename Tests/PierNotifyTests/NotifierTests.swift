@@ -220,6 +220,91 @@ struct NotifierTests {
         }
     }
 
+    @Test(
+        "reminders: one due-soon to the PIC and one overdue to the PIC and Supervisors per due date, also across a restart; a done task gets none",
+        arguments: StoreBackend.available)
+    func reminders(backend: StoreBackend) async throws {
+        let clock = TestClock()
+        try await BoardStoreFixture.withRepository(backend, clock: clock.reading) { repository in
+            let team = try await Team.make(repository)
+            let hour: Int64 = 3_600_000
+            let task = try await repository.createTask(
+                boardID: team.board.id,
+                NewTask(
+                    title: "Report", assigneeID: team.pic.id, dueAt: clock.now + 30 * hour, dueTimeZone: "Asia/Seoul"),
+                actorID: team.actor.id)
+            _ = try await repository.createTask(
+                boardID: team.board.id,
+                NewTask(
+                    title: "Finished", columnID: team.board.columns[3].id, assigneeID: team.pic.id,
+                    dueAt: clock.now + 2 * hour),
+                actorID: team.actor.id)
+
+            let sender = RecordingSender()
+            let notifier = Self.notifier(repository, clock: clock, sender: sender)
+            _ = try await notifier.turn()  // the assignments
+            let assigned = sender.messages.count
+
+            // 30 h before: nothing yet. 20 h before: due soon, for the PIC only.
+            #expect(try await notifier.remind() == 0)
+            clock.advance(.seconds(10 * 3600))
+            #expect(try await notifier.remind() == 1)
+            _ = try await notifier.turn()
+            var reminders = sender.messages.dropFirst(assigned)
+            #expect(reminders.map { $0.to.map(\.address) } == [["minji@example.com"]])
+            #expect(reminders.first?.headers.contains(.init("X-Pier-Event", "task.due_soon")) == true)
+            #expect(reminders.first?.subject.hasPrefix("[운영팀] “Report” is due soon:") == true)
+            #expect(reminders.first?.text.contains("(Asia/Seoul)") == true)
+
+            // A restarted notifier (a new one on the same database) finds nothing new.
+            let restarted = Self.notifier(repository, clock: clock, sender: sender)
+            #expect(try await restarted.remind() == 0)
+
+            // Past the due date: overdue, to the PIC and both Supervisors (nobody acted).
+            clock.advance(.seconds(21 * 3600))
+            #expect(try await restarted.remind() == 1)
+            #expect(try await restarted.remind() == 0)
+            _ = try await restarted.turn()
+            reminders = sender.messages.dropFirst(assigned + 1)
+            #expect(
+                Set(reminders.flatMap { $0.to.map(\.address) })
+                    == ["minji@example.com", "lead@example.com", "second@example.com"])
+            #expect(reminders.allSatisfy { $0.headers.contains(.init("X-Pier-Event", "task.overdue")) })
+
+            // A new due date gets its own reminders.
+            _ = try await repository.updateTask(
+                id: task.id, expectedVersion: task.version, changes: TaskChanges(dueAt: .some(clock.now + hour)),
+                actorID: team.actor.id)
+            #expect(try await restarted.remind() == 1)
+        }
+    }
+
+    @Test(
+        "a delivery claimed by an instance that dies is claimed again when its lease ends, with the same Message-ID",
+        arguments: StoreBackend.available)
+    func leaseExpiry(backend: StoreBackend) async throws {
+        let clock = TestClock()
+        try await BoardStoreFixture.withRepository(backend, clock: clock.reading) { repository in
+            let team = try await Team.make(repository)
+            _ = try await repository.createTask(
+                boardID: team.board.id, NewTask(title: "Crash", assigneeID: team.pic.id), actorID: team.actor.id)
+            let store = SQLNotificationStore(database: repository.database, clock: clock.reading)
+            _ = try await store.expandOutbox(limit: 10, email: true)
+            // The instance that claims them dies before sending: nothing is settled.
+            let claimed = try await store.claimDue(limit: 10, lease: 120_000)
+            #expect(claimed.count == 2)
+            #expect(try await store.claimDue(limit: 10, lease: 120_000).isEmpty)
+            clock.advance(.seconds(119))
+            #expect(try await store.claimDue(limit: 10, lease: 120_000).isEmpty)
+            clock.advance(.seconds(2))
+            let sender = RecordingSender()
+            #expect(try await Self.notifier(repository, clock: clock, sender: sender).turn() == 2)
+            #expect(
+                Set(sender.messages.map(\.messageID)) == Set(claimed.map { "delivery-\($0.id)@pier.example" }))
+            #expect(try await store.deliveries(state: "delivered").map(\.attempts) == [2, 2])
+        }
+    }
+
     @Test("without SMTP, events are marked handled and no email is queued")
     func withoutSMTP() async throws {
         let clock = TestClock()
