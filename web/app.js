@@ -9,6 +9,7 @@ import { isSupervisor, session } from "./session.js";
 import { problemMessage, roleName } from "./ui.js";
 import { boardView } from "./views/board.js";
 import { boardsView } from "./views/boards.js";
+import { inboxButton } from "./views/inbox.js";
 import { reauthenticate, signInView } from "./views/signin.js";
 import { usersView } from "./views/users.js";
 
@@ -40,7 +41,7 @@ function renderShell() {
                   isSupervisor() ? h("a", { href: "/users", text: t("nav.users"), "aria-current": currentRoute().name === "users" ? "page" : undefined }) : null,
               )
             : h("span", { class: "nav-spacer" }),
-        h("div", { class: "header-tools" }, languagePicker(), session.user ? accountMenu() : null),
+        h("div", { class: "header-tools" }, languagePicker(), session.user ? inboxButton() : null, session.user ? accountMenu() : null),
     );
     app.replaceChildren(skip, banner, header, main);
 }

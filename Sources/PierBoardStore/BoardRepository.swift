@@ -67,6 +67,12 @@ public protocol BoardRepository: Sendable {
     func comments(taskID: String) async throws -> [TaskComment]
     func history(taskID: String) async throws -> [AuditEvent]
 
+    // MARK: In-app notifications
+    /// Someone's inbox, unread first, and how many are unread.
+    func inbox(userID: String, unreadOnly: Bool, limit: Int) async throws -> (items: [InboxItem], unread: Int)
+    func markInboxItemRead(userID: String, id: String) async throws -> Bool
+    @discardableResult func markInboxRead(userID: String) async throws -> Int
+
     // MARK: Email deliveries
     /// Deliveries, newest first, optionally only those in one state (`pending`, `delivered`, `dead`).
     func deliveries(state: String?, limit: Int) async throws -> [DeliveryRecord]

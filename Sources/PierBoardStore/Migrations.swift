@@ -160,7 +160,7 @@ public enum Migrations {
         ),
         Migration(
             version: 4,
-            name: "email deliveries of outbox events, their attempts, and each account's language",
+            name: "notifications: in-app inbox, email deliveries and their attempts, each account's language",
             statements: [
                 "ALTER TABLE users ADD COLUMN language TEXT CHECK (language IN ('ko', 'en'))",
                 """
@@ -191,6 +191,19 @@ public enum Migrations {
                 )
                 """,
                 "CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id, id)",
+                """
+                CREATE TABLE inbox_items (
+                    id TEXT PRIMARY KEY,
+                    user_id TEXT NOT NULL REFERENCES users (id),
+                    outbox_id TEXT NOT NULL REFERENCES outbox (id),
+                    kind TEXT NOT NULL,
+                    summary TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    read_at BIGINT,
+                    UNIQUE (outbox_id, user_id)
+                )
+                """,
+                "CREATE INDEX inbox_items_user ON inbox_items (user_id, read_at, id)",
             ]
         ),
     ]

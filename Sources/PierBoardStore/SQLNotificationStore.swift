@@ -21,6 +21,17 @@ public struct PendingDelivery: Sendable, Equatable {
     public var dueTimeZone: String?
 }
 
+/// One notification in someone's in-app inbox.
+public struct InboxItem: Sendable, Equatable {
+    public var id: String
+    public var kind: String
+    /// `task_id`, `board_id`, `title`, `board_name`, `actor_name`, `assignee_name`, `from_column`, `to_column`,
+    /// `due_at` (epoch milliseconds), as far as the event has them.
+    public var summary: [String: String]
+    public var createdAt: Int64
+    public var readAt: Int64?
+}
+
 /// A delivery as Supervisors see it.
 public struct DeliveryRecord: Sendable, Equatable, Codable {
     public var id: String
@@ -74,10 +85,18 @@ public struct SQLNotificationStore: Sendable {
                 [.integer(now)])
             for event in events {
                 let outboxID = try event.text("id")
-                if email {
-                    let payload = Self.decode(try event.text("payload"))
-                    let kind = try event.text("kind")
-                    for recipient in try await Self.recipients(db, kind: kind, payload: payload) {
+                let payload = Self.decode(try event.text("payload"))
+                let kind = try event.text("kind")
+                let recipients = try await Self.recipients(db, kind: kind, payload: payload)
+                let summary = recipients.isEmpty ? "{}" : try await Self.summary(db, payload: payload)
+                for recipient in recipients {
+                    try await db.query(
+                        "INSERT INTO inbox_items (id, user_id, outbox_id, kind, summary, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (outbox_id, user_id) DO NOTHING",
+                        [
+                            .text(ids.next(now: now)), .text(recipient), .text(outboxID), .text(kind), .text(summary),
+                            .integer(now),
+                        ])
+                    if email {
                         try await db.query(
                             "INSERT INTO deliveries (id, outbox_id, channel, recipient_id, state, attempts, created_at, available_at) VALUES ($1, $2, 'email', $3, 'pending', 0, $4, $4) ON CONFLICT (outbox_id, channel, recipient_id) DO NOTHING",
                             [.text(ids.next(now: now)), .text(outboxID), .text(recipient), .integer(now)])
@@ -120,6 +139,63 @@ public struct SQLNotificationStore: Sendable {
             written += inserted.count
         }
         return written
+    }
+
+    /// What an inbox item shows, as JSON: the task and its board by id and name, who acted, the assignee, the columns
+    /// of a move and the due date, as they were when the event happened.
+    static func summary(_ db: any SQLDatabase, payload: [String: String]) async throws -> String {
+        var summary: [String: String] = [:]
+        for key in ["task_id", "board_id", "title", "due_at", "assignee_id", "actor_id"] {
+            summary[key] = payload[key]
+        }
+        func name(_ sql: String, _ key: String, as field: String) async throws {
+            guard let value = payload[key] else { return }
+            summary[field] = try await db.query(sql, [.text(value)]).first?.text("name")
+        }
+        try await name("SELECT name FROM boards WHERE id = $1", "board_id", as: "board_name")
+        try await name("SELECT name FROM users WHERE id = $1", "actor_id", as: "actor_name")
+        try await name("SELECT name FROM users WHERE id = $1", "assignee_id", as: "assignee_name")
+        try await name("SELECT name FROM board_columns WHERE id = $1", "from_column_id", as: "from_column")
+        try await name("SELECT name FROM board_columns WHERE id = $1", "to_column_id", as: "to_column")
+        let data = try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Someone's inbox: unread first, then newest; with the number of unread items.
+    public func inbox(userID: String, unreadOnly: Bool, limit: Int) async throws -> (items: [InboxItem], unread: Int) {
+        let filter = unreadOnly ? " AND read_at IS NULL" : ""
+        let rows = try await database.query(
+            "SELECT id, kind, summary, created_at, read_at FROM inbox_items WHERE user_id = $1\(filter) ORDER BY CASE WHEN read_at IS NULL THEN 0 ELSE 1 END, id DESC LIMIT \(max(1, limit))",
+            [.text(userID)])
+        let items = try rows.map { row in
+            InboxItem(
+                id: try row.text("id"), kind: try row.text("kind"), summary: Self.decode(try row.text("summary")),
+                createdAt: try row.int("created_at"), readAt: try row.optionalInt("read_at"))
+        }
+        let unread =
+            try await database.query(
+                "SELECT COUNT(*) AS n FROM inbox_items WHERE user_id = $1 AND read_at IS NULL", [.text(userID)]
+            ).first?.int("n") ?? 0
+        return (items, Int(unread))
+    }
+
+    /// Marks one of `userID`'s items read; `false` when they have no such item.
+    public func markRead(userID: String, id: String) async throws -> Bool {
+        let now = clock()
+        let rows = try await database.query(
+            "UPDATE inbox_items SET read_at = COALESCE(read_at, $1) WHERE id = $2 AND user_id = $3 RETURNING id",
+            [.integer(now), .text(id), .text(userID)])
+        return !rows.isEmpty
+    }
+
+    /// Marks every unread item of `userID` read; returns how many.
+    @discardableResult
+    public func markAllRead(userID: String) async throws -> Int {
+        let now = clock()
+        return try await database.query(
+            "UPDATE inbox_items SET read_at = $1 WHERE user_id = $2 AND read_at IS NULL RETURNING id",
+            [.integer(now), .text(userID)]
+        ).count
     }
 
     /// Who hears of an event: the assignee named in it and the board's Supervisors, without the actor. A due-soon
@@ -273,6 +349,18 @@ extension SQLBoardRepository {
 
     public func retryDeadDelivery(id: String) async throws -> Bool {
         try await notifications.retryDead(id)
+    }
+
+    public func inbox(userID: String, unreadOnly: Bool, limit: Int) async throws -> (items: [InboxItem], unread: Int) {
+        try await notifications.inbox(userID: userID, unreadOnly: unreadOnly, limit: limit)
+    }
+
+    public func markInboxItemRead(userID: String, id: String) async throws -> Bool {
+        try await notifications.markRead(userID: userID, id: id)
+    }
+
+    public func markInboxRead(userID: String) async throws -> Int {
+        try await notifications.markAllRead(userID: userID)
     }
 
     public func deliveryExists(id: String) async throws -> Bool {

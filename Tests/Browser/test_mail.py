@@ -101,6 +101,46 @@ class EmailDeliveries(unittest.TestCase):
              message="the dead letter was not attempted again")
         self.assertEqual(console_errors(driver), [])
 
+    def test_the_bell_counts_unread_notifications_and_opens_the_task(self):
+        api = self.api
+        password = "a long password for the PIC"
+        email = f"bell.{STAMP}@pier.test"
+        pic = api.call("POST", "/users", {"email": email, "name": "Bell Kim", "role": "pic", "password": password})["user"]
+        board = api.call("POST", "/boards", {"name": f"Bell {STAMP}"})
+        api.call("POST", f"/boards/{board['id']}/members", {"user_id": pic["id"]})
+        task = api.call("POST", f"/boards/{board['id']}/tasks", {"title": "Check the bell", "assignee_id": pic["id"]})
+        pic_api = API(self.server.base_url, email, password)
+        wait(self.driver, lambda d: pic_api.call("GET", "/me/notifications")["unread_count"] == 1, timeout=20,
+             message="the assignment never reached the PIC's inbox")
+
+        driver = browser()
+        try:
+            driver.get(self.server.base_url + "/sign-in")
+            wait_for(driver, "input[name=email]").send_keys(email)
+            driver.find_element(By.CSS_SELECTOR, "input[name=password]").send_keys(password)
+            driver.find_element(By.CSS_SELECTOR, ".signin-panel button[type=submit]").click()
+            button = wait_for(driver, ".inbox-button")
+            wait_text(driver, ".inbox-count", "1")
+            self.assertEqual(button.get_attribute("aria-label"), "Notifications, 1 unread")
+            button.click()
+            wait_text(driver, ".inbox-dialog", "Supervisor assigned “Check the bell” to you")
+            screenshot(driver, "inbox-1280-en")
+            next(b for b in driver.find_elements(By.CSS_SELECTOR, ".inbox-dialog button") if b.text == "Close").click()
+            Select(driver.find_element(By.ID, "language-select")).select_by_value("ko")
+            wait_text(driver, "header nav", "보드")
+            driver.find_element(By.CSS_SELECTOR, ".inbox-button").click()
+            wait_text(driver, ".inbox-dialog", "Supervisor 님이 ‘Check the bell’ 작업을 회원님에게 배정했습니다")
+            screenshot(driver, "inbox-1280-ko")
+            driver.find_element(By.CSS_SELECTOR, ".inbox-item a").click()
+            wait(driver, lambda d: d.current_url.endswith(f"/boards/{board['id']}/tasks/{task['id']}"),
+                 message="the notification did not open its task")
+            wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, ".inbox-count").get_attribute("hidden") is not None,
+                 message="the unread count did not go away")
+            self.assertEqual(pic_api.call("GET", "/me/notifications")["unread_count"], 0)
+            self.assertEqual(console_errors(driver), [])
+        finally:
+            driver.quit()
+
 
 if __name__ == "__main__":
     unittest.main()

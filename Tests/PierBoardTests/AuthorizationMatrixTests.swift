@@ -61,6 +61,15 @@ struct AuthorizationMatrixTests {
     static let endpoints: [Endpoint] = [
         Endpoint(method: .get, route: "/api/v1/me", expected: all(.ok)) { _, _ in Call(method: .get, path: "/api/v1/me")
         },
+        Endpoint(method: .get, route: "/api/v1/me/notifications", expected: all(.ok)) { _, _ in
+            Call(method: .get, path: "/api/v1/me/notifications?unread=true")
+        },
+        Endpoint(method: .post, route: "/api/v1/me/notifications/read-all", expected: all(.noContent)) { _, _ in
+            Call(method: .post, path: "/api/v1/me/notifications/read-all")
+        },
+        Endpoint(method: .post, route: "/api/v1/me/notifications/{id}/read", expected: all(.notFound)) { _, _ in
+            Call(method: .post, path: "/api/v1/me/notifications/00000000-0000-0000-0000-000000000000/read")
+        },
         Endpoint(method: .get, route: "/api/v1/deliveries", expected: supervisorsOnly) { _, _ in
             Call(method: .get, path: "/api/v1/deliveries?state=dead")
         },

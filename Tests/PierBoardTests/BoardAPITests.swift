@@ -359,6 +359,53 @@ struct BoardAPITests {
         }
     }
 
+    @Test(
+        "the inbox: unread first with a count, names as they were, marked read one by one or all; nobody reads another's"
+    )
+    func inbox() async throws {
+        try await APIWorld.with { world, client in
+            let store = SQLNotificationStore(database: world.repository.database)
+            _ = try await store.expandOutbox(limit: 100, email: false)
+            let token = try world.token(world.pic)
+            let listed = try await client.call(.get, "/api/v1/me/notifications", token: token)
+            #expect(listed.status == .ok, "\(listed.text)")
+            #expect(listed.object["unread_count"] as? Int == 1)
+            let items = try #require(listed.object["items"] as? [[String: Any]])
+            let item = try #require(items.first)
+            #expect(items.count == 1)
+            #expect(item["event"] as? String == "task.assigned")
+            #expect(item["task_id"] as? String == world.task.id)
+            #expect(item["title"] as? String == world.task.title)
+            #expect(item["actor_name"] as? String == world.supervisor.name)
+            #expect(item["board_name"] as? String == world.board.name)
+            #expect(item["read_at"] is NSNull)
+            let id = try #require(item["id"] as? String)
+
+            let other = try world.token(world.otherPIC)
+            #expect(
+                try await client.call(.post, "/api/v1/me/notifications/\(id)/read", token: other).status == .notFound)
+            #expect(
+                try await client.call(.post, "/api/v1/me/notifications/\(id)/read", token: token).status == .noContent)
+            let after = try await client.call(.get, "/api/v1/me/notifications", token: token)
+            #expect(after.object["unread_count"] as? Int == 0)
+            #expect(((after.object["items"] as? [[String: Any]])?.first?["read_at"]) is String)
+            let unreadOnly = try await client.call(.get, "/api/v1/me/notifications?unread=true", token: token)
+            #expect((unreadOnly.object["items"] as? [[String: Any]])?.isEmpty == true)
+
+            #expect(
+                try await client.call(.get, "/api/v1/me/notifications", token: other).object["unread_count"] as? Int
+                    == 1)
+            #expect(
+                try await client.call(.post, "/api/v1/me/notifications/read-all", token: other).status == .noContent)
+            #expect(
+                try await client.call(.get, "/api/v1/me/notifications", token: other).object["unread_count"] as? Int
+                    == 0)
+            #expect(
+                try await client.call(.get, "/api/v1/me/notifications?unread=maybe", token: token).problemCode
+                    == "invalid_parameter")
+        }
+    }
+
     @Test("deliveries: Supervisors list them by state and put a dead letter back in the queue, once")
     func deliveries() async throws {
         try await APIWorld.with { world, client in

@@ -105,6 +105,7 @@ public final class BoardAPI: Sendable {
         addBoardRoutes(signedIn)
         addTaskRoutes(signedIn)
         addDeliveryRoutes(signedIn)
+        addInboxRoutes(signedIn)
         allowedMethods.set(router.routes.map { (path: "\($0.path)", method: $0.method) })
         return router
     }
