@@ -894,6 +894,13 @@ public struct SQLBoardRepository: BoardRepository {
             try await Self.audit(
                 db, ids: ids, now: now, boardID: task.boardID, taskID: taskID, actorID: actorID,
                 action: "comment.added", field: nil, old: nil, new: comment.id)
+            var payload = [
+                "task_id": taskID, "board_id": task.boardID, "actor_id": actorID, "title": task.title,
+                "comment_id": comment.id, "excerpt": String(body.prefix(280)),
+            ]
+            if let assignee = task.assigneeID { payload["assignee_id"] = assignee }
+            try await Self.enqueue(
+                db, ids: ids, now: now, kind: "task.commented", key: "task.commented:\(comment.id)", payload: payload)
             return comment
         }
     }
@@ -1098,7 +1105,8 @@ public struct SQLBoardRepository: BoardRepository {
         )
     }
 
-    /// Outbox messages for the changes that notify people: assignment, status (column) and due date.
+    /// Outbox messages for the changes that notify people: assignment (and unassignment), status (column) and due
+    /// date.
     static func notifyChanges(
         _ db: any SQLDatabase, ids: IDGenerator, now: Int64, before: BoardTask, after: BoardTask, actorID: String
     ) async throws {
@@ -1110,6 +1118,12 @@ public struct SQLBoardRepository: BoardRepository {
             try await enqueue(
                 db, ids: ids, now: now, kind: "task.assigned", key: "task.assigned:\(after.id):\(after.version)",
                 payload: base.merging(["assignee_id": assignee]) { $1 })
+        }
+        if let previous = before.assigneeID, previous != after.assigneeID {
+            // For the person taken off the task alone (the new assignee hears of the assignment).
+            try await enqueue(
+                db, ids: ids, now: now, kind: "task.unassigned", key: "task.unassigned:\(after.id):\(after.version)",
+                payload: base.merging(["assignee_id": previous]) { $1 })
         }
         if after.columnID != before.columnID {
             var payload = base.merging(["from_column_id": before.columnID, "to_column_id": after.columnID]) { $1 }

@@ -199,12 +199,14 @@ public struct SQLNotificationStore: Sendable {
     }
 
     /// Who hears of an event: the assignee named in it and the board's Supervisors, without the actor. A due-soon
-    /// reminder is for the assignee alone.
+    /// reminder and an unassignment are for the assignee alone.
     static func recipients(_ db: any SQLDatabase, kind: String, payload: [String: String]) async throws -> [String] {
         guard let boardID = payload["board_id"] else { return [] }
         var found: [String] = []
         if let assignee = payload["assignee_id"] { found.append(assignee) }
-        if kind == "task.due_soon" { return try await enabled(db, found) }
+        if kind == "task.due_soon" || kind == "task.unassigned" {
+            return try await enabled(db, found.filter { $0 != payload["actor_id"] })
+        }
         let supervisors = try await db.query(
             "SELECT u.id FROM board_members m JOIN users u ON u.id = m.user_id WHERE m.board_id = $1 AND u.role = 'supervisor' ORDER BY u.id",
             [.text(boardID)])

@@ -75,6 +75,7 @@ public struct NotificationMail: Sendable {
         let assignee = delivery.assigneeName ?? "-"
         let from = delivery.fromColumnName ?? "-"
         let to = delivery.toColumnName ?? "-"
+        let excerpt = delivery.payload["excerpt"].map { $0.count < 280 ? $0 : $0 + "…" }
         let due = delivery.payload["due_at"].flatMap(Int64.init).map {
             formatDue($0, timeZone: delivery.dueTimeZone, language: language)
         }
@@ -104,6 +105,16 @@ public struct NotificationMail: Sendable {
                         ? "\(actor) 님이 ‘\(title)’ 작업의 마감을 없앴습니다."
                         : "\(actor) 님이 ‘\(title)’ 작업의 마감을 바꿨습니다.",
                     details: (due.map { ["새 마감: \($0)"] } ?? []) + [boardLine], open: "작업 열기", footer: footer)
+            case "task.commented":
+                return Content(
+                    subject: "[\(board)] ‘\(title)’ 새 댓글",
+                    headline: "\(actor) 님이 ‘\(title)’ 작업에 댓글을 남겼습니다.",
+                    details: (excerpt.map { ["“\($0)”"] } ?? []) + [boardLine], open: "작업 열기", footer: footer)
+            case "task.unassigned":
+                return Content(
+                    subject: "[\(board)] ‘\(title)’ 작업의 담당이 해제되었습니다",
+                    headline: "\(actor) 님이 ‘\(title)’ 작업에서 회원님의 담당을 해제했습니다.",
+                    details: [boardLine], open: "작업 열기", footer: footer)
             case "task.due_soon":
                 return Content(
                     subject: "[\(board)] ‘\(title)’ 마감이 다가옵니다: \(due ?? "-")",
@@ -145,6 +156,16 @@ public struct NotificationMail: Sendable {
                         ? "\(actor) removed the due date of “\(title)”."
                         : "\(actor) changed the due date of “\(title)”.",
                     details: (due.map { ["New due date: \($0)"] } ?? []) + [boardLine], open: "Open the task",
+                    footer: footer)
+            case "task.commented":
+                return Content(
+                    subject: "[\(board)] New comment on “\(title)”",
+                    headline: "\(actor) commented on “\(title)”.",
+                    details: (excerpt.map { ["“\($0)”"] } ?? []) + [boardLine], open: "Open the task", footer: footer)
+            case "task.unassigned":
+                return Content(
+                    subject: "[\(board)] You are no longer assigned “\(title)”",
+                    headline: "\(actor) took you off “\(title)”.", details: [boardLine], open: "Open the task",
                     footer: footer)
             case "task.due_soon":
                 return Content(

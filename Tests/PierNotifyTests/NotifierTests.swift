@@ -305,6 +305,54 @@ struct NotifierTests {
         }
     }
 
+    @Test(
+        "a comment reaches the assignee and the Supervisors but not its author; taking someone off a task tells them alone",
+        arguments: StoreBackend.available)
+    func commentsAndUnassignment(backend: StoreBackend) async throws {
+        let clock = TestClock()
+        try await BoardStoreFixture.withRepository(backend, clock: clock.reading) { repository in
+            let team = try await Team.make(repository)
+            let task = try await repository.createTask(
+                boardID: team.board.id, NewTask(title: "Budget", assigneeID: team.pic.id), actorID: team.actor.id)
+            let sender = RecordingSender()
+            let notifier = Self.notifier(repository, clock: clock, sender: sender)
+            _ = try await notifier.turn()
+            var seen = sender.messages.count
+
+            _ = try await repository.addComment(
+                taskID: task.id, body: "Numbers are in the sheet.", actorID: team.pic.id)
+            _ = try await notifier.turn()
+            let commented = sender.messages.dropFirst(seen)
+            #expect(Set(commented.flatMap { $0.to.map(\.address) }) == ["lead@example.com", "second@example.com"])
+            #expect(commented.allSatisfy { $0.subject == "[운영팀] New comment on “Budget”" })
+            #expect(commented.allSatisfy { $0.text.contains("“Numbers are in the sheet.”") })
+            seen = sender.messages.count
+
+            _ = try await repository.addComment(taskID: task.id, body: "Thanks", actorID: team.actor.id)
+            _ = try await notifier.turn()
+            #expect(
+                Set(sender.messages.dropFirst(seen).flatMap { $0.to.map(\.address) }) == [
+                    "minji@example.com", "second@example.com",
+                ])
+            seen = sender.messages.count
+
+            // Reassigned to the second Supervisor by the lead: the PIC is told they are off it, the second
+            // Supervisor that it is theirs.
+            let current = try #require(try await repository.task(id: task.id))
+            _ = try await repository.updateTask(
+                id: task.id, expectedVersion: current.version,
+                changes: TaskChanges(assigneeID: .some(team.supervisor.id)),
+                actorID: team.actor.id)
+            _ = try await notifier.turn()
+            let reassigned = sender.messages.dropFirst(seen)
+            let off = reassigned.filter { $0.headers.contains(.init("X-Pier-Event", "task.unassigned")) }
+            #expect(off.map { $0.to.map(\.address) } == [["minji@example.com"]])
+            #expect(off.first?.subject == "[운영팀] You are no longer assigned “Budget”")
+            let on = reassigned.filter { $0.headers.contains(.init("X-Pier-Event", "task.assigned")) }
+            #expect(on.map { $0.to.map(\.address) } == [["second@example.com"]])
+        }
+    }
+
     @Test("without SMTP, events are marked handled and no email is queued")
     func withoutSMTP() async throws {
         let clock = TestClock()

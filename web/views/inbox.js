@@ -84,6 +84,10 @@ export function describe(item) {
             return t("inbox.moved", { actor, title, from: item.from_column ?? "", to: item.to_column ?? "" });
         case "task.due_changed":
             return t("inbox.due_changed", { actor, title });
+        case "task.commented":
+            return t("inbox.commented", { actor, title });
+        case "task.unassigned":
+            return t("inbox.unassigned", { actor, title });
         case "task.due_soon":
             return t("inbox.due_soon", { title });
         case "task.overdue":
