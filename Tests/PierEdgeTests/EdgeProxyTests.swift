@@ -657,7 +657,12 @@ struct ProxyReloadTests {
                 try write([stubs[1], stubs[2]])
                 #expect(stack.reloader?.reload(reason: "test") == .applied)
                 reloaded.set()
-                try await Task.sleep(for: .milliseconds(600))
+                // Load goes on until the added target has answered some of it (on a loaded machine the four workers
+                // may get through only a few requests in a fixed pause), then a little longer.
+                try? await eventually("the added target receives requests") {
+                    stubs[2].requests.contains { $0.uri == "/slow/11" }
+                }
+                try await Task.sleep(for: .milliseconds(300))
                 stop.set()
                 try await load.value
                 let slow = try await inFlightOnA.value
