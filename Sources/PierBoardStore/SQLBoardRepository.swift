@@ -1092,17 +1092,19 @@ public struct SQLBoardRepository: BoardRepository {
         )
     }
 
+    /// Writes an outbox event unless one with the same idempotency `key` exists; true when it was new.
+    @discardableResult
     static func enqueue(
         _ db: any SQLDatabase, ids: IDGenerator, now: Int64, kind: String, key: String, payload: [String: String]
-    ) async throws {
+    ) async throws -> Bool {
         let data = try JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])
-        try await db.query(
-            "INSERT INTO outbox (id, kind, payload, idempotency_key, created_at, available_at, attempts) VALUES ($1, $2, $3, $4, $5, $5, 0)",
+        return try await !db.query(
+            "INSERT INTO outbox (id, kind, payload, idempotency_key, created_at, available_at, attempts) VALUES ($1, $2, $3, $4, $5, $5, 0) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
             [
                 .text(ids.next(now: now)), .text(kind), .text(String(decoding: data, as: UTF8.self)), .text(key),
                 .integer(now),
             ]
-        )
+        ).isEmpty
     }
 
     /// Outbox messages for the changes that notify people: assignment (and unassignment), status (column) and due

@@ -6,9 +6,8 @@ public struct PendingDelivery: Sendable, Equatable {
     public var kind: String
     /// The event's payload as written in the change's transaction (`task_id`, `board_id`, `actor_id`, `title`, …).
     public var payload: [String: String]
+    /// The recipient; their `language` (or the board's default) is the message's.
     public var recipient: User
-    /// The recipient's chosen language (`ko`, `en`), or `nil` for the board's default.
-    public var recipientLanguage: String?
     /// Attempts so far, this one included.
     public var attempts: Int64
     public var createdAt: Int64
@@ -129,20 +128,15 @@ public struct SQLNotificationStore: Sendable {
                 "task_id": id, "board_id": try task.text("board_id"), "title": try task.text("title"),
                 "assignee_id": try task.text("assignee_id"), "due_at": String(due),
             ]
-            let data = try JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])
-            let inserted = try await database.query(
-                "INSERT INTO outbox (id, kind, payload, idempotency_key, created_at, available_at, attempts) VALUES ($1, $2, $3, $4, $5, $5, 0) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-                [
-                    .text(ids.next(now: now)), .text(kind), .text(String(decoding: data, as: UTF8.self)),
-                    .text("\(kind):\(id):\(due)"), .integer(now),
-                ])
-            written += inserted.count
+            let new = try await SQLBoardRepository.enqueue(
+                database, ids: ids, now: now, kind: kind, key: "\(kind):\(id):\(due)", payload: payload)
+            if new { written += 1 }
         }
         return written
     }
 
-    /// What an inbox item shows, as JSON: the task and its board by id and name, who acted, the assignee, the columns
-    /// of a move and the due date, as they were when the event happened.
+    /// What an inbox item shows (and its email says), as JSON: the task and its board by id and name, who acted, the
+    /// assignee, the columns of a move, the due date and its time zone, as they were when the event happened.
     static func summary(_ db: any SQLDatabase, payload: [String: String]) async throws -> String {
         var summary: [String: String] = [:]
         for key in ["task_id", "board_id", "title", "due_at", "assignee_id", "actor_id"] {
@@ -157,6 +151,11 @@ public struct SQLNotificationStore: Sendable {
         try await name("SELECT name FROM users WHERE id = $1", "assignee_id", as: "assignee_name")
         try await name("SELECT name FROM board_columns WHERE id = $1", "from_column_id", as: "from_column")
         try await name("SELECT name FROM board_columns WHERE id = $1", "to_column_id", as: "to_column")
+        if let task = payload["task_id"] {
+            summary["due_time_zone"] = try await db.query("SELECT due_tz FROM tasks WHERE id = $1", [.text(task)])
+                .first?
+                .optionalText("due_tz")
+        }
         let data = try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])
         return String(decoding: data, as: UTF8.self)
     }
@@ -246,31 +245,23 @@ public struct SQLNotificationStore: Sendable {
     }
 
     static func details(_ db: any SQLDatabase, id: String) async throws -> PendingDelivery? {
+        // The names come from the recipient's inbox item, written with the delivery (`summary(_:payload:)`): the
+        // email says what the inbox says, without looking them up again on every attempt.
         let rows = try await db.query(
-            "SELECT d.id AS delivery_id, d.attempts AS delivery_attempts, d.created_at AS delivery_created_at, o.kind, o.payload, \(SQLBoardRepository.userColumnsOfU) FROM deliveries d JOIN outbox o ON o.id = d.outbox_id JOIN users u ON u.id = d.recipient_id WHERE d.id = $1",
+            "SELECT d.id AS delivery_id, d.attempts AS delivery_attempts, d.created_at AS delivery_created_at, o.kind, o.payload, i.summary, \(SQLBoardRepository.userColumnsOfU) FROM deliveries d JOIN outbox o ON o.id = d.outbox_id JOIN users u ON u.id = d.recipient_id LEFT JOIN inbox_items i ON i.outbox_id = d.outbox_id AND i.user_id = d.recipient_id WHERE d.id = $1",
             [.text(id)])
         guard let row = rows.first else { return nil }
-        let payload = decode(try row.text("payload"))
-        func name(_ sql: String, _ key: String) async throws -> String? {
-            guard let value = payload[key] else { return nil }
-            return try await db.query(sql, [.text(value)]).first?.text("name")
-        }
-        let userName = "SELECT name FROM users WHERE id = $1"
-        let columnName = "SELECT name FROM board_columns WHERE id = $1"
-        let recipient = try SQLBoardRepository.decodeUser(row)
+        let summary = decode(try row.optionalText("summary") ?? "{}")
         var delivery = PendingDelivery(
-            id: try row.text("delivery_id"), kind: try row.text("kind"), payload: payload,
-            recipient: recipient, recipientLanguage: recipient.language,
-            attempts: try row.int("delivery_attempts"), createdAt: try row.int("delivery_created_at"))
-        delivery.boardName = try await name("SELECT name FROM boards WHERE id = $1", "board_id")
-        delivery.actorName = try await name(userName, "actor_id")
-        delivery.assigneeName = try await name(userName, "assignee_id")
-        delivery.fromColumnName = try await name(columnName, "from_column_id")
-        delivery.toColumnName = try await name(columnName, "to_column_id")
-        if let task = payload["task_id"] {
-            delivery.dueTimeZone = try await db.query("SELECT due_tz FROM tasks WHERE id = $1", [.text(task)]).first?
-                .optionalText("due_tz")
-        }
+            id: try row.text("delivery_id"), kind: try row.text("kind"), payload: decode(try row.text("payload")),
+            recipient: try SQLBoardRepository.decodeUser(row), attempts: try row.int("delivery_attempts"),
+            createdAt: try row.int("delivery_created_at"))
+        delivery.boardName = summary["board_name"]
+        delivery.actorName = summary["actor_name"]
+        delivery.assigneeName = summary["assignee_name"]
+        delivery.fromColumnName = summary["from_column"]
+        delivery.toColumnName = summary["to_column"]
+        delivery.dueTimeZone = summary["due_time_zone"]
         return delivery
     }
 
@@ -281,6 +272,13 @@ public struct SQLNotificationStore: Sendable {
         case retry(detail: String, at: Int64)
         /// Give up: a permanent refusal, or the delivery grew too old.
         case dead(detail: String)
+
+        /// What happened, with the remote answer.
+        public var detail: String {
+            switch self {
+            case .delivered(let detail), .retry(let detail, _), .dead(let detail): detail
+            }
+        }
     }
 
     /// Records an attempt's outcome (the remote answer is kept with the attempt) and settles the delivery.
@@ -288,12 +286,13 @@ public struct SQLNotificationStore: Sendable {
         let now = clock()
         let ids = self.ids
         try await database.transaction { db in
-            let (state, outcome, detail, available): (String, String, String, Int64) =
+            let (state, outcome, available): (String, String, Int64) =
                 switch settlement {
-                case .delivered(let detail): ("delivered", "delivered", detail, now)
-                case .retry(let detail, let at): ("pending", "retry", detail, at)
-                case .dead(let detail): ("dead", "dead", detail, now)
+                case .delivered: ("delivered", "delivered", now)
+                case .retry(_, let at): ("pending", "retry", at)
+                case .dead: ("dead", "dead", now)
                 }
+            let detail = settlement.detail
             let finished: SQLValue = state == "pending" ? .null : .integer(now)
             try await db.query(
                 "UPDATE deliveries SET state = $1, available_at = $2, finished_at = $3, last_error = $4 WHERE id = $5",

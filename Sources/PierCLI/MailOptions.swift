@@ -37,10 +37,6 @@ struct MailOptions: ParsableArguments {
         smtpURL ?? ProcessInfo.processInfo.environment["PIER_SMTP_URL"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    func validate() throws {
-        _ = try settings(defaultPublicURL: "http://localhost")
-    }
-
     struct Settings {
         var client: SMTPClient?
         var mail: NotificationMail

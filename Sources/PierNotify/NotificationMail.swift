@@ -23,7 +23,7 @@ public struct NotificationMail: Sendable {
 
     /// The message for `delivery`; its Message-ID is the delivery's, the same on every attempt.
     public func message(for delivery: PendingDelivery, now: Date = Date()) -> MailMessage {
-        let language = delivery.recipientLanguage.flatMap(Language.init(rawValue:)) ?? defaultLanguage
+        let language = delivery.recipient.language.flatMap(Language.init(rawValue:)) ?? defaultLanguage
         let content = Self.content(for: delivery, language: language)
         let link = taskLink(delivery)
         let text =

@@ -122,17 +122,15 @@ public struct Notifier: Service {
         var metadata: Logger.Metadata = [
             "pier.delivery": "\(delivery.id)", "pier.event": "\(delivery.kind)",
             "pier.recipient": "\(delivery.recipient.id)", "pier.attempt": "\(delivery.attempts)",
+            "pier.answer": "\(settlement.detail)",
         ]
         switch settlement {
-        case .delivered(let detail):
-            metadata["pier.answer"] = "\(detail)"
+        case .delivered:
             logger.info("email delivered", metadata: metadata)
-        case .retry(let detail, let at):
-            metadata["pier.answer"] = "\(detail)"
+        case .retry(_, let at):
             metadata["pier.retry_in_ms"] = "\(at - now())"
             logger.notice("email not delivered; will retry", metadata: metadata)
-        case .dead(let detail):
-            metadata["pier.answer"] = "\(detail)"
+        case .dead:
             logger.warning("email not delivered; kept as a dead letter", metadata: metadata)
         }
         do {

@@ -213,7 +213,7 @@ struct OpenAPIDocumentTests {
     func validates() async throws {
         let printed = try await PierBinary.run(["board", "openapi"])
         #expect(printed.status == 0)
-        let venv = ProcessInfo.processInfo.environment["PIER_TEST_VENV"] ?? ".venv"
+        let venv = TestPython.venv
         let validator = URL(fileURLWithPath: venv).appendingPathComponent("bin/openapi-spec-validator")
         guard FileManager.default.isExecutableFile(atPath: validator.path) else {
             // scripts/test always provides it; under CI its absence is a failure, not a skip.

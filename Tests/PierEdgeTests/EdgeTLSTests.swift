@@ -290,15 +290,11 @@ struct EdgeTLSTests {
         "hostile HTTP/2 frame sequences (rapid reset, CONTINUATION and control-frame floods, oversized headers, window abuse) are cut off and the edge serves others"
     )
     func hostileFrames() async throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..")
-            .standardized.path
-        let venv = ProcessInfo.processInfo.environment["PIER_TEST_VENV"] ?? root + "/.venv"
-        let python = venv + "/bin/python"
-        guard FileManager.default.isExecutableFile(atPath: python) else {
-            Issue.record("the Python venv (scripts/test prepares it) is missing at \(venv)")
+        guard let python = TestPython.interpreter else {
+            Issue.record("the Python venv (scripts/test prepares it) is missing at \(TestPython.venv)")
             return
         }
-        let script = root + "/Tests/Probes/h2_probes.py"
+        let script = TestPython.probe("h2_probes.py")
         try await withTLSEdge { edge, _, _, _ in
             for arguments in [["--port", "\(edge.ports[2])"], ["--port", "\(edge.ports[0])", "--tls"]] {
                 let result = try await CommandLineTool.run(
@@ -312,14 +308,11 @@ struct EdgeTLSTests {
 
     @Test("shutdown sends GOAWAY on HTTP/2 connections, lets the streams in flight finish, then closes")
     func gracefulGoAway() async throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..")
-            .standardized.path
-        let venv = ProcessInfo.processInfo.environment["PIER_TEST_VENV"] ?? root + "/.venv"
         try await withTLSEdge { edge, _, _, _ in
             let probe = try RunningProcess(
-                executable: URL(fileURLWithPath: venv + "/bin/python"),
+                executable: URL(fileURLWithPath: TestPython.venv + "/bin/python"),
                 arguments: [
-                    root + "/Tests/Probes/h2_probes.py", "--port", "\(edge.ports[0])", "--tls",
+                    TestPython.probe("h2_probes.py"), "--port", "\(edge.ports[0])", "--tls",
                     "--graceful", "/api/slow/800",
                 ])
             try await probe.waitForOutput(containing: "sent")
