@@ -54,9 +54,10 @@ public enum BoardDatabase {
             }
         case .postgres(let location):
             let client = PostgresClient(configuration: configuration(location), backgroundLogger: logger)
+            let repository = SQLBoardRepository(database: PostgresSQLDatabase(client: client, logger: logger))
             return Opened(
-                repository: SQLBoardRepository(database: PostgresSQLDatabase(client: client, logger: logger)),
-                services: [client]
+                repository: repository,
+                services: [client, PostgresChangeListener(client: client, feed: repository.feed, logger: logger)]
             ) {}
         }
     }

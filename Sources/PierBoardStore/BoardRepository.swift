@@ -67,6 +67,12 @@ public protocol BoardRepository: Sendable {
     func comments(taskID: String) async throws -> [TaskComment]
     func history(taskID: String) async throws -> [AuditEvent]
 
+    // MARK: Live events
+    /// The board's events after `after`, at most `limit`; `nil` when the board does not exist.
+    func boardEvents(boardID: String, after: Int64, limit: Int) async throws -> BoardEventWindow?
+    /// The tasks with these ids that still exist, in no particular order.
+    func tasks(ids: [String]) async throws -> [BoardTask]
+
     // MARK: In-app notifications
     /// Someone's inbox, unread first, and how many are unread.
     func inbox(userID: String, unreadOnly: Bool, limit: Int) async throws -> (items: [InboxItem], unread: Int)

@@ -206,6 +206,34 @@ public enum Migrations {
                 "CREATE INDEX inbox_items_user ON inbox_items (user_id, read_at, id)",
             ]
         ),
+        Migration(
+            version: 5,
+            name: "live board events, numbered per board in commit order",
+            statements: [
+                """
+                CREATE TABLE board_event_heads (
+                    board_id TEXT PRIMARY KEY REFERENCES boards (id) ON DELETE CASCADE,
+                    last_seq BIGINT NOT NULL
+                )
+                """,
+                "INSERT INTO board_event_heads (board_id, last_seq) SELECT id, 0 FROM boards",
+                // No foreign keys to tasks, columns or users: an event outlives what it speaks of.
+                """
+                CREATE TABLE board_events (
+                    board_id TEXT NOT NULL REFERENCES boards (id) ON DELETE CASCADE,
+                    seq BIGINT NOT NULL,
+                    kind TEXT NOT NULL,
+                    actor_id TEXT,
+                    task_id TEXT,
+                    column_id TEXT,
+                    user_id TEXT,
+                    version BIGINT,
+                    at BIGINT NOT NULL,
+                    PRIMARY KEY (board_id, seq)
+                )
+                """,
+            ]
+        ),
     ]
 
     /// The newest schema version this build knows.

@@ -128,7 +128,7 @@ public struct SQLNotificationStore: Sendable {
                 "task_id": id, "board_id": try task.text("board_id"), "title": try task.text("title"),
                 "assignee_id": try task.text("assignee_id"), "due_at": String(due),
             ]
-            let new = try await SQLBoardRepository.enqueue(
+            let new = try await ChangeRecorder.enqueue(
                 database, ids: ids, now: now, kind: kind, key: "\(kind):\(id):\(due)", payload: payload)
             if new { written += 1 }
         }

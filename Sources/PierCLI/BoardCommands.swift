@@ -177,10 +177,11 @@ struct BoardServeCommand: AsyncParsableCommand {
             repository: opened.repository, passwords: passwords, migrate: migrate, supervisorEmail: email,
             logger: logger)
         let notifier = try mail.notifier(database: opened.repository.database, defaultPublicURL: nil, logger: logger)
-        // Last, so it is the first to hear of shutdown: the server keeps listening until the drain is over.
+        // Last, so it is the first to hear of shutdown: the server keeps listening until the drain is over. The live
+        // streams end next (their clients reconnect elsewhere), so that the server has no endless request to wait for.
         let drain = DrainBeforeShutdown(api: api, period: try parsedDrainPeriod(), logger: logger)
         try await Bootstrap.run(
-            opened.services + [prepare, notifier, app, drain], logger: logger, cleanup: opened.close)
+            opened.services + [prepare, notifier, app, api.live, drain], logger: logger, cleanup: opened.close)
     }
 }
 

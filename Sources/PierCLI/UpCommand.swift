@@ -209,8 +209,10 @@ struct UpCommand: AsyncParsableCommand {
         let notifier = try mail.notifier(
             database: opened.repository.database, defaultPublicURL: servedURL, logger: Logger(label: "pier.board"))
 
-        // Started in this order and stopped in reverse: the edge stops taking requests first, the database last.
-        let services: [any Service] = opened.services + [prepare, notifier] + boards + stack.services + [announce]
+        // Started in this order and stopped in reverse: the live streams end first (the edge and the board servers
+        // would wait for them), then the edge stops taking requests, the database last.
+        let services: [any Service] =
+            opened.services + [prepare, notifier] + boards + stack.services + [api.live, announce]
         try await Bootstrap.run(services, logger: logger, cleanup: opened.close)
     }
 

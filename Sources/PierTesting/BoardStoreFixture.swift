@@ -87,3 +87,41 @@ extension BoardStoreFixture {
         }
     }
 }
+
+extension BoardStoreFixture {
+    /// Runs `body` with `count` repositories on one fresh, migrated PostgreSQL schema, each with its own pool and its
+    /// own change listener, as that many board instances would have.
+    public static func withPostgresInstances<Value: Sendable>(
+        _ count: Int,
+        _ body: @Sendable ([SQLBoardRepository]) async throws -> Value
+    ) async throws -> Value {
+        let logger = Logger(label: "pier.test.store", factory: { _ in SwiftLogNoOpLogHandler() })
+        let schema = PostgresFixture.uniqueName("live")
+        _ = try await PostgresFixture.withClient { admin in
+            try await admin.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA \(schema)"))
+        }
+        var configuration = try PostgresFixture.clientConfiguration()
+        configuration.options.additionalStartupParameters = [("search_path", schema)]
+        let clients = (0..<count).map { _ in PostgresClient(configuration: configuration, backgroundLogger: logger) }
+        let repositories = clients.map { SQLBoardRepository(database: PostgresSQLDatabase(client: $0, logger: logger)) }
+        let outcome: Result<Value, any Error> = await withTaskGroup(of: Void.self) { group in
+            for (client, repository) in zip(clients, repositories) {
+                group.addTask { await client.run() }
+                group.addTask {
+                    try? await PostgresChangeListener(client: client, feed: repository.feed, logger: logger).run()
+                }
+            }
+            defer { group.cancelAll() }
+            do {
+                try await repositories[0].migrate()
+                return .success(try await body(repositories))
+            } catch {
+                return .failure(error)
+            }
+        }
+        _ = try await PostgresFixture.withClient { admin in
+            try await admin.query(PostgresQuery(unsafeSQL: "DROP SCHEMA \(schema) CASCADE"))
+        }
+        return try outcome.get()
+    }
+}

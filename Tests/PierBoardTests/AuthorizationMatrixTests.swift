@@ -113,6 +113,10 @@ struct AuthorizationMatrixTests {
         Endpoint(method: .get, route: "/api/v1/boards/{id}", expected: members) { world, _ in
             Call(method: .get, path: "/api/v1/boards/\(world.board.id)")
         },
+        // An event id from the future: a member's stream answers 200 with `reset` and ends at once.
+        Endpoint(method: .get, route: "/api/v1/boards/{id}/events", expected: members) { world, _ in
+            Call(method: .get, path: "/api/v1/boards/\(world.board.id)/events?after=999999")
+        },
         Endpoint(method: .get, route: "/api/v1/boards/{id}/members", expected: members) { world, _ in
             Call(method: .get, path: "/api/v1/boards/\(world.board.id)/members")
         },

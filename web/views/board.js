@@ -1,9 +1,11 @@
 // The kanban board: columns with counts, cards, filters, moving cards with the pointer (mouse, pen, or touch on
 // the grip) or the keyboard, and the task dialog. A move is shown at once and snaps back when the server refuses.
+// Changes others make arrive on the board's live stream and are applied as they come, naming who made them.
 
 import * as api from "../api.js";
 import { clear, h, isTyping, openDialog, uid } from "../dom.js";
 import { t } from "../i18n.js";
+import { openLiveStream } from "../live.js";
 import { boardPath, setURL } from "../router.js";
 import { isSupervisor, mayMove, session } from "../session.js";
 import { announce, assignAvatarColors, avatar, columnName, dueState, formatDateTime, formatShortDate, notify, problemMessage } from "../ui.js";
@@ -26,9 +28,13 @@ export function boardView(route) {
         taskDialog: null,
         focusTaskID: null,
         busy: false,
+        // Cards others just changed: task id → { text, until }.
+        highlights: new Map(),
+        live: null,
     };
 
     const heading = h("h1", { tabindex: "-1", text: t("common.loading") });
+    const liveStatus = h("p", { class: "live-status", role: "status", hidden: true });
     const toolbar = h("div", { class: "toolbar" });
     // Hidden until the board is loaded: a board that cannot be shown has nothing to filter.
     const filterBar = h("form", { id: uid("filters"), class: "filters", role: "search", "aria-label": t("filters.label"), hidden: true });
@@ -53,7 +59,7 @@ export function boardView(route) {
     const element = h(
         "div",
         { class: "page board-page" },
-        h("div", { class: "page-head" }, heading, toolbar),
+        h("div", { class: "page-head" }, heading, liveStatus, toolbar),
         filterToggle,
         filterBar,
         summary,
@@ -99,7 +105,8 @@ export function boardView(route) {
             filterToggle.hidden = false;
             await loadTasks();
             columns.removeAttribute("aria-busy");
-            if (route.taskID) openTask(route.taskID, { push: false });
+            startLive(board.last_event_id);
+            if (route.taskID && !state.taskDialog) openTask(route.taskID, { push: false });
         } catch (problem) {
             columns.removeAttribute("aria-busy");
             heading.textContent = problem.code === "not_found" ? t("board.not_found") : t("board.error");
@@ -303,10 +310,11 @@ export function boardView(route) {
         const due = dueState(task, column.is_done);
         const movable = mayMove(task);
         const mine = task.assignee_id === session.user?.id;
+        const highlight = state.highlights.get(task.id);
         return h(
             "li",
             {
-                class: `card${movable ? " movable" : ""}${mine ? " mine" : ""}${due ? ` due-${due}` : ""}`,
+                class: `card${movable ? " movable" : ""}${mine ? " mine" : ""}${due ? ` due-${due}` : ""}${highlight ? " card-changed" : ""}`,
                 tabindex: "0",
                 "aria-describedby": hintID,
                 dataset: { taskId: task.id },
@@ -333,6 +341,7 @@ export function boardView(route) {
                     ? h("span", { class: "assignee" }, avatar(assignee), h("span", { class: "visually-hidden", text: t("board.assigned_to", { name: assignee.name }) }))
                     : h("span", { class: "assignee unassigned muted small", text: t("task.unassigned") }),
             ),
+            highlight ? h("p", { class: "card-live", text: highlight.text }) : null,
         );
     };
 
@@ -617,6 +626,133 @@ export function boardView(route) {
     };
     document.addEventListener("visibilitychange", onVisible);
 
+    // MARK: Live updates
+
+    const filtered = () => FILTER_KEYS.some((key) => state.filters[key]);
+    const reducedMotion = () => window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+
+    const startLive = (after) => {
+        state.live?.close();
+        state.live = openLiveStream(state.boardID, after, {
+            onEvent: applyLive,
+            onReset: () => load(),
+            onGone: () => load(),
+            onStatus: (status) => {
+                liveStatus.hidden = status === "live";
+                liveStatus.textContent = status === "live" ? "" : t("live.reconnecting");
+                // Changes made while the stream was down arrive once it is back; nothing else to do.
+            },
+        });
+    };
+
+    // Redrawing waits while a card is being dragged (the drag owns the DOM until it ends, then redraws).
+    let renderTimer = null;
+    const renderSoon = (animate = []) => {
+        if (dragging) return;
+        const before = new Map();
+        if (!reducedMotion()) {
+            for (const id of animate) {
+                const element = columns.querySelector(`.card[data-task-id="${CSS.escape(id)}"]`);
+                if (element) before.set(id, element.getBoundingClientRect());
+            }
+        }
+        renderColumns();
+        for (const [id, rect] of before) {
+            const element = columns.querySelector(`.card[data-task-id="${CSS.escape(id)}"]`);
+            if (!element) continue;
+            const now = element.getBoundingClientRect();
+            const dx = rect.left - now.left;
+            const dy = rect.top - now.top;
+            if (dx || dy) element.animate([{ transform: `translate(${dx}px, ${dy}px)` }, { transform: "none" }], { duration: 350, easing: "ease-out" });
+        }
+    };
+
+    const highlight = (taskID, text) => {
+        state.highlights.set(taskID, { text, until: Date.now() + 6000 });
+        clearTimeout(renderTimer);
+        renderTimer = setTimeout(() => {
+            const now = Date.now();
+            for (const [id, mark] of state.highlights) if (mark.until <= now) state.highlights.delete(id);
+            renderSoon();
+        }, 6100);
+    };
+
+    // A filtered view asks the server which tasks match, once changes stop arriving for a moment.
+    let reloadTimer = null;
+    const reloadSoon = () => {
+        clearTimeout(reloadTimer);
+        reloadTimer = setTimeout(() => refresh(), 300);
+    };
+
+    const columnByID = (id) => state.board?.columns.find((column) => column.id === id);
+
+    const liveText = (kind, data, previous) => {
+        const name = data.actor?.name ?? t("live.someone");
+        if (kind === "task.created") return t("live.created", { name });
+        if (kind === "task.commented") return t("live.commented", { name });
+        if (kind === "task.moved" || (previous && data.task && previous.column_id !== data.task.column_id)) {
+            const column = columnByID(data.task?.column_id);
+            if (!previous || previous.column_id !== data.task?.column_id) return t("live.moved", { name, column: column ? columnName(column) : "" });
+            return t("live.reordered", { name });
+        }
+        return t("live.updated", { name });
+    };
+
+    const applyLive = async (kind, data) => {
+        if (!state.board) return;
+        const byOther = data.actor && data.actor.id !== session.user?.id;
+        if (kind.startsWith("column.")) {
+            try {
+                await columnsChanged(await api.get(`/boards/${api.id(state.boardID)}`));
+            } catch (problem) {
+                notify(problemMessage(problem), "error");
+            }
+            return;
+        }
+        if (kind.startsWith("member.")) {
+            if (kind === "member.removed" && data.user_id === session.user?.id) {
+                load();
+                return;
+            }
+            try {
+                await reloadMembers();
+            } catch (problem) {
+                notify(problemMessage(problem), "error");
+            }
+            return;
+        }
+        const taskID = data.task_id;
+        if (byOther && state.openTaskID === taskID) state.taskDialog?.remoteChange?.(kind, data);
+        if (kind === "task.deleted") {
+            const gone = taskByID(taskID);
+            if (gone) {
+                state.tasks = state.tasks.filter((task) => task.id !== taskID);
+                state.highlights.delete(taskID);
+                renderSoon();
+                if (byOther) notify(t("live.deleted", { name: data.actor?.name ?? t("live.someone"), title: gone.title }));
+            }
+            return;
+        }
+        const task = data.task;
+        if (!task) return; // deleted since; its own event follows
+        if (filtered()) {
+            if (byOther) highlight(task.id, liveText(kind, data, taskByID(task.id)));
+            reloadSoon();
+            return;
+        }
+        const previous = taskByID(task.id);
+        if (previous && previous.version >= task.version && kind !== "task.commented") return; // already shown
+        if (previous && previous.version < task.version) state.tasks = state.tasks.map((other) => (other.id === task.id ? task : other));
+        else if (!previous) state.tasks.push(task);
+        for (const label of task.labels) state.labels.add(label);
+        if (byOther) {
+            const text = liveText(kind, data, previous);
+            highlight(task.id, text);
+            if (kind === "task.moved" || kind === "task.created") announce(`${text}: ${task.title}`);
+        }
+        renderSoon(previous ? [task.id] : []);
+    };
+
     // MARK: Dialogs
 
     const currentSearch = () => {
@@ -720,6 +856,9 @@ export function boardView(route) {
             return true;
         },
         destroy() {
+            state.live?.close();
+            clearTimeout(renderTimer);
+            clearTimeout(reloadTimer);
             document.removeEventListener("keydown", onKeyDown);
             document.removeEventListener("visibilitychange", onVisible);
             stopListening();

@@ -255,6 +255,41 @@ export function openTaskDialog({ board, members, taskID, onSaved, onDeleted, onC
     });
     handle.requestClose = requestClose;
 
+    // Someone else changed the task while it is open: the dialog says so and offers to load their version; what is
+    // being typed here is never replaced unasked. Comments and history, which nobody types into, just refresh.
+    let reloadComments = null;
+    let reloadHistory = null;
+    let liveNotice = null;
+    handle.remoteChange = (kind, data) => {
+        const name = data.actor?.name ?? t("live.someone");
+        reloadHistory?.();
+        if (kind === "task.commented") {
+            reloadComments?.();
+            return;
+        }
+        if (kind !== "task.deleted" && (!data.task || (base && data.task.version <= base.version))) return;
+        liveNotice?.remove();
+        const deleted = kind === "task.deleted";
+        liveNotice = h(
+            "div",
+            { class: "live-notice", role: "status" },
+            h("span", { text: deleted ? t("live.task_deleted", { name }) : t("live.task_changed", { name }) }),
+            deleted
+                ? null
+                : h("button", {
+                      type: "button",
+                      class: "small",
+                      text: t("live.reload"),
+                      onClick: () => {
+                          liveNotice?.remove();
+                          liveNotice = null;
+                          load();
+                      },
+                  }),
+        );
+        container.prepend(liveNotice);
+    };
+
     const personName = (id) => (id ? membersByID.get(id)?.name ?? t("task.former_member") : t("task.unassigned"));
     const columnName = (id) => (columnsByID.has(id) ? shownColumnName(columnsByID.get(id)) : t("task.unknown_column"));
 
@@ -550,6 +585,8 @@ export function openTaskDialog({ board, members, taskID, onSaved, onDeleted, onC
             h("section", { class: "task-section", "aria-labelledby": "history-title" }, h("h3", { id: "history-title", text: t("history.title") }), historyList),
         );
         (editable ? (editAll ? fields.title : fields.column) : commentBox).focus();
+        reloadComments = loadComments;
+        reloadHistory = loadHistory;
         loadComments();
         loadHistory();
     };

@@ -52,6 +52,8 @@ public final class BoardAPI: Sendable {
     let clock: @Sendable () -> Int64
     /// Set when shutdown begins (see ``startDraining()``).
     let drain = DrainState()
+    /// The live streams of this process; a `Service` to run with the server, stopped before it.
+    public let live: LiveBoardHub
 
     public init(
         repository: any BoardRepository,
@@ -59,8 +61,12 @@ public final class BoardAPI: Sendable {
         passwords: PasswordHasher,
         settings: BoardAPISettings = BoardAPISettings(),
         logger: Logger,
-        clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+        clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
+        feed: ChangeFeed? = nil
     ) {
+        self.live = LiveBoardHub(
+            repository: repository, feed: feed ?? (repository as? SQLBoardRepository)?.feed ?? ChangeFeed(),
+            logger: logger)
         self.repository = repository
         self.tokens = tokens
         self.passwords = passwords
@@ -106,6 +112,7 @@ public final class BoardAPI: Sendable {
         addTaskRoutes(signedIn)
         addDeliveryRoutes(signedIn)
         addInboxRoutes(signedIn)
+        addLiveRoutes(signedIn)
         allowedMethods.set(router.routes.map { (path: "\($0.path)", method: $0.method) })
         return router
     }

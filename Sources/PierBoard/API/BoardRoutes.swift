@@ -23,7 +23,7 @@ extension BoardAPI {
     func addBoardRoutes(_ group: RouterGroup<BoardContext>) {
         group.get("boards") { _, context in
             let user = try context.requireUser()
-            return Response.json(try await self.repository.boards(memberID: user.id).map(BoardOut.init))
+            return Response.json(try await self.repository.boards(memberID: user.id).map { BoardOut($0) })
         }
         group.post("boards") { request, context in
             let user = try Self.requireSupervisor(context)
@@ -34,7 +34,11 @@ extension BoardAPI {
                 BoardOut(board), status: .created, headers: [.location: "\(Self.prefix)/boards/\(board.id)"])
         }
         group.get("boards/:id") { _, context in
-            Response.json(BoardOut(try await self.memberBoard(context)))
+            let id = try await self.memberBoardID(context)
+            // Read before the board, so that a stream opened `?after=` it misses nothing the board did not show.
+            let head = try await self.repository.boardEvents(boardID: id, after: .max, limit: 1)?.head
+            guard let board = try await self.repository.board(id: id) else { throw APIProblem.notFound("board") }
+            return Response.json(BoardOut(board, lastEventID: head))
         }
         group.get("boards/:id/members") { _, context in
             let boardID = try await self.memberBoardID(context)

@@ -188,8 +188,13 @@ struct UserOut: JSONWritable {
 
 struct BoardOut: JSONWritable {
     var board: Board
+    /// The id of the board's last live event when it was read (single board answers only).
+    var lastEventID: Int64?
 
-    init(_ board: Board) { self.board = board }
+    init(_ board: Board, lastEventID: Int64? = nil) {
+        self.board = board
+        self.lastEventID = lastEventID
+    }
 
     func writeJSON(to out: inout JSONOut) {
         out.object { out in
@@ -198,6 +203,7 @@ struct BoardOut: JSONWritable {
             out.field("created_by", board.createdBy)
             out.field("created_at", WireTime.format(board.createdAt))
             out.field("columns", array: board.columns.sorted { $0.position < $1.position }.map(ColumnOut.init))
+            if let lastEventID { out.field("last_event_id", lastEventID) }
         }
     }
 }
