@@ -87,6 +87,22 @@ public protocol BoardRepository: Sendable {
     /// Whether a delivery with this id exists.
     func deliveryExists(id: String) async throws -> Bool
 
+    // MARK: Webhooks
+    /// Adds a webhook to a board; the secret is returned this once.
+    func createWebhook(boardID: String, url: String, events: [String], actorID: String) async throws -> (
+        webhook: Webhook, secret: String
+    )
+    func webhooks(boardID: String) async throws -> [Webhook]
+    func webhookExists(boardID: String, id: String) async throws -> Bool
+    /// Deletes a webhook and its deliveries; `false` when the board has no such webhook.
+    func deleteWebhook(boardID: String, id: String, actorID: String) async throws -> Bool
+    /// Queues a `webhook.test` call; its delivery id, or `nil` when the board has no such webhook.
+    func queueWebhookTest(boardID: String, id: String, actorID: String) async throws -> String?
+    /// A webhook's deliveries, newest first.
+    func webhookDeliveries(webhookID: String, limit: Int) async throws -> [WebhookDeliveryRecord]
+    /// Puts a dead delivery of the webhook back in the queue; `false` when it is not one.
+    func retryWebhookDelivery(webhookID: String, id: String) async throws -> Bool
+
     // MARK: Outbox
     func pendingOutbox(limit: Int, now: Int64) async throws -> [OutboxMessage]
 

@@ -234,6 +234,54 @@ public enum Migrations {
                 """,
             ]
         ),
+        Migration(
+            version: 6,
+            name: "webhooks per board, their deliveries and every attempt",
+            statements: [
+                """
+                CREATE TABLE webhooks (
+                    id TEXT PRIMARY KEY,
+                    board_id TEXT NOT NULL REFERENCES boards (id) ON DELETE CASCADE,
+                    url TEXT NOT NULL,
+                    secret TEXT NOT NULL,
+                    events TEXT NOT NULL,
+                    created_by TEXT NOT NULL REFERENCES users (id),
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX webhooks_board ON webhooks (board_id)",
+                """
+                CREATE TABLE webhook_deliveries (
+                    id TEXT PRIMARY KEY,
+                    webhook_id TEXT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+                    outbox_id TEXT REFERENCES outbox (id),
+                    kind TEXT NOT NULL,
+                    payload TEXT NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'dead')),
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    created_at BIGINT NOT NULL,
+                    available_at BIGINT NOT NULL,
+                    finished_at BIGINT,
+                    last_status INTEGER,
+                    last_error TEXT,
+                    UNIQUE (outbox_id, webhook_id)
+                )
+                """,
+                "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, available_at)",
+                "CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries (webhook_id, id)",
+                """
+                CREATE TABLE webhook_attempts (
+                    id TEXT PRIMARY KEY,
+                    delivery_id TEXT NOT NULL REFERENCES webhook_deliveries (id) ON DELETE CASCADE,
+                    at BIGINT NOT NULL,
+                    outcome TEXT NOT NULL CHECK (outcome IN ('delivered', 'retry', 'dead')),
+                    status INTEGER,
+                    detail TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id, id)",
+            ]
+        ),
     ]
 
     /// The newest schema version this build knows.

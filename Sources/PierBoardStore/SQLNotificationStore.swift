@@ -66,9 +66,10 @@ public struct SQLNotificationStore: Sendable {
         (try? await Migrations.currentVersion(database)) == Migrations.latestVersion
     }
 
-    /// Takes up to `limit` outbox events that have not been expanded yet and writes their email deliveries: the
-    /// task's assignee and the board's Supervisors, never the one who made the change, nor disabled accounts. With
-    /// `email` off the events are only marked as handled. Returns how many events were handled.
+    /// Takes up to `limit` outbox events that have not been expanded yet and writes their inbox items and email
+    /// deliveries (the task's assignee and the board's Supervisors, never the one who made the change, nor disabled
+    /// accounts; email only with `email` on) and a delivery to each of the board's webhooks that wants the kind.
+    /// Returns how many events were handled.
     @discardableResult
     public func expandOutbox(limit: Int, email: Bool) async throws -> Int {
         let now = clock()
@@ -87,7 +88,14 @@ public struct SQLNotificationStore: Sendable {
                 let payload = Self.decode(try event.text("payload"))
                 let kind = try event.text("kind")
                 let recipients = try await Self.recipients(db, kind: kind, payload: payload)
-                let summary = recipients.isEmpty ? "{}" : try await Self.summary(db, payload: payload)
+                let hasWebhooks = try await SQLWebhookStore.boardHasWebhooks(db, payload["board_id"])
+                let summary =
+                    recipients.isEmpty && !hasWebhooks ? "{}" : try await Self.summary(db, payload: payload)
+                if hasWebhooks {
+                    try await SQLWebhookStore.expand(
+                        db, ids: ids, now: now, outboxID: outboxID, kind: kind, payload: payload,
+                        summary: Self.decode(summary))
+                }
                 for recipient in recipients {
                     try await db.query(
                         "INSERT INTO inbox_items (id, user_id, outbox_id, kind, summary, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (outbox_id, user_id) DO NOTHING",

@@ -163,7 +163,9 @@ struct BoardServeCommand: AsyncParsableCommand {
             repository: opened.repository,
             tokens: AccessTokenIssuer(signingKey: signingKey),
             passwords: passwords,
-            settings: BoardAPISettings(allowedOrigins: Set(allowedOrigins), trustedProxies: try parsedProxies()),
+            settings: BoardAPISettings(
+                allowedOrigins: Set(allowedOrigins), trustedProxies: try parsedProxies(),
+                allowPrivateWebhookTargets: mail.webhooksAllowPrivate),
             logger: logger
         )
         let (migrate, email) = (migrate, initialSupervisorEmail)

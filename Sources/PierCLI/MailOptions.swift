@@ -32,6 +32,12 @@ struct MailOptions: ParsableArguments {
     @Option(help: "The language of email to people who have not chosen one in the web app: ko or en.")
     var mailLanguage = "en"
 
+    @Flag(
+        help: ArgumentHelp(
+            "Let board webhooks call loopback, private and link-local addresses (by default they are refused, so that a webhook cannot reach services that only this machine or network can)."
+        ))
+    var webhooksAllowPrivate = false
+
     /// The SMTP URL given, by option or environment.
     var smtpText: String? {
         smtpURL ?? ProcessInfo.processInfo.environment["PIER_SMTP_URL"].flatMap { $0.isEmpty ? nil : $0 }
@@ -104,6 +110,6 @@ struct MailOptions: ParsableArguments {
         }
         return Notifier(
             store: SQLNotificationStore(database: database), sender: settings.client, mail: settings.mail,
-            logger: Logger(label: "pier.notify"))
+            webhookSender: HTTPWebhookSender(), logger: Logger(label: "pier.notify"))
     }
 }

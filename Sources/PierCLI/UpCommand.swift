@@ -147,7 +147,9 @@ struct UpCommand: AsyncParsableCommand {
             repository: opened.repository,
             tokens: AccessTokenIssuer(signingKey: signingKey),
             passwords: passwords,
-            settings: BoardAPISettings(allowedOrigins: [], trustedProxies: TrustedProxies(), proxySecret: proxySecret),
+            settings: BoardAPISettings(
+                allowedOrigins: [], trustedProxies: TrustedProxies(), proxySecret: proxySecret,
+                allowPrivateWebhookTargets: mail.webhooksAllowPrivate),
             logger: Logger(label: "pier.board")
         )
         let (prepared, preparedSignal) = AsyncStream.makeStream(of: Void.self)

@@ -42,6 +42,8 @@ public struct NotifierSettings: Sendable {
 public struct Notifier: Service {
     let store: SQLNotificationStore
     let sender: (any MailSender)?
+    let webhooks: SQLWebhookStore
+    let webhookSender: (any WebhookSender)?
     let mail: NotificationMail
     let settings: NotifierSettings
     let logger: Logger
@@ -50,12 +52,15 @@ public struct Notifier: Service {
 
     public init(
         store: SQLNotificationStore, sender: (any MailSender)?, mail: NotificationMail,
+        webhookSender: (any WebhookSender)? = nil,
         settings: NotifierSettings = NotifierSettings(), logger: Logger,
         now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
         random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
     ) {
         self.store = store
         self.sender = sender
+        self.webhooks = store.webhooks
+        self.webhookSender = webhookSender
         self.mail = mail
         self.settings = settings
         self.logger = logger
@@ -92,6 +97,7 @@ public struct Notifier: Service {
                 try? await Task.sleep(for: failing ? .seconds(1) : settings.pollInterval)
             }
         }
+        await webhookSender?.shutdown()
     }
 
     /// Writes the reminders that are due into the outbox (due soon, overdue; each once per task and due date).
@@ -106,14 +112,73 @@ public struct Notifier: Service {
     @discardableResult
     public func turn() async throws -> Int {
         while try await store.expandOutbox(limit: settings.batchSize, email: sender != nil) == settings.batchSize {}
-        guard let sender else { return 0 }
-        let due = try await store.claimDue(limit: settings.batchSize, lease: Self.milliseconds(settings.lease))
+        let lease = Self.milliseconds(settings.lease)
+        let due = sender == nil ? [] : try await store.claimDue(limit: settings.batchSize, lease: lease)
+        let calls = webhookSender == nil ? [] : try await webhooks.claimDue(limit: settings.batchSize, lease: lease)
         await withTaskGroup(of: Void.self) { group in
-            for delivery in due {
-                group.addTask { await attempt(delivery, with: sender) }
+            if let sender {
+                for delivery in due {
+                    group.addTask { await attempt(delivery, with: sender) }
+                }
+            }
+            if let webhookSender {
+                for call in calls {
+                    group.addTask { await attempt(call, with: webhookSender) }
+                }
             }
         }
-        return due.count
+        return due.count + calls.count
+    }
+
+    func attempt(_ call: PendingWebhookDelivery, with sender: any WebhookSender) async {
+        let sentAt = now()
+        let headers = WebhookSignature.headers(
+            id: call.id, timestamp: sentAt / 1000, body: call.body, secret: call.secret)
+        let result = await sender.post(url: call.url, headers: headers, body: call.body)
+        let (settlement, status) = settlement(of: result, for: call, at: now())
+        var metadata: Logger.Metadata = [
+            "pier.delivery": "\(call.id)", "pier.event": "\(call.kind)", "pier.webhook": "\(call.webhookID)",
+            "pier.attempt": "\(call.attempts)", "pier.answer": "\(settlement.detail.prefix(200))",
+        ]
+        switch settlement {
+        case .delivered:
+            logger.info("webhook delivered", metadata: metadata)
+        case .retry(_, let at):
+            metadata["pier.retry_in_ms"] = "\(at - now())"
+            logger.notice("webhook not delivered; will retry", metadata: metadata)
+        case .dead:
+            logger.warning("webhook not delivered; kept as a dead letter", metadata: metadata)
+        }
+        do {
+            try await webhooks.settle(call.id, settlement, status: status)
+        } catch {
+            logger.warning(
+                "could not record a webhook attempt", metadata: ["pier.delivery": "\(call.id)", "error": "\(error)"])
+        }
+    }
+
+    /// 2xx is delivered; a 4xx other than 408, 425 and 429 says the receiver will never take it (dead letter);
+    /// anything else, and no answer at all, is tried again with back-off until `maximumAge`.
+    func settlement(of result: WebhookResult, for call: PendingWebhookDelivery, at time: Int64)
+        -> (SQLNotificationStore.Settlement, Int?)
+    {
+        let detail: String
+        var status: Int?
+        switch result {
+        case .answered(let code, let excerpt):
+            status = code
+            let answer = excerpt.isEmpty ? "HTTP \(code)" : "HTTP \(code): \(excerpt)"
+            if (200..<300).contains(code) { return (.delivered(detail: answer), code) }
+            if (400..<500).contains(code), ![408, 425, 429].contains(code) { return (.dead(detail: answer), code) }
+            detail = answer
+        case .failed(let reason):
+            detail = reason
+        }
+        let delay = backoff(afterAttempt: call.attempts)
+        if time + delay - call.createdAt > Self.milliseconds(settings.maximumAge) {
+            return (.dead(detail: "gave up after \(call.attempts) attempts: \(detail)"), status)
+        }
+        return (.retry(detail: detail, at: time + delay), status)
     }
 
     func attempt(_ delivery: PendingDelivery, with sender: any MailSender) async {

@@ -54,6 +54,19 @@ struct AuthorizationMatrixTests {
         base.mapValues { $0 == .ok ? status : $0 }
     }
 
+    /// A fresh webhook on the board, so that each caller's call has its own.
+    static func webhook(_ world: APIWorld) async throws -> String {
+        let hooks = try await world.repository.webhooks(boardID: world.board.id)
+        // A board has at most 10: make room.
+        for hook in hooks.prefix(max(0, hooks.count - 5)) {
+            _ = try await world.repository.deleteWebhook(
+                boardID: world.board.id, id: hook.id, actorID: world.supervisor.id)
+        }
+        return try await world.repository.createWebhook(
+            boardID: world.board.id, url: "https://hooks.example.com/matrix", events: [], actorID: world.supervisor.id
+        ).webhook.id
+    }
+
     static func version(_ world: APIWorld) async throws -> Int64 {
         try await world.repository.task(id: world.task.id)!.version
     }
@@ -112,6 +125,48 @@ struct AuthorizationMatrixTests {
         },
         Endpoint(method: .get, route: "/api/v1/boards/{id}", expected: members) { world, _ in
             Call(method: .get, path: "/api/v1/boards/\(world.board.id)")
+        },
+        Endpoint(method: .get, route: "/api/v1/boards/{id}/webhooks", expected: memberSupervisor(.ok)) { world, _ in
+            Call(method: .get, path: "/api/v1/boards/\(world.board.id)/webhooks")
+        },
+        Endpoint(method: .post, route: "/api/v1/boards/{id}/webhooks", expected: memberSupervisor(.created)) {
+            world, _ in
+            Call(
+                method: .post, path: "/api/v1/boards/\(world.board.id)/webhooks",
+                json: #"{"url":"https://hooks.example.com/pier","events":["task.assigned"]}"#)
+        },
+        Endpoint(
+            method: .delete, route: "/api/v1/boards/{id}/webhooks/{webhook_id}", expected: memberSupervisor(.noContent)
+        ) { world, _ in
+            let hook = try await Self.webhook(world)
+            return Call(method: .delete, path: "/api/v1/boards/\(world.board.id)/webhooks/\(hook)")
+        },
+        Endpoint(
+            method: .post, route: "/api/v1/boards/{id}/webhooks/{webhook_id}/test",
+            expected: memberSupervisor(.accepted)
+        ) { world, _ in
+            let hook = try await Self.webhook(world)
+            return Call(method: .post, path: "/api/v1/boards/\(world.board.id)/webhooks/\(hook)/test")
+        },
+        Endpoint(
+            method: .get, route: "/api/v1/boards/{id}/webhooks/{webhook_id}/deliveries", expected: memberSupervisor(.ok)
+        ) { world, _ in
+            let hook = try await Self.webhook(world)
+            return Call(method: .get, path: "/api/v1/boards/\(world.board.id)/webhooks/\(hook)/deliveries")
+        },
+        Endpoint(
+            method: .post, route: "/api/v1/boards/{id}/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
+            expected: memberSupervisor(.noContent)
+        ) { world, _ in
+            let hook = try await Self.webhook(world)
+            let delivery = try #require(
+                try await world.repository.queueWebhookTest(
+                    boardID: world.board.id, id: hook, actorID: world.supervisor.id))
+            try await world.repository.database.query(
+                "UPDATE webhook_deliveries SET state = 'dead' WHERE id = $1", [.text(delivery)])
+            return Call(
+                method: .post,
+                path: "/api/v1/boards/\(world.board.id)/webhooks/\(hook)/deliveries/\(delivery)/retry")
         },
         // An event id from the future: a member's stream answers 200 with `reset` and ends at once.
         Endpoint(method: .get, route: "/api/v1/boards/{id}/events", expected: members) { world, _ in

@@ -115,7 +115,8 @@ struct LiveBoardCommandTests {
                 kill(edge.pid, SIGHUP)
                 var answered = ""
                 for _ in 0..<100 {
-                    answered = try await RawHTTPClient.request(port: port, "GET", "/api/v1/openapi.json")
+                    answered =
+                        try await RawHTTPClient.request(port: port, "GET", "/api/v1/openapi.json")
                         .header("X-Reload-Round") ?? ""
                     if answered == String(round) { break }
                     try await Task.sleep(for: .milliseconds(50))

@@ -168,6 +168,27 @@ struct ProxyLogicTests {
                     lines.contains { $0.hasPrefix(prefix) }, "missing: \(prefix)\nin: \(lines.joined(separator: "\n"))")
             }
         }
+        // A health check interval shorter than the default timeout is named (it was refused without a word).
+        for (check, expected) in [
+            (
+                "{ path: /readyz, interval: 1s }",
+                "edge.yaml:4: upstreams.app.health_check.interval: is shorter than the default timeout (2s)"
+            ),
+            (
+                "{ path: /readyz, interval: 1s, timeout: 2s }",
+                "edge.yaml:4: upstreams.app.health_check.timeout: cannot be longer than interval (1s)"
+            ),
+        ] {
+            let short =
+                "routes:\n  - upstream: app\nupstreams:\n  app: { targets: [127.0.0.1:9001], health_check: \(check) }\n"
+            do {
+                _ = try EdgeConfig.parse(short, file: "edge.yaml", baseDirectory: "/tmp")
+                Issue.record("expected an error for \(check)")
+            } catch {
+                let lines = error.diagnostics.map(\.description)
+                #expect(lines.contains { $0.hasPrefix(expected) }, "\(lines)")
+            }
+        }
         // With the pools valid, a route naming an unknown pool says which exist.
         let unknown = """
             routes:

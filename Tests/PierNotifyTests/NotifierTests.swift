@@ -10,7 +10,10 @@ import Testing
 
 /// A clock the test moves by hand, shared by the repository, the store and the notifier.
 final class TestClock: Sendable {
-    private let value = Atomic<Int64>(1_796_236_800_000)
+    private let value: Atomic<Int64>
+
+    init(start: Int64 = 1_796_236_800_000) { value = Atomic(start) }
+
     var now: Int64 { value.load(ordering: .relaxed) }
     /// The clock as a function, for the repository and the store.
     var reading: @Sendable () -> Int64 { { self.now } }

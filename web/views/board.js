@@ -12,6 +12,7 @@ import { announce, assignAvatarColors, avatar, columnName, dueState, formatDateT
 import { openColumnsDialog } from "./columns.js";
 import { openMembersDialog } from "./members.js";
 import { openNewTaskDialog, openTaskDialog } from "./task.js";
+import { openWebhooksDialog } from "./webhooks.js";
 
 const FILTER_KEYS = ["assignee", "label", "overdue", "q"];
 
@@ -141,6 +142,13 @@ export function boardView(route) {
                       type: "button",
                       text: t("board.columns"),
                       onClick: () => openColumnsDialog({ board: state.board, onChanged: columnsChanged }),
+                  })
+                : null,
+            isSupervisor()
+                ? h("button", {
+                      type: "button",
+                      text: t("webhooks.button"),
+                      onClick: () => openWebhooksDialog({ board: state.board }),
                   })
                 : null,
             h(

@@ -16,13 +16,17 @@ public struct BoardAPISettings: Sendable {
     /// A secret the edge that `pier up` starts adds to every request it proxies (``proxySecretField``): a request
     /// carrying it came through that edge, whatever the peer, so its `X-Forwarded-*` headers are believed.
     public var proxySecret: String?
+    /// Whether webhooks may call loopback, private and link-local addresses (refused by default).
+    public var allowPrivateWebhookTargets: Bool
 
     public init(
         refreshLifetime: Int64 = 30 * 24 * 3600,
         allowedOrigins: Set<String> = [],
         trustedProxies: TrustedProxies = TrustedProxies(),
-        proxySecret: String? = nil
+        proxySecret: String? = nil,
+        allowPrivateWebhookTargets: Bool = false
     ) {
+        self.allowPrivateWebhookTargets = allowPrivateWebhookTargets
         self.refreshLifetime = refreshLifetime
         self.allowedOrigins = Set(allowedOrigins.map { $0.lowercased() })
         self.trustedProxies = trustedProxies
@@ -113,6 +117,7 @@ public final class BoardAPI: Sendable {
         addDeliveryRoutes(signedIn)
         addInboxRoutes(signedIn)
         addLiveRoutes(signedIn)
+        addWebhookRoutes(signedIn)
         allowedMethods.set(router.routes.map { (path: "\($0.path)", method: $0.method) })
         return router
     }

@@ -150,7 +150,14 @@ extension EdgeConfigParser {
             if let statuses = parseStatuses(field) { check.expectStatus = statuses } else { valid = false }
         }
         if valid, check.timeout > check.interval {
-            mapping["timeout"]?.report("cannot be longer than interval (\(ConfigDuration.format(check.interval)))")
+            if let timeout = mapping["timeout"] {
+                timeout.report("cannot be longer than interval (\(ConfigDuration.format(check.interval)))")
+            } else {
+                // Only the interval was given, shorter than the default timeout: say so where it was written.
+                mapping["interval"]?.report(
+                    "is shorter than the default timeout (\(ConfigDuration.format(check.timeout))): set timeout too, no longer than the interval"
+                )
+            }
             valid = false
         }
         return valid ? check : nil
