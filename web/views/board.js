@@ -137,19 +137,23 @@ export function boardView(route) {
                 text: t("board.members"),
                 onClick: () => openMembersDialog({ board: state.board, onChanged: reloadMembers }),
             }),
+            // On a phone these two are icons (their names stay for screen readers and as tooltips), so that the
+            // toolbar keeps one row.
             isSupervisor()
-                ? h("button", {
-                      type: "button",
-                      text: t("board.columns"),
-                      onClick: () => openColumnsDialog({ board: state.board, onChanged: columnsChanged }),
-                  })
+                ? h(
+                      "button",
+                      { type: "button", class: "icon-narrow", title: t("board.columns"), onClick: () => openColumnsDialog({ board: state.board, onChanged: columnsChanged }) },
+                      h("span", { class: "button-icon", "aria-hidden": "true", text: "▥" }),
+                      h("span", { class: "button-text", text: t("board.columns") }),
+                  )
                 : null,
             isSupervisor()
-                ? h("button", {
-                      type: "button",
-                      text: t("webhooks.button"),
-                      onClick: () => openWebhooksDialog({ board: state.board }),
-                  })
+                ? h(
+                      "button",
+                      { type: "button", class: "icon-narrow", title: t("webhooks.button"), onClick: () => openWebhooksDialog({ board: state.board }) },
+                      h("span", { class: "button-icon", "aria-hidden": "true", text: "⇄" }),
+                      h("span", { class: "button-text", text: t("webhooks.button") }),
+                  )
                 : null,
             h(
                 "button",
