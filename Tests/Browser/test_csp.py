@@ -130,8 +130,13 @@ class ContentSecurityPolicy(unittest.TestCase):
         self.visit(seen, "new task dialog")
         driver.find_element(By.XPATH, "//dialog[@open]//button[text()='Cancel']").click()
 
-        for name, selector in (("members dialog", "dialog[open] .member-list .avatar"), ("columns dialog", "dialog[open] .column-item")):
-            driver.find_element(By.XPATH, f"//button[text()='{name.split()[0].capitalize()}']").click()
+        for name, selector in (
+            ("members dialog", "dialog[open] .member-list .avatar"),
+            ("columns dialog", "dialog[open] .column-item"),
+            ("webhooks dialog", "dialog[open] .webhook-kinds"),
+        ):
+            label = name.split()[0].capitalize()
+            driver.find_element(By.XPATH, f"//button[normalize-space()='{label}' or @title='{label}']").click()
             wait_for(driver, selector)
             self.visit(seen, name)
             driver.find_element(By.XPATH, "//dialog[@open]//button[text()='Close']").click()
