@@ -235,21 +235,8 @@ public struct SQLNotificationStore: Sendable {
 
     /// Claims up to `limit` deliveries that are due, for `lease` milliseconds, counting the attempt.
     public func claimDue(limit: Int, lease: Int64) async throws -> [PendingDelivery] {
-        let now = clock()
-        let due = try await database.query(
-            "SELECT id FROM deliveries WHERE state = 'pending' AND available_at <= $1 LIMIT 1", [.integer(now)])
-        guard !due.isEmpty else { return [] }
-        return try await database.transaction { db in
-            let lock = db.dialect == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
-            let claimed = try await db.query(
-                "UPDATE deliveries SET available_at = $1, attempts = attempts + 1 WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' AND available_at <= $2 ORDER BY available_at, id LIMIT \(max(1, limit))\(lock)) RETURNING id",
-                [.integer(now + lease), .integer(now)])
-            var deliveries: [PendingDelivery] = []
-            for row in claimed {
-                if let delivery = try await Self.details(db, id: try row.text("id")) { deliveries.append(delivery) }
-            }
-            return deliveries.sorted { $0.id < $1.id }
-        }
+        try await DeliveryQueue.claim(
+            database, table: "deliveries", limit: limit, lease: lease, now: clock(), details: Self.details)
     }
 
     static func details(_ db: any SQLDatabase, id: String) async throws -> PendingDelivery? {
@@ -294,12 +281,7 @@ public struct SQLNotificationStore: Sendable {
         let now = clock()
         let ids = self.ids
         try await database.transaction { db in
-            let (state, outcome, available): (String, String, Int64) =
-                switch settlement {
-                case .delivered: ("delivered", "delivered", now)
-                case .retry(_, let at): ("pending", "retry", at)
-                case .dead: ("dead", "dead", now)
-                }
+            let (state, outcome, available) = settlement.row(now: now)
             let detail = settlement.detail
             let finished: SQLValue = state == "pending" ? .null : .integer(now)
             try await db.query(

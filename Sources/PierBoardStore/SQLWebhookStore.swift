@@ -205,32 +205,19 @@ public struct SQLWebhookStore: Sendable {
 
     /// Claims up to `limit` webhook deliveries that are due, for `lease` milliseconds, counting the attempt.
     public func claimDue(limit: Int, lease: Int64) async throws -> [PendingWebhookDelivery] {
-        let now = clock()
-        let due = try await database.query(
-            "SELECT id FROM webhook_deliveries WHERE state = 'pending' AND available_at <= $1 LIMIT 1", [.integer(now)])
-        guard !due.isEmpty else { return [] }
-        return try await database.transaction { db in
-            let lock = db.dialect == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
-            let claimed = try await db.query(
-                "UPDATE webhook_deliveries SET available_at = $1, attempts = attempts + 1 WHERE id IN (SELECT id FROM webhook_deliveries WHERE state = 'pending' AND available_at <= $2 ORDER BY available_at, id LIMIT \(max(1, limit))\(lock)) RETURNING id",
-                [.integer(now + lease), .integer(now)])
-            var deliveries: [PendingWebhookDelivery] = []
-            for row in claimed {
-                guard
-                    let detail = try await db.query(
-                        "SELECT d.id, d.webhook_id, d.kind, d.payload, d.attempts, d.created_at, w.url, w.secret FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE d.id = $1",
-                        [.text(try row.text("id"))]
-                    ).first
-                else { continue }
-                deliveries.append(
-                    PendingWebhookDelivery(
-                        id: try detail.text("id"), webhookID: try detail.text("webhook_id"),
-                        url: try detail.text("url"),
-                        secret: try detail.text("secret"), kind: try detail.text("kind"),
-                        body: try detail.text("payload"), attempts: try detail.int("attempts"),
-                        createdAt: try detail.int("created_at")))
-            }
-            return deliveries.sorted { $0.id < $1.id }
+        try await DeliveryQueue.claim(
+            database, table: "webhook_deliveries", limit: limit, lease: lease, now: clock()
+        ) { db, id in
+            guard
+                let row = try await db.query(
+                    "SELECT d.id, d.webhook_id, d.kind, d.payload, d.attempts, d.created_at, w.url, w.secret FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE d.id = $1",
+                    [.text(id)]
+                ).first
+            else { return nil }
+            return PendingWebhookDelivery(
+                id: try row.text("id"), webhookID: try row.text("webhook_id"), url: try row.text("url"),
+                secret: try row.text("secret"), kind: try row.text("kind"), body: try row.text("payload"),
+                attempts: try row.int("attempts"), createdAt: try row.int("created_at"))
         }
     }
 
@@ -239,12 +226,7 @@ public struct SQLWebhookStore: Sendable {
         let now = clock()
         let ids = self.ids
         try await database.transaction { db in
-            let (state, outcome, available): (String, String, Int64) =
-                switch settlement {
-                case .delivered: ("delivered", "delivered", now)
-                case .retry(_, let at): ("pending", "retry", at)
-                case .dead: ("dead", "dead", now)
-                }
+            let (state, outcome, available) = settlement.row(now: now)
             let detail = String(settlement.detail.prefix(2000))
             try await db.query(
                 "UPDATE webhook_deliveries SET state = $1, available_at = $2, finished_at = $3, last_status = $4, last_error = $5 WHERE id = $6",

@@ -136,19 +136,11 @@ public struct Notifier: Service {
             id: call.id, timestamp: sentAt / 1000, body: call.body, secret: call.secret)
         let result = await sender.post(url: call.url, headers: headers, body: call.body)
         let (settlement, status) = settlement(of: result, for: call, at: now())
-        var metadata: Logger.Metadata = [
+        let metadata: Logger.Metadata = [
             "pier.delivery": "\(call.id)", "pier.event": "\(call.kind)", "pier.webhook": "\(call.webhookID)",
             "pier.attempt": "\(call.attempts)", "pier.answer": "\(settlement.detail.prefix(200))",
         ]
-        switch settlement {
-        case .delivered:
-            logger.info("webhook delivered", metadata: metadata)
-        case .retry(_, let at):
-            metadata["pier.retry_in_ms"] = "\(at - now())"
-            logger.notice("webhook not delivered; will retry", metadata: metadata)
-        case .dead:
-            logger.warning("webhook not delivered; kept as a dead letter", metadata: metadata)
-        }
+        report(settlement, of: "webhook", metadata: metadata)
         do {
             try await webhooks.settle(call.id, settlement, status: status)
         } catch {
@@ -184,20 +176,12 @@ public struct Notifier: Service {
     func attempt(_ delivery: PendingDelivery, with sender: any MailSender) async {
         let result = await sender.send(mail.message(for: delivery))
         let settlement = settlement(of: result, for: delivery, at: now())
-        var metadata: Logger.Metadata = [
+        let metadata: Logger.Metadata = [
             "pier.delivery": "\(delivery.id)", "pier.event": "\(delivery.kind)",
             "pier.recipient": "\(delivery.recipient.id)", "pier.attempt": "\(delivery.attempts)",
             "pier.answer": "\(settlement.detail)",
         ]
-        switch settlement {
-        case .delivered:
-            logger.info("email delivered", metadata: metadata)
-        case .retry(_, let at):
-            metadata["pier.retry_in_ms"] = "\(at - now())"
-            logger.notice("email not delivered; will retry", metadata: metadata)
-        case .dead:
-            logger.warning("email not delivered; kept as a dead letter", metadata: metadata)
-        }
+        report(settlement, of: "email", metadata: metadata)
         do {
             try await store.settle(delivery.id, settlement)
         } catch {
@@ -205,6 +189,20 @@ public struct Notifier: Service {
             logger.warning(
                 "could not record a delivery attempt",
                 metadata: ["pier.delivery": "\(delivery.id)", "error": "\(error)"])
+        }
+    }
+
+    /// Logs how an attempt at an email or webhook call ended.
+    func report(_ settlement: SQLNotificationStore.Settlement, of what: String, metadata: Logger.Metadata) {
+        var metadata = metadata
+        switch settlement {
+        case .delivered:
+            logger.info("\(what) delivered", metadata: metadata)
+        case .retry(_, let at):
+            metadata["pier.retry_in_ms"] = "\(at - now())"
+            logger.notice("\(what) not delivered; will retry", metadata: metadata)
+        case .dead:
+            logger.warning("\(what) not delivered; kept as a dead letter", metadata: metadata)
         }
     }
 

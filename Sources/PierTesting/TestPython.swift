@@ -22,4 +22,30 @@ public enum TestPython {
     public static func probe(_ name: String) -> String {
         repositoryRoot + "/Tests/Probes/" + name
     }
+
+    /// Runs a probe server (`Tests/Probes/NAME`, which prints `listening on PORT` once it listens) for `body`, and
+    /// stops it by PID afterwards, also when `body` throws.
+    public static func withProbe<Result: Sendable>(
+        _ name: String, arguments: [String], _ body: (Int) async throws -> Result
+    ) async throws -> Result {
+        guard let python = interpreter else {
+            throw RunningProcess.Failure(
+                description: "the Python venv (scripts/test prepares it) is missing at \(venv)")
+        }
+        let process = try RunningProcess(
+            executable: URL(fileURLWithPath: python), arguments: [probe(name)] + arguments)
+        let result: Result
+        do {
+            try await process.waitForOutput(containing: "listening on ")
+            guard let port = process.firstMatch("listening on (\\d+)").flatMap({ Int($0) }) else {
+                throw RunningProcess.Failure(description: "\(name) printed no port: \(process.standardOutput)")
+            }
+            result = try await body(port)
+        } catch {
+            await process.stop()
+            throw error
+        }
+        await process.stop()
+        return result
+    }
 }

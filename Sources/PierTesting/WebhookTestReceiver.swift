@@ -39,27 +39,10 @@ public struct WebhookTestReceiver: Sendable {
     public static func with<Result: Sendable>(
         _ options: [String] = [], _ body: (WebhookTestReceiver) async throws -> Result
     ) async throws -> Result {
-        guard let python = TestPython.interpreter else {
-            throw RunningProcess.Failure(
-                description: "the Python venv (scripts/test prepares it) is missing at \(TestPython.venv)")
-        }
-        return try await TemporaryDirectory.with { directory in
-            let process = try RunningProcess(
-                executable: URL(fileURLWithPath: python),
-                arguments: [TestPython.probe("webhook_receiver.py"), "--out", directory] + options)
-            let result: Result
-            do {
-                try await process.waitForOutput(containing: "listening on ")
-                guard let port = process.firstMatch("listening on (\\d+)").flatMap({ Int($0) }) else {
-                    throw RunningProcess.Failure(description: "the receiver printed no port: \(process.standardOutput)")
-                }
-                result = try await body(WebhookTestReceiver(port: port, directory: directory))
-            } catch {
-                await process.stop()
-                throw error
+        try await TemporaryDirectory.with { directory in
+            try await TestPython.withProbe("webhook_receiver.py", arguments: ["--out", directory] + options) { port in
+                try await body(WebhookTestReceiver(port: port, directory: directory))
             }
-            await process.stop()
-            return result
         }
     }
 
