@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "pier", targets: ["PierCLI"]),
         .library(name: "PierCore", targets: ["PierCore"]),
+        .library(name: "PierACME", targets: ["PierACME"]),
         .library(name: "PierEdge", targets: ["PierEdge"]),
         .library(name: "PierBoard", targets: ["PierBoard"]),
         .library(name: "PierBoardStore", targets: ["PierBoardStore"]),
@@ -54,9 +55,27 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "PierACME",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "X509", package: "swift-certificates"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "PierEdge",
             dependencies: [
                 "PierCore",
+                "PierACME",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -161,7 +180,10 @@ let package = Package(
                 "PierBoardStore",
                 "PierMail",
                 "PierNotify",
+                "PierACME",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Logging", package: "swift-log"),
@@ -175,6 +197,15 @@ let package = Package(
         .testTarget(
             name: "PierCoreTests",
             dependencies: ["PierCore", "PierTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PierACMETests",
+            dependencies: [
+                "PierACME", "PierTesting", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "X509", package: "swift-certificates"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

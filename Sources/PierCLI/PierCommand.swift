@@ -9,7 +9,7 @@ struct PierCommand: AsyncParsableCommand {
         abstract: "Pier: the front door, the task board and the whole stack in one Swift binary.",
         version: PierVersion.current,
         subcommands: [
-            UpCommand.self, EdgeCommand.self, BoardCommand.self, UserCommand.self, ConfigCommand.self,
+            UpCommand.self, EdgeCommand.self, BoardCommand.self, UserCommand.self, ConfigCommand.self, CertCommand.self,
             VersionCommand.self,
         ]
     )

@@ -39,6 +39,7 @@ struct EdgeConfigParser {
         guard
             let document = root.mapping(allowedKeys: [
                 "listen", "access_log", "limits", "shutdown_timeout", "workers", "routes", "upstreams", "admin", "hsts",
+                "acme",
             ])
         else { return nil }
         var config = EdgeConfig(routes: [])
@@ -88,6 +89,10 @@ struct EdgeConfigParser {
         if let value = document["admin"] {
             if let admin = parseAdmin(value) { config.admin = admin } else { valid = false }
         }
+        if let value = document["acme"] {
+            if let acme = parseACME(value) { config.acme = acme } else { valid = false }
+        }
+        if valid && !checkACME(config, document: document) { valid = false }
         if let routes = document.required("routes")?.list() {
             if routes.isEmpty {
                 document["routes"]?.report("needs at least one route")
@@ -142,11 +147,19 @@ struct EdgeConfigParser {
         return ListenConfig(address: spec, tls: tls, http2: http2, redirectHTTPS: redirect)
     }
 
-    /// `tls: { certificates: [{cert, key}, …], min_version: "1.2" }`.
+    /// `tls: { certificates: [{cert, key}, …], min_version: "1.2", acme: false }`.
     func parseTLS(_ value: ConfigValue) -> TLSListenerConfig? {
-        guard let mapping = value.mapping(allowedKeys: ["certificates", "min_version"]),
-            let list = mapping.required("certificates"), let items = list.list()
-        else { return nil }
+        guard let mapping = value.mapping(allowedKeys: ["certificates", "min_version", "acme"]) else { return nil }
+        var acme = false
+        if let field = mapping["acme"] {
+            guard let flag = field.bool() else { return nil }
+            acme = flag
+        }
+        // With ACME the certificates come from the CA; files may still be listed beside them.
+        guard let list = acme && !mapping.has("certificates") ? nil : mapping.required("certificates") else {
+            return acme ? TLSListenerConfig(certificates: [], acme: true) : nil
+        }
+        guard let items = list.list() else { return nil }
         var valid = true
         var certificates: [CertificateFiles] = []
         for item in items {
@@ -165,11 +178,11 @@ struct EdgeConfigParser {
             }
             certificates.append(files)
         }
-        if items.isEmpty {
-            list.report("needs at least one certificate")
+        if items.isEmpty && !acme {
+            list.report("needs at least one certificate (or acme: true)")
             valid = false
         }
-        var config = TLSListenerConfig(certificates: certificates)
+        var config = TLSListenerConfig(certificates: certificates, acme: acme)
         if let field = mapping["min_version"] {
             if let text = field.oneOf(TLSListenerConfig.MinimumVersion.allCases.map(\.rawValue)) {
                 config.minimumVersion = TLSListenerConfig.MinimumVersion(rawValue: text)!

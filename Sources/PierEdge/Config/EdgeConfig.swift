@@ -1,3 +1,4 @@
+import PierACME
 import PierCore
 
 /// The edge's whole configuration, as read from its YAML file.
@@ -22,6 +23,8 @@ public struct EdgeConfig: Sendable, Hashable {
     public var admin: AdminConfig?
     /// `Strict-Transport-Security` on TLS listeners; off when `nil`.
     public var hsts: HSTSConfig?
+    /// Automatic certificates (RFC 8555) for `tls: { acme: true }` listeners; off when `nil`.
+    public var acme: ACMESettings?
 
     public init(
         listen: [ListenConfig] = [ListenConfig(address: SocketAddressSpec(host: "127.0.0.1", port: 8080))],
@@ -32,9 +35,11 @@ public struct EdgeConfig: Sendable, Hashable {
         routes: [RouteConfig],
         upstreams: [String: UpstreamConfig] = [:],
         admin: AdminConfig? = nil,
-        hsts: HSTSConfig? = nil
+        hsts: HSTSConfig? = nil,
+        acme: ACMESettings? = nil
     ) {
         self.hsts = hsts
+        self.acme = acme
         self.workers = workers
         self.listen = listen
         self.accessLog = accessLog
@@ -79,10 +84,13 @@ public struct TLSListenerConfig: Sendable, Hashable {
     /// send no SNI (or a name none of them has).
     public var certificates: [CertificateFiles]
     public var minimumVersion: MinimumVersion
+    /// Also serve the certificates of `acme.domains`, obtained and renewed automatically.
+    public var acme: Bool
 
-    public init(certificates: [CertificateFiles], minimumVersion: MinimumVersion = .tls12) {
+    public init(certificates: [CertificateFiles], minimumVersion: MinimumVersion = .tls12, acme: Bool = false) {
         self.certificates = certificates
         self.minimumVersion = minimumVersion
+        self.acme = acme
     }
 }
 

@@ -1,4 +1,5 @@
 import NIOCore
+import PierACME
 import PierCore
 
 /// The edge's request pipeline, the same for every protocol: route → CORS → static | proxy. The protocol logs the
@@ -16,6 +17,11 @@ enum EdgeResponder {
 
     /// Starts answering an exchange whose head has arrived.
     static func handle(_ exchange: EdgeExchange) {
+        if let challenges = exchange.runtime.acmeChallenges, exchange.traits.tlsVersion == nil,
+            answerChallenge(exchange, challenges)
+        {
+            return
+        }
         if let port = exchange.traits.redirectHTTPSPort, !isACMEChallenge(exchange.request.target) {
             redirectToHTTPS(exchange, port: port)
             return
@@ -47,6 +53,24 @@ enum EdgeResponder {
     /// `/.well-known/acme-challenge/…`: http-01 validation, which must stay on plain HTTP.
     static func isACMEChallenge(_ target: String) -> Bool {
         target.hasPrefix("/.well-known/acme-challenge/")
+    }
+
+    /// http-01 (RFC 8555 §8.3): the key authorization of a pending challenge, before any route or redirect.
+    static func answerChallenge(_ exchange: EdgeExchange, _ challenges: HTTP01Challenges) -> Bool {
+        let target = exchange.request.target
+        guard isACMEChallenge(target), exchange.request.method == "GET" || exchange.request.method == "HEAD" else {
+            return false
+        }
+        let token = target.dropFirst("/.well-known/acme-challenge/".count)
+        guard let keyAuthorization = challenges.keyAuthorization(token: token) else { return false }
+        if !exchange.requestEnded { exchange.keepAlive = false }
+        var response = EdgeResponseHead(status: 200)
+        response.add("Content-Type", "application/octet-stream")
+        response.add("Cache-Control", "no-store")
+        var body = exchange.sink.allocator.buffer(capacity: keyAuthorization.utf8.count)
+        body.writeString(keyAuthorization)
+        exchange.sink.respond(exchange, response, body: body)
+        return true
     }
 
     /// `308` to the same path and query on the TLS listener (RFC 9110 §15.4.9: the method and body are kept).

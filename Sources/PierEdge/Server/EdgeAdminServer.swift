@@ -1,24 +1,29 @@
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import PierACME
 import PierCore
 import ServiceLifecycle
 import Synchronization
 
 /// The operators' status listener (`admin.listen`, loopback only): `GET /status` reports every upstream's targets
-/// with their health, load and ejections as JSON.
+/// with their health, load and ejections, and every certificate with its expiry and renewal, as JSON;
+/// `POST /certificates/renew` (`?force=true`, `&name=NAME`) queues ACME renewals.
 public final class EdgeAdminServer: Service, Sendable {
     private let address: SocketAddressSpec
     private let source: EdgeRuntimeSource
     private let server: EdgeServer
+    private let acme: ACMECertificateManager?
     private let group: any EventLoopGroup
     private let logger: Logger
     private let listening: EventLoopPromise<SocketAddress>
 
     public init(
-        address: SocketAddressSpec, source: EdgeRuntimeSource, server: EdgeServer, group: any EventLoopGroup,
-        logger: Logger
+        address: SocketAddressSpec, source: EdgeRuntimeSource, server: EdgeServer,
+        acme: ACMECertificateManager? = nil, group: any EventLoopGroup, logger: Logger
     ) {
+        self.acme = acme
         self.address = address
         self.source = source
         self.server = server
@@ -33,8 +38,31 @@ public final class EdgeAdminServer: Service, Sendable {
     }
 
     public func run() async throws {
-        let status: @Sendable () -> String = { [source, server] in
-            Self.statusJSON(source.current, openConnections: server.openConnections)
+        let status: @Sendable () -> String = { [source, server, acme] in
+            Self.statusJSON(
+                source.current, openConnections: server.openConnections,
+                certificates: Self.certificatesJSON(server: server, acme: acme))
+        }
+        let renew: @Sendable (_ names: [String]?, _ force: Bool) -> (Int, String) = { [acme] names, force in
+            guard let acme else {
+                return (
+                    409,
+                    ProblemDetails(
+                        status: 409, title: "Conflict", code: "acme_off",
+                        detail: "this edge has no acme: section; its certificates come from files"
+                    ).json
+                )
+            }
+            do throws(ACMEError) {
+                let queued = try acme.renew(names: names, force: force)
+                return (202, "{\"queued\":[\(queued.map(JSONText.quoted).joined(separator: ","))]}\n")
+            } catch {
+                return (
+                    400,
+                    ProblemDetails(status: 400, title: "Bad Request", code: error.code.rawValue, detail: "\(error)")
+                        .json
+                )
+            }
         }
         let channel: any Channel
         do {
@@ -42,7 +70,7 @@ public final class EdgeAdminServer: Service, Sendable {
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(AdminHandler(status: status))
+                        try channel.pipeline.syncOperations.addHandler(AdminHandler(status: status, renew: renew))
                     }
                 }
                 .bind(host: address.host, port: address.port)
@@ -58,7 +86,7 @@ public final class EdgeAdminServer: Service, Sendable {
         try? await channel.close()
     }
 
-    static func statusJSON(_ runtime: EdgeRuntime, openConnections: Int) -> String {
+    static func statusJSON(_ runtime: EdgeRuntime, openConnections: Int, certificates: String = "[]") -> String {
         let now = Int64(NIODeadline.now().uptimeNanoseconds)
         var upstreams: [String] = []
         for (name, pool) in runtime.upstreams.sorted(by: { $0.key < $1.key }) {
@@ -83,7 +111,56 @@ public final class EdgeAdminServer: Service, Sendable {
                     + "\"targets\":[\(targets.joined(separator: ","))]}")
         }
         return "{\"version\":\(JSONText.quoted(PierVersion.current)),\"open_connections\":\(openConnections),"
-            + "\"routes\":\(runtime.config.routes.count),\"upstreams\":{\(upstreams.joined(separator: ","))}}\n"
+            + "\"routes\":\(runtime.config.routes.count),\"upstreams\":{\(upstreams.joined(separator: ","))},"
+            + "\"certificates\":\(certificates)}\n"
+    }
+}
+
+extension EdgeAdminServer {
+    /// Every certificate the TLS listeners serve from files, and every ACME name with its state.
+    static func certificatesJSON(server: EdgeServer, acme: ACMECertificateManager?) -> String {
+        let now = Date()
+        func date(_ value: Date?) -> String {
+            value.map { JSONText.quoted(ISO8601DateFormatter().string(from: $0)) } ?? "null"
+        }
+        func days(_ notAfter: Date) -> String {
+            String(format: "%.1f", notAfter.timeIntervalSince(now) / 86400)
+        }
+        var items: [String] = []
+        var seen = Set<String>()
+        for context in server.tls.compactMap({ $0 }) {
+            for certificate in context.certificates where !certificate.files.certificate.isEmpty {
+                let path = certificate.files.certificate
+                guard seen.insert(path).inserted else { continue }
+                if acme?.statuses().contains(where: { $0.certificate?.certificatePath == path }) == true { continue }
+                items.append(
+                    "{\"source\":\"file\",\"file\":\(JSONText.quoted(path)),"
+                        + "\"names\":[\(certificate.names.map(JSONText.quoted).joined(separator: ","))],"
+                        + "\"issuer\":\(JSONText.quoted(certificate.issuer)),\"not_after\":\(date(certificate.notAfter)),"
+                        + "\"days_to_expiry\":\(days(certificate.notAfter))}")
+            }
+        }
+        for status in acme?.statuses() ?? [] {
+            var fields = [
+                "\"source\":\"acme\"", "\"name\":\(JSONText.quoted(status.name))",
+                "\"state\":\(JSONText.quoted(status.ordering ? "ordering" : status.certificate == nil ? "missing" : "valid"))",
+            ]
+            if let certificate = status.certificate {
+                fields += [
+                    "\"names\":[\(certificate.names.map(JSONText.quoted).joined(separator: ","))]",
+                    "\"issuer\":\(JSONText.quoted(certificate.issuer))", "\"not_after\":\(date(certificate.notAfter))",
+                    "\"days_to_expiry\":\(days(certificate.notAfter))",
+                    "\"obtained_at\":\(date(certificate.obtainedAt))",
+                ]
+            }
+            fields += [
+                "\"next_renewal\":\(date(status.nextAttempt))", "\"failures\":\(status.failures)",
+                "\"last_error\":\(status.lastError.map(JSONText.quoted) ?? "null")",
+                "\"last_error_at\":\(date(status.lastErrorAt))",
+            ]
+            items.append("{" + fields.joined(separator: ",") + "}")
+        }
+        return "[" + items.joined(separator: ",") + "]"
     }
 }
 
@@ -93,12 +170,17 @@ final class AdminHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     private let status: @Sendable () -> String
+    private let renew: @Sendable (_ names: [String]?, _ force: Bool) -> (Int, String)
     private var parser = HTTP1RequestParser(
         limits: .init(maxHeaderBytes: 8192, maxURIBytes: 2048, maxBodyBytes: 0))
     private var pending = ByteBuffer()
 
-    init(status: @escaping @Sendable () -> String) {
+    init(
+        status: @escaping @Sendable () -> String,
+        renew: @escaping @Sendable (_ names: [String]?, _ force: Bool) -> (Int, String) = { _, _ in (404, "") }
+    ) {
         self.status = status
+        self.renew = renew
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -119,7 +201,32 @@ final class AdminHandler: ChannelInboundHandler {
             }
             guard let event else { return }
             guard case .head(let head) = event else { continue }
-            let path = head.target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.target
+            let parts = head.target.split(separator: "?", maxSplits: 1)
+            let path = parts.first.map(String.init) ?? head.target
+            if path == "/certificates/renew" {
+                guard head.method == "POST" else {
+                    answer(
+                        context: context, status: 405,
+                        body: ProblemDetails(
+                            status: 405, title: "Method Not Allowed", code: "method_not_allowed",
+                            detail: "POST /certificates/renew queues renewals"
+                        ).json, type: ProblemDetails.contentType, keepAlive: head.keepAlive)
+                    continue
+                }
+                var names: [String] = []
+                var force = false
+                for pair in (parts.count > 1 ? parts[1] : "").split(separator: "&") {
+                    let field = pair.split(separator: "=", maxSplits: 1).map(String.init)
+                    let value = field.count > 1 ? (field[1].removingPercentEncoding ?? field[1]) : ""
+                    if field[0] == "name" { names.append(value.lowercased()) }
+                    if field[0] == "force" { force = value == "true" || value == "1" }
+                }
+                let (code, body) = renew(names.isEmpty ? nil : names, force)
+                answer(
+                    context: context, status: code, body: body,
+                    type: code < 300 ? "application/json" : ProblemDetails.contentType, keepAlive: head.keepAlive)
+                continue
+            }
             if head.method != "GET" && head.method != "HEAD" {
                 answer(
                     context: context, status: 405,

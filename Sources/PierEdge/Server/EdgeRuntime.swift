@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import PierACME
 import PierCore
 import Synchronization
 
@@ -61,12 +62,15 @@ public final class EdgeRuntime: Sendable {
     let needsHost: Bool
     /// `Strict-Transport-Security`, rendered, for answers on TLS listeners.
     let hstsLine: ByteBuffer?
+    /// The pending ACME http-01 challenges, answered on plain listeners; `nil` without `acme:`.
+    let acmeChallenges: HTTP01Challenges?
 
     public init(
         config: EdgeConfig, files: StaticFileStore, accessLog: AccessLogWriter?, logger: Logger,
-        upstreams registry: UpstreamRegistry? = nil
+        upstreams registry: UpstreamRegistry? = nil, acmeChallenges: HTTP01Challenges? = nil
     ) {
         self.config = config
+        self.acmeChallenges = acmeChallenges
         let registry = registry ?? UpstreamRegistry(logger: logger)
         self.registry = registry
         self.upstreams = registry.makePools(config.upstreams)

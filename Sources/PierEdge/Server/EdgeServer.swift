@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import PierACME
 import PierCore
 import ServiceLifecycle
 import Synchronization
@@ -29,12 +30,21 @@ public final class EdgeServer: Service, Sendable {
 
     /// A server whose configuration can be replaced while it runs (see ``EdgeReloader``). Throws when a TLS
     /// listener's certificate cannot be used (the error names the file).
+    ///
+    /// - Parameter managedCertificates: ACME certificates already stored, served on `tls.acme` listeners from the
+    ///   start.
     public init(
-        source: EdgeRuntimeSource, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
+        source: EdgeRuntimeSource, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger,
+        managedCertificates: [(name: String, certificate: TLSCertificate)] = []
     ) throws {
         let runtime = source.current
+        let acmeNames = runtime.config.acme?.domains ?? []
         self.tls = try runtime.config.listen.map { listen in
-            try listen.tls.map { try TLSListenerContext(config: $0, http2: listen.http2) }
+            try listen.tls.map { tls in
+                try TLSListenerContext(
+                    config: tls, http2: listen.http2, managed: tls.acme ? managedCertificates : [],
+                    acmeNames: acmeNames)
+            }
         }
         self.source = source
         self.group = group

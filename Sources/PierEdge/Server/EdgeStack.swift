@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import PierACME
 import ServiceLifecycle
 
 /// Everything one edge runs, wired together: the runtime source, the server, active health checks, the reloader
@@ -10,6 +11,8 @@ public struct EdgeStack: Sendable {
     public let server: EdgeServer
     public let admin: EdgeAdminServer?
     public let reloader: EdgeReloader?
+    /// Obtains and renews the certificates of `acme:`, when configured.
+    public let acme: ACMECertificateManager?
     /// In start order; the access log comes first so it stops last and flushes the final lines.
     public let services: [any Service]
 
@@ -25,10 +28,26 @@ public struct EdgeStack: Sendable {
     ) throws {
         let accessLog = try AccessLogWriter.open(config.accessLog)
         let registry = UpstreamRegistry(logger: logger)
+        let challenges = config.acme.map { _ in HTTP01Challenges() }
         let runtime = EdgeRuntime(
-            config: config, files: files, accessLog: accessLog, logger: logger, upstreams: registry)
+            config: config, files: files, accessLog: accessLog, logger: logger, upstreams: registry,
+            acmeChallenges: challenges)
         let source = EdgeRuntimeSource(runtime)
-        let server = try EdgeServer(source: source, group: group, logger: logger)
+        var managed: [(name: String, certificate: TLSCertificate)] = []
+        if let acme = config.acme {
+            let storage = ACMEFileStorage(root: acme.storage)
+            for name in acme.domains {
+                guard let stored = storage.certificate(name), stored.directory == acme.directory else { continue }
+                do {
+                    managed.append((name, try TLSCertificate.load(stored.files)))
+                } catch {
+                    logger.error(
+                        "a stored ACME certificate cannot be used; a new one will be ordered",
+                        metadata: ["pier.acme.name": "\(name)", "pier.error": "\(error)"])
+                }
+            }
+        }
+        let server = try EdgeServer(source: source, group: group, logger: logger, managedCertificates: managed)
         var services: [any Service] = []
         if let accessLog { services.append(accessLog) }
         services.append(server)
@@ -42,21 +61,51 @@ public struct EdgeStack: Sendable {
             let reloader = EdgeReloader(
                 path: configPath, loaded: config, source: source, pollInterval: reloadPollInterval, logger: logger
             ) { newConfig in
-                EdgeRuntime(config: newConfig, files: files, accessLog: accessLog, logger: logger, upstreams: registry)
+                if newConfig.acme != config.acme {
+                    logger.warning("acme: changes take effect when the edge restarts; the running settings stay")
+                }
+                return EdgeRuntime(
+                    config: newConfig, files: files, accessLog: accessLog, logger: logger, upstreams: registry,
+                    acmeChallenges: challenges)
             }
             services.append(reloader)
             self.reloader = reloader
         } else {
             self.reloader = nil
         }
+        var manager: ACMECertificateManager?
+        if let acme = config.acme, let challenges {
+            let listeners = zip(config.listen, server.tls).compactMap { listen, context in
+                listen.tls?.acme == true ? context : nil
+            }
+            let install: @Sendable (StoredCertificate) -> Void = { stored in
+                do {
+                    let certificate = try TLSCertificate.load(stored.files)
+                    for context in listeners {
+                        try context.install(name: stored.name, certificate: certificate, order: acme.domains)
+                    }
+                } catch {
+                    logger.error(
+                        "a new ACME certificate cannot be served; the one in use stays",
+                        metadata: ["pier.acme.name": "\(stored.name)", "pier.error": "\(error)"])
+                }
+            }
+            manager = ACMECertificateManager(
+                settings: acme, solvers: [challenges], logger: logger,
+                // Orders start once the listeners are bound: the CA's validation comes to them.
+                startAfter: { _ = try await server.boundAddresses() }, install: install)
+        }
+        self.acme = manager
         if let adminConfig = config.admin {
             let admin = EdgeAdminServer(
-                address: adminConfig.listen, source: source, server: server, group: group, logger: logger)
+                address: adminConfig.listen, source: source, server: server, acme: manager, group: group,
+                logger: logger)
             services.append(admin)
             self.admin = admin
         } else {
             self.admin = nil
         }
+        if let manager { services.append(manager) }
         self.source = source
         self.server = server
         self.services = services

@@ -8,35 +8,73 @@ import Synchronization
 /// certificates, open ones keep theirs, nothing is dropped.
 public final class TLSListenerContext: Sendable {
     struct State: Sendable {
-        var certificates: [TLSCertificate]
+        /// From the listener's `certificates` files.
+        var files: [TLSCertificate]
+        /// Obtained by ACME, by name, in the order of `acme.domains`.
+        var managed: [(name: String, certificate: TLSCertificate)] = []
         var context: NIOSSLContext
+
+        var certificates: [TLSCertificate] { files + managed.map(\.certificate) }
     }
 
     let config: TLSListenerConfig
     let http2: Bool
+    /// On an `acme: true` listener without any certificate yet: a self-signed one for these names, so the
+    /// listener can start (and answer) while the first order runs.
+    private let placeholder: TLSCertificate?
     private let state: Mutex<State>
 
-    /// Loads the listener's certificates; throws (naming the file) when one cannot be used.
-    public init(config: TLSListenerConfig, http2: Bool) throws {
+    /// Loads the listener's certificates; throws (naming the file) when one cannot be used. `managed` are ACME
+    /// certificates already stored; `acmeNames` are the names a placeholder is made for when there is nothing else.
+    public init(
+        config: TLSListenerConfig, http2: Bool, managed: [(name: String, certificate: TLSCertificate)] = [],
+        acmeNames: [String] = []
+    ) throws {
         self.config = config
         self.http2 = http2
-        let certificates = try Self.loadCertificates(config.certificates)
+        let files = try Self.loadCertificates(config.certificates)
+        let placeholder = config.acme ? try TLSCertificate.placeholder(names: acmeNames) : nil
+        self.placeholder = placeholder
+        let certificates = files + managed.map(\.certificate)
         self.state = Mutex(
-            State(certificates: certificates, context: try Self.makeContext(certificates, config, http2)))
+            State(
+                files: files, managed: managed,
+                context: try Self.makeContext(
+                    certificates.isEmpty ? [placeholder].compactMap { $0 } : certificates, config, http2)))
     }
 
     /// The context for a connection accepted now.
     var current: NIOSSLContext { state.withLock { $0.context } }
 
-    /// The certificates in use.
+    /// The certificates in use (a placeholder is not one).
     public var certificates: [TLSCertificate] { state.withLock { $0.certificates } }
 
-    /// Loads the certificate files again (the same paths, or those of a reloaded configuration) and swaps them in;
-    /// on an error nothing changes and the error names the file.
+    /// Loads the certificate files again (the same paths, or those of a reloaded configuration) and swaps them in,
+    /// keeping the ACME ones; on an error nothing changes and the error names the file.
     public func reload(_ files: [CertificateFiles]) throws {
-        let certificates = try Self.loadCertificates(files)
-        let context = try Self.makeContext(certificates, config, http2)
-        state.withLock { $0 = State(certificates: certificates, context: context) }
+        let loaded = try Self.loadCertificates(files)
+        try update { $0.files = loaded }
+    }
+
+    /// Serves an ACME certificate for `name` from now on (replacing the one it had): connections accepted
+    /// afterwards get it, open ones keep theirs.
+    public func install(name: String, certificate: TLSCertificate, order: [String]) throws {
+        try update { state in
+            state.managed.removeAll { $0.name == name }
+            state.managed.append((name, certificate))
+            state.managed.sort { (order.firstIndex(of: $0.name) ?? .max) < (order.firstIndex(of: $1.name) ?? .max) }
+        }
+    }
+
+    private func update(_ change: (inout State) -> Void) throws {
+        try state.withLock { state in
+            var next = state
+            change(&next)
+            let certificates = next.certificates
+            next.context = try Self.makeContext(
+                certificates.isEmpty ? [placeholder].compactMap { $0 } : certificates, config, http2)
+            state = next
+        }
     }
 
     private static func loadCertificates(_ files: [CertificateFiles]) throws -> [TLSCertificate] {
@@ -54,7 +92,9 @@ public final class TLSListenerContext: Sendable {
         throws -> NIOSSLContext
     {
         // The first certificate is the default, for clients without SNI or asking for a name no certificate has.
-        let first = certificates[0]
+        guard let first = certificates.first else {
+            throw TLSCertificate.LoadError(file: "", reason: "the listener has no certificate")
+        }
         var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: first.chain.map { .certificate($0) }, privateKey: .privateKey(first.key))
         configuration.minimumTLSVersion = config.minimumVersion == .tls13 ? .tlsv13 : .tlsv12

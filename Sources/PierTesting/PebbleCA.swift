@@ -1,0 +1,121 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Debian's `pebble` (a test ACME CA) and `pebble-challtestsrv` (its DNS server, answering 127.0.0.1 for every
+/// name) on loopback ports, for ACME tests. Pebble validates http-01 challenges on `httpPort` of 127.0.0.1.
+public final class PebbleCA: Sendable {
+    /// The ACME directory URL.
+    public let directoryURL: String
+    /// The PEM file that verifies Pebble's HTTPS endpoint (`acme.trusted_roots`).
+    public let trustedRoots: String
+    /// Pebble's management interface (roots, certificate status).
+    public let managementURL: String
+    private let pebble: RunningProcess
+    private let dns: RunningProcess
+
+    /// Whether the tools are installed (`apt-get install pebble`).
+    public static var isInstalled: Bool {
+        CommandLineTool.find("pebble") != nil && CommandLineTool.find("pebble-challtestsrv") != nil
+    }
+
+    /// Starts both under `directory`. `nonceRejectPercent` is Pebble's share of good nonces refused as
+    /// `badNonce` (its default is 5, which clients must survive).
+    public static func start(
+        httpPort: Int, under directory: String, nonceRejectPercent: Int = 5
+    ) async throws -> PebbleCA {
+        let authority = try TestCertificateAuthority(name: "Pier test CA for Pebble")
+        let (certificate, key) = try authority.write(["localhost"], as: "pebble", under: directory)
+        let roots = try authority.writeAuthority(under: directory)
+        let port = try freeLoopbackPort()
+        let management = try freeLoopbackPort()
+        let dnsPort = try freeLoopbackPort()
+        let config = """
+            {"pebble": {"listenAddress": "127.0.0.1:\(port)", "managementListenAddress": "127.0.0.1:\(management)",
+              "certificate": "\(certificate)", "privateKey": "\(key)", "httpPort": \(httpPort), "tlsPort": 5001,
+              "ocspResponderURL": "", "externalAccountBindingRequired": false}}
+            """
+        try config.write(toFile: directory + "/pebble.json", atomically: true, encoding: .utf8)
+        let dns = try RunningProcess(
+            executable: URL(
+                fileURLWithPath: CommandLineTool.find("pebble-challtestsrv") ?? "/usr/bin/pebble-challtestsrv"),
+            arguments: [
+                "-dns01", "127.0.0.1:\(dnsPort)", "-http01", "", "-https01", "", "-tlsalpn01", "",
+                "-management", "127.0.0.1:\(try freeLoopbackPort())", "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
+            ])
+        let pebble = try RunningProcess(
+            executable: URL(fileURLWithPath: CommandLineTool.find("pebble") ?? "/usr/bin/pebble"),
+            arguments: ["-config", directory + "/pebble.json", "-dnsserver", "127.0.0.1:\(dnsPort)"],
+            environment: ["PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "\(nonceRejectPercent)"])
+        let ca = PebbleCA(
+            directoryURL: "https://localhost:\(port)/dir", trustedRoots: roots,
+            managementURL: "https://localhost:\(management)", pebble: pebble, dns: dns)
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !ca.log.contains("Listening on") {
+            guard pebble.isRunning, ContinuousClock.now < deadline else {
+                await ca.stop()
+                throw RunningProcess.Failure(description: "pebble did not start: \(ca.log)")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return ca
+    }
+
+    private init(
+        directoryURL: String, trustedRoots: String, managementURL: String, pebble: RunningProcess, dns: RunningProcess
+    ) {
+        self.directoryURL = directoryURL
+        self.trustedRoots = trustedRoots
+        self.managementURL = managementURL
+        self.pebble = pebble
+        self.dns = dns
+    }
+
+    /// Everything Pebble has logged (its requests and validations).
+    public var log: String { pebble.standardOutput + pebble.standardError }
+
+    /// How many orders Pebble has created (requests refused with badNonce are not orders).
+    public var orders: Int {
+        var count = 0
+        for line in log.split(separator: "\n") where line.contains("orders in the db") {
+            if let number = line.split(separator: " ").reversed().compactMap({ Int($0) }).first { count = number }
+        }
+        return count
+    }
+
+    /// Pebble's root certificate (new on every start), as PEM, for verifying what it issued.
+    public func rootPEM(under directory: String) async throws -> String {
+        let path = directory + "/pebble-root.pem"
+        let result = try await CommandLineTool.run(
+            "curl", ["-sS", "--cacert", trustedRoots, "-o", path, managementURL + "/roots/0"])
+        guard result.status == 0 else { throw RunningProcess.Failure(description: "pebble roots: \(result.all)") }
+        return path
+    }
+
+    public func stop() async {
+        await pebble.stop()
+        await dns.stop()
+    }
+}
+
+/// A loopback TCP port that was free a moment ago.
+public func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw RunningProcess.Failure(description: "socket: \(errno)") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard bound == 0 else { throw RunningProcess.Failure(description: "bind: \(errno)") }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
