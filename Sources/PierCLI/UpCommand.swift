@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import PierACME
 import PierBoard
 import PierBoardStore
 import PierCore
@@ -60,8 +61,28 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "PEM private key of --tls-cert (PKCS#8, RSA or EC).")
     var tlsKey: String?
 
-    @Option(help: "With --tls-cert: also listen on this host:port for plain HTTP and redirect it to HTTPS (308).")
+    @Option(
+        help: """
+            With --tls-cert or --domain: also listen on this host:port for plain HTTP and redirect it to HTTPS (308); \
+            with --domain it also answers the CA's http-01 challenges (default: port 80 of --listen's host).
+            """)
     var redirectFrom: String?
+
+    @Option(
+        help: """
+            Serve HTTPS on --listen with a certificate for this name obtained and renewed automatically by ACME \
+            (repeatable; the name must reach this machine on port 80).
+            """)
+    var domain: [String] = []
+
+    @Option(help: "With --domain: the contact address of the ACME account.")
+    var acmeEmail: String?
+
+    @Option(help: "With --domain: the CA's ACME directory URL (default: Let's Encrypt).")
+    var acmeDirectory: String?
+
+    @Option(help: "With --domain: a PEM file of roots for the CA's HTTPS endpoint (for a test CA only).")
+    var acmeTrustedRoots: String?
 
     @OptionGroup(title: "Email notifications") var mail: MailOptions
 
@@ -71,7 +92,7 @@ struct UpCommand: AsyncParsableCommand {
     var servedURL: String? {
         guard let address = SocketAddressSpec(parsing: listen), address.port != 0 else { return nil }
         let host = ["0.0.0.0", "::"].contains(address.host) ? "localhost" : address.host
-        return "\(tlsCert == nil ? "http" : "https")://\(host.contains(":") ? "[\(host)]" : host):\(address.port)"
+        return "\(isHTTPS ? "https" : "http")://\(host.contains(":") ? "[\(host)]" : host):\(address.port)"
     }
 
     func validate() throws {
@@ -92,8 +113,19 @@ struct UpCommand: AsyncParsableCommand {
         if (tlsCert == nil) != (tlsKey == nil) {
             throw ValidationError("--tls-cert and --tls-key go together")
         }
+        if !domain.isEmpty {
+            guard tlsCert == nil else { throw ValidationError("--domain and --tls-cert: choose one") }
+            for name in domain where !EdgeConfig.isACMEName(name) {
+                throw ValidationError("--domain: \"\(name)\" is not a DNS name a public CA issues for")
+            }
+            if let acmeDirectory, !acmeDirectory.hasPrefix("https://") {
+                throw ValidationError("--acme-directory must be an https:// URL")
+            }
+        } else if acmeEmail != nil || acmeDirectory != nil || acmeTrustedRoots != nil {
+            throw ValidationError("--acme-email, --acme-directory and --acme-trusted-roots go with --domain")
+        }
         if let redirectFrom {
-            guard tlsCert != nil else { throw ValidationError("--redirect-from needs --tls-cert and --tls-key") }
+            guard isHTTPS else { throw ValidationError("--redirect-from needs --tls-cert and --tls-key, or --domain") }
             guard SocketAddressSpec(parsing: redirectFrom) != nil else {
                 throw ValidationError("--redirect-from: \"\(redirectFrom)\" is not host:port or [address]:port")
             }
@@ -104,6 +136,15 @@ struct UpCommand: AsyncParsableCommand {
     /// plain HTTP.
     func listeners() -> [ListenConfig] {
         let address = SocketAddressSpec(parsing: listen)!
+        if !domain.isEmpty {
+            let plain =
+                redirectFrom.flatMap(SocketAddressSpec.init(parsing:))
+                ?? SocketAddressSpec(host: address.host, port: 80)
+            return [
+                ListenConfig(address: address, tls: TLSListenerConfig(certificates: [], acme: true)),
+                ListenConfig(address: plain, redirectHTTPS: true),
+            ]
+        }
         guard let tlsCert, let tlsKey else { return [ListenConfig(address: address)] }
         let files = CertificateFiles(
             certificate: URL(fileURLWithPath: tlsCert).standardizedFileURL.path,
@@ -113,6 +154,17 @@ struct UpCommand: AsyncParsableCommand {
             listeners.append(ListenConfig(address: plain, redirectHTTPS: true))
         }
         return listeners
+    }
+
+    var isHTTPS: Bool { tlsCert != nil || !domain.isEmpty }
+
+    /// With --domain: certificates for those names, kept in the data directory.
+    func acmeSettings(dataDirectory: String) -> ACMESettings? {
+        guard !domain.isEmpty else { return nil }
+        return ACMESettings(
+            directory: acmeDirectory ?? ACMESettings.letsEncrypt, email: acmeEmail,
+            domains: domain.map { $0.lowercased() }, storage: dataDirectory + "/acme",
+            trustedRoots: acmeTrustedRoots.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
     }
 
     func run() async throws {
@@ -193,7 +245,8 @@ struct UpCommand: AsyncParsableCommand {
                         healthyThreshold: 1, unhealthyThreshold: 2),
                     passive: PassiveHealthConfig(consecutiveFailures: 3, ejectFor: .seconds(5))
                 )
-            ]
+            ],
+            acme: acmeSettings(dataDirectory: dataDirectory)
         )
         let edgeLogger = Logger(label: "pier.edge")
         let stack: EdgeStack
@@ -206,7 +259,7 @@ struct UpCommand: AsyncParsableCommand {
         }
         let announce = Announce(
             stack: stack, prepared: prepared, instances: instances, host: edgeConfig.listen[0].address.host,
-            scheme: tlsCert == nil ? "http" : "https")
+            scheme: isHTTPS ? "https" : "http")
 
         let notifier = try mail.notifier(
             database: opened.repository.database, defaultPublicURL: servedURL, logger: Logger(label: "pier.board"))

@@ -76,4 +76,45 @@ struct CertCommandTests {
             #expect(bad.error.contains("edge.yaml:5: acme.challenges[0]: tls-alpn-01 is not offered"), "\(bad.error)")
         }
     }
+
+    @Test("pier up --domain serves the board over HTTPS with a certificate from the CA, and redirects plain HTTP")
+    func upWithDomain() async throws {
+        try await TemporaryDirectory.with { directory in
+            let web = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../web")
+                .standardized.path
+            let plainPort = try freeLoopbackPort()
+            let pebble = try await PebbleCA.start(httpPort: plainPort, under: directory)
+            defer { Task { await pebble.stop() } }
+            let process = try RunningProcess(
+                executable: PierBinary.url,
+                arguments: [
+                    "up", "--listen", "127.0.0.1:0", "--redirect-from", "127.0.0.1:\(plainPort)", "--data-dir",
+                    directory + "/data", "--web-root", web, "--bcrypt-cost", "10", "--domain", "board.pier.test",
+                    "--acme-directory", pebble.directoryURL, "--acme-trusted-roots", pebble.trustedRoots,
+                ])
+            try await process.waitForOutput(containing: "pier up: open https://")
+            let port = try #require(process.firstMatch(#"open https://127\.0\.0\.1:(\d+)/"#).flatMap { Int($0) })
+            try await process.waitForOutput(
+                containing: "ACME certificate obtained", inStandardError: true, timeout: .seconds(90))
+            let root = try await pebble.rootPEM(under: directory)
+            let page = try await CommandLineTool.run(
+                "curl",
+                [
+                    "-sS", "-o", "/dev/null", "-w", "%{http_code} %{http_version}", "--cacert", root, "--resolve",
+                    "board.pier.test:\(port):127.0.0.1", "https://board.pier.test:\(port)/",
+                ])
+            #expect(page.output == "200 2", "\(page.all)")
+            let redirect = try await CommandLineTool.run(
+                "curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(plainPort)/"])
+            #expect(redirect.output == "308")
+            #expect(
+                FileManager.default.fileExists(
+                    atPath: directory + "/data/acme/certificates/board.pier.test/certificate.pem"))
+            #expect(await process.stop() == 0)
+
+            let bad = try await PierBinary.run(["up", "--domain", "*.pier.test"])
+            #expect(bad.status != 0)
+            #expect(bad.error.contains("--domain"), "\(bad.error)")
+        }
+    }
 }

@@ -2,6 +2,13 @@ import Foundation
 import PierACME
 import PierCore
 
+extension EdgeConfig {
+    /// Whether `name` is one ACME may order a certificate for here (no wildcards without dns-01).
+    public static func isACMEName(_ name: String) -> Bool {
+        EdgeConfigParser.isDNSName(name.lowercased())
+    }
+}
+
 extension EdgeConfigParser {
     static let acmeKeys = [
         "directory", "email", "domains", "challenges", "key_type", "storage", "trusted_roots", "preferred_chain",

@@ -1,9 +1,13 @@
-import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
 #if canImport(Glibc)
+    // `struct stat` is also declared by CoreFoundation's headers, and with MemberImportVisibility its fields are
+    // found through whichever module the compiler loaded first: import both so either way is visible.
+    #if canImport(CoreFoundation)
+        import CoreFoundation
+    #endif
     import Glibc
 #elseif canImport(Musl)
     import Musl
