@@ -54,6 +54,36 @@ def request_headers(args, stream_id, end_stream=True, extra=()):
     return frame
 
 
+def read_frames_until(sock, seconds, done):
+    """Frames the server sent until `done(frames)` holds, it closes, or `seconds` pass (a loaded machine may take a
+    while to answer), and whether it closed the connection."""
+    data = b""
+    frames = []
+    closed = False
+    deadline = time.monotonic() + seconds
+    sock.settimeout(0.2)
+    while time.monotonic() < deadline and not done(frames):
+        try:
+            chunk = sock.recv(65536)
+        except (socket.timeout, TimeoutError):
+            continue
+        except (ConnectionResetError, BrokenPipeError, ssl.SSLError, OSError):
+            closed = True
+            break
+        if not chunk:
+            closed = True
+            break
+        data += chunk
+        while len(data) >= 9:
+            frame, length = Frame.parse_frame_header(memoryview(data[:9]))
+            if len(data) < 9 + length:
+                break
+            frame.parse_body(memoryview(data[9:9 + length]))
+            frames.append(frame)
+            data = data[9 + length:]
+    return frames, closed
+
+
 def read_frames(sock, seconds):
     """Frames the server sent within `seconds`, and whether it closed the connection."""
     data = b""
@@ -254,7 +284,9 @@ def probe_malformed_headers(args):
         frame.flags.add("END_HEADERS")
         frame.flags.add("END_STREAM")
         sock.sendall(frame.serialize())
-        frames, closed = read_frames(sock, 0.5)
+        frames, closed = read_frames_until(sock, 10, lambda frames: any(
+            (isinstance(f, (RstStreamFrame, HeadersFrame)) and f.stream_id == 1) or isinstance(f, GoAwayFrame)
+            for f in frames))
         sock.close()
         reset = any(isinstance(f, RstStreamFrame) and f.stream_id == 1 and f.error_code == 1 for f in frames)
         answered = any(isinstance(f, HeadersFrame) and f.stream_id == 1 for f in frames)
