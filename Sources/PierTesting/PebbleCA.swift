@@ -119,3 +119,21 @@ public func freeLoopbackPort() throws -> Int {
     }
     return Int(UInt16(bigEndian: address.sin_port))
 }
+
+extension PebbleCA {
+    /// Starts Pebble, runs `body`, and stops Pebble again, also when `body` throws.
+    public static func with<Result: Sendable>(
+        httpPort: Int, under directory: String, nonceRejectPercent: Int = 5,
+        _ body: (PebbleCA) async throws -> Result
+    ) async throws -> Result {
+        let pebble = try await start(httpPort: httpPort, under: directory, nonceRejectPercent: nonceRejectPercent)
+        do {
+            let result = try await body(pebble)
+            await pebble.stop()
+            return result
+        } catch {
+            await pebble.stop()
+            throw error
+        }
+    }
+}
