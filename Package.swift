@@ -57,6 +57,7 @@ let package = Package(
         .target(
             name: "PierACME",
             dependencies: [
+                "PierCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -259,6 +260,7 @@ let package = Package(
             name: "PierCLITests",
             dependencies: [
                 "PierCLI",
+                "PierCore",
                 "PierTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -55,18 +55,19 @@ public final class ACMECertificateManager: Service, Sendable {
     ) {
         self.startAfter = startAfter
         self.settings = settings
-        self.storage = ACMEFileStorage(root: settings.storage)
+        let storage = ACMEFileStorage(root: settings.storage)
+        self.storage = storage
         self.solvers = settings.challenges.compactMap { type in solvers.first { $0.type == type } }
         self.install = install
         self.logger = logger
         self.policy = policy
         self.now = now
         self.random = random
-        var entries: [String: Entry] = [:]
         let start = now()
+        let stored = storage.certificates(for: settings)
+        var entries: [String: Entry] = [:]
         for name in settings.domains {
-            let stored = ACMEFileStorage(root: settings.storage).certificate(name)
-            let usable = stored.flatMap { $0.directory == settings.directory && $0.names.contains(name) ? $0 : nil }
+            let usable = stored.first { $0.name == name }
             entries[name] = Entry(
                 certificate: usable,
                 due: usable.map {

@@ -1,9 +1,5 @@
-import Crypto
 import Foundation
-
-#if canImport(Glibc)
-    import Glibc
-#endif
+import PierCore
 
 /// What is kept of an issued certificate besides its files.
 public struct StoredCertificate: Sendable, Codable, Hashable {
@@ -97,6 +93,13 @@ public struct ACMEFileStorage: Sendable {
         return stored
     }
 
+    /// The stored certificates of `settings.domains` that can serve: issued by the configured CA for the name.
+    public func certificates(for settings: ACMESettings) -> [StoredCertificate] {
+        settings.domains.compactMap { name in
+            certificate(name).flatMap { $0.directory == settings.directory && $0.names.contains(name) ? $0 : nil }
+        }
+    }
+
     /// Stores an issued certificate: key, then chain, then the record that points at them.
     public func store(_ issued: IssuedCertificate, name: String, directory: String, now: Date) throws(ACMEError)
         -> StoredCertificate
@@ -125,33 +128,11 @@ public struct ACMEFileStorage: Sendable {
 
     /// Writes a file atomically with mode 0600, making its directories 0700 (and tightening existing ones).
     func write(_ text: String, to path: String) throws(ACMEError) {
-        let directory = (path as NSString).deletingLastPathComponent
-        try makeDirectories(directory)
-        let temporary = "\(directory)/.\((path as NSString).lastPathComponent).\(UUID().uuidString).tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            throw ACMEError(
-                .storage, step: "store", detail: "cannot create \(temporary): \(String(cString: strerror(errno)))")
-        }
-        let bytes = Array(text.utf8)
-        var written = 0
-        var failure: Int32 = 0
-        while written < bytes.count {
-            let count = bytes[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                failure = errno
-                break
-            }
-            written += count
-        }
-        if failure == 0 && fsync(fd) != 0 { failure = errno }
-        close(fd)
-        if failure == 0 && rename(temporary, path) != 0 { failure = errno }
-        if failure != 0 {
-            unlink(temporary)
-            throw ACMEError(
-                .storage, step: "store", detail: "cannot write \(path): \(String(cString: strerror(failure)))")
+        try makeDirectories((path as NSString).deletingLastPathComponent)
+        do {
+            try PrivateFile.write(Array(text.utf8), to: path, .replace)
+        } catch {
+            throw ACMEError(.storage, step: "store", detail: "\(error)")
         }
     }
 

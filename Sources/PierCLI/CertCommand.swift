@@ -35,7 +35,9 @@ struct CertStatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let edge = try ConfigCheckCommand.loadOrExit(config)
-        if let admin = edge.admin, let status = try? await AdminClient.get(admin.listen, path: "/status") {
+        if let admin = edge.admin,
+            let status = try? await AdminClient.with(admin.listen, { try await $0.get("/status") })
+        {
             let certificates =
                 (try? JSONSerialization.jsonObject(with: Data(status.utf8)) as? [String: Any])?[
                     "certificates"] as? [[String: Any]] ?? []
@@ -127,12 +129,18 @@ struct CertRenewCommand: AsyncParsableCommand {
             printError("pier: \(config) has no admin.listen: the running edge cannot be asked to renew")
             throw ExitCode(1)
         }
+        try await AdminClient.with(admin.listen) { admin in
+            try await renew(through: admin)
+        }
+    }
+
+    private func renew(through admin: AdminClient) async throws {
         var path = "/certificates/renew?force=\(force)"
         for name in name {
             path += "&name=\(name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? name)"
         }
-        let before = try await Self.certificates(admin.listen)
-        let (status, body) = try await AdminClient.post(admin.listen, path: path)
+        let before = try await Self.certificates(admin)
+        let (status, body) = try await admin.post(path)
         guard status == 202,
             let queued = (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])?["queued"]
                 as? [String]
@@ -150,7 +158,7 @@ struct CertRenewCommand: AsyncParsableCommand {
         let deadline = Date().addingTimeInterval(TimeInterval(wait))
         while !pending.isEmpty && Date() < deadline {
             try await Task.sleep(for: .seconds(1))
-            let now = try await Self.certificates(admin.listen)
+            let now = try await Self.certificates(admin)
             for name in pending {
                 guard let item = now[name], item["state"] as? String != "ordering" else { continue }
                 let old = before[name]
@@ -173,8 +181,8 @@ struct CertRenewCommand: AsyncParsableCommand {
         if failed { throw ExitCode(1) }
     }
 
-    static func certificates(_ address: SocketAddressSpec) async throws -> [String: [String: Any]] {
-        let status = try await AdminClient.get(address, path: "/status")
+    static func certificates(_ admin: AdminClient) async throws -> [String: [String: Any]] {
+        let status = try await admin.get("/status")
         let items =
             (try? JSONSerialization.jsonObject(with: Data(status.utf8)) as? [String: Any])?["certificates"]
             as? [[String: Any]] ?? []
@@ -184,35 +192,40 @@ struct CertRenewCommand: AsyncParsableCommand {
     }
 }
 
-/// Requests to the edge's loopback admin listener.
-enum AdminClient {
-    static func url(_ address: SocketAddressSpec, _ path: String) -> String {
-        let host = address.host.contains(":") ? "[\(address.host)]" : address.host
-        return "http://\(host):\(address.port)\(path)"
-    }
+/// Requests to the edge's loopback admin listener, over one HTTP client for the whole command.
+struct AdminClient {
+    let address: SocketAddressSpec
+    let client: HTTPClient
 
-    static func get(_ address: SocketAddressSpec, path: String) async throws -> String {
-        try await send(address, path: path, method: .GET).1
-    }
-
-    static func post(_ address: SocketAddressSpec, path: String) async throws -> (Int, String) {
-        try await send(address, path: path, method: .POST)
-    }
-
-    private static func send(_ address: SocketAddressSpec, path: String, method: HTTPMethod) async throws -> (
-        Int, String
-    ) {
+    /// Runs `body` with a client, and shuts the client down afterwards.
+    static func with<Result>(_ address: SocketAddressSpec, _ body: (AdminClient) async throws -> Result)
+        async throws -> Result
+    {
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         do {
-            var request = HTTPClientRequest(url: url(address, path))
-            request.method = method
-            let response = try await client.execute(request, timeout: .seconds(10))
-            let body = try await response.body.collect(upTo: 1 << 20)
+            let result = try await body(AdminClient(address: address, client: client))
             try await client.shutdown()
-            return (Int(response.status.code), String(buffer: body))
+            return result
         } catch {
             try? await client.shutdown()
             throw error
         }
+    }
+
+    func get(_ path: String) async throws -> String {
+        try await send(path, method: .GET).1
+    }
+
+    func post(_ path: String) async throws -> (Int, String) {
+        try await send(path, method: .POST)
+    }
+
+    private func send(_ path: String, method: HTTPMethod) async throws -> (Int, String) {
+        let host = address.host.contains(":") ? "[\(address.host)]" : address.host
+        var request = HTTPClientRequest(url: "http://\(host):\(address.port)\(path)")
+        request.method = method
+        let response = try await client.execute(request, timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        return (Int(response.status.code), String(buffer: body))
     }
 }

@@ -214,7 +214,7 @@ struct UpCommand: AsyncParsableCommand {
         var boards: [any Service] = []
         var targets: [UpstreamTargetConfig] = []
         for _ in 0..<instances {
-            let port = try Self.reserveLoopbackPort()
+            let port = try LoopbackPort.reserve()
             let address = SocketAddressSpec(host: "127.0.0.1", port: port)
             targets.append(UpstreamTargetConfig(address: address))
             boards.append(BoardServer.application(api: api, listen: address, logger: Logger(label: "pier.board")))
@@ -350,28 +350,4 @@ struct UpCommand: AsyncParsableCommand {
         HeaderField("Referrer-Policy", "same-origin"),
     ]
 
-    /// A loopback port that was free a moment ago.
-    static func reserveLoopbackPort() throws -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw ReservationError() }
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
-        }
-        guard bound == 0 else { throw ReservationError() }
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
-        }
-        guard named == 0 else { throw ReservationError() }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    struct ReservationError: Error, CustomStringConvertible {
-        var description: String { "cannot reserve a loopback port for a board instance" }
-    }
 }

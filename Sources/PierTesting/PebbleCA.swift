@@ -1,8 +1,5 @@
 import Foundation
-
-#if canImport(Glibc)
-    import Glibc
-#endif
+import PierCore
 
 /// Debian's `pebble` (a test ACME CA) and `pebble-challtestsrv` (its DNS server, answering 127.0.0.1 for every
 /// name) on loopback ports, for ACME tests. Pebble validates http-01 challenges on `httpPort` of 127.0.0.1.
@@ -29,9 +26,9 @@ public final class PebbleCA: Sendable {
         let authority = try TestCertificateAuthority(name: "Pier test CA for Pebble")
         let (certificate, key) = try authority.write(["localhost"], as: "pebble", under: directory)
         let roots = try authority.writeAuthority(under: directory)
-        let port = try freeLoopbackPort()
-        let management = try freeLoopbackPort()
-        let dnsPort = try freeLoopbackPort()
+        let port = try LoopbackPort.reserve()
+        let management = try LoopbackPort.reserve()
+        let dnsPort = try LoopbackPort.reserve()
         let config = """
             {"pebble": {"listenAddress": "127.0.0.1:\(port)", "managementListenAddress": "127.0.0.1:\(management)",
               "certificate": "\(certificate)", "privateKey": "\(key)", "httpPort": \(httpPort), "tlsPort": 5001,
@@ -43,7 +40,8 @@ public final class PebbleCA: Sendable {
                 fileURLWithPath: CommandLineTool.find("pebble-challtestsrv") ?? "/usr/bin/pebble-challtestsrv"),
             arguments: [
                 "-dns01", "127.0.0.1:\(dnsPort)", "-http01", "", "-https01", "", "-tlsalpn01", "",
-                "-management", "127.0.0.1:\(try freeLoopbackPort())", "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
+                "-management", "127.0.0.1:\(try LoopbackPort.reserve())", "-defaultIPv4", "127.0.0.1", "-defaultIPv6",
+                "",
             ])
         let pebble = try RunningProcess(
             executable: URL(fileURLWithPath: CommandLineTool.find("pebble") ?? "/usr/bin/pebble"),
@@ -98,26 +96,6 @@ public final class PebbleCA: Sendable {
         await pebble.stop()
         await dns.stop()
     }
-}
-
-/// A loopback TCP port that was free a moment ago.
-public func freeLoopbackPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw RunningProcess.Failure(description: "socket: \(errno)") }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard bound == 0 else { throw RunningProcess.Failure(description: "bind: \(errno)") }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-    }
-    return Int(UInt16(bigEndian: address.sin_port))
 }
 
 extension PebbleCA {

@@ -1,4 +1,5 @@
 import Foundation
+import PierCore
 import PierTesting
 import Testing
 
@@ -10,9 +11,9 @@ struct CertCommandTests {
     )
     func statusAndRenew() async throws {
         try await TemporaryDirectory.with { directory in
-            let plainPort = try freeLoopbackPort()
-            let tlsPort = try freeLoopbackPort()
-            let adminPort = try freeLoopbackPort()
+            let plainPort = try LoopbackPort.reserve()
+            let tlsPort = try LoopbackPort.reserve()
+            let adminPort = try LoopbackPort.reserve()
             try await PebbleCA.with(httpPort: plainPort, under: directory) { pebble in
                 try TemporaryDirectory.write("<p>hello</p>", to: "site/index.html", under: directory)
                 let path = directory + "/edge.yaml"
@@ -84,7 +85,7 @@ struct CertCommandTests {
         try await TemporaryDirectory.with { directory in
             let web = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../web")
                 .standardized.path
-            let plainPort = try freeLoopbackPort()
+            let plainPort = try LoopbackPort.reserve()
             try await PebbleCA.with(httpPort: plainPort, under: directory) { pebble in
                 let process = try RunningProcess(
                     executable: PierBinary.url,

@@ -74,7 +74,7 @@ struct EdgeACMETests {
     )
     func issuanceRenewalRestart() async throws {
         try await TemporaryDirectory.with { directory in
-            let plainPort = try freeLoopbackPort()
+            let plainPort = try LoopbackPort.reserve()
             // A third of good nonces refused: the client must send those requests again.
             let pebble = try await PebbleCA.start(httpPort: plainPort, under: directory, nonceRejectPercent: 30)
             let storage = directory + "/acme"
@@ -185,12 +185,14 @@ struct EdgeACMETests {
         }
     }
 
-    @Test("a failed order is logged with the CA's problem, retried with back-off, and the listener keeps serving")
+    @Test(
+        "a failed order is logged with the CA's problem, retried with back-off, and the listener keeps serving"
+    )
     func failureIsLoud() async throws {
         try await TemporaryDirectory.with { directory in
-            let plainPort = try freeLoopbackPort()
+            let plainPort = try LoopbackPort.reserve()
             // Pebble validates on a port where nothing listens: every http-01 challenge fails.
-            let pebble = try await PebbleCA.start(httpPort: try freeLoopbackPort(), under: directory)
+            let pebble = try await PebbleCA.start(httpPort: try LoopbackPort.reserve(), under: directory)
             do {
                 try await withACMEEdge(
                     pebble: pebble, plainPort: plainPort, storage: directory + "/acme", domains: ["app.pier.test"]

@@ -86,31 +86,7 @@ def read_frames_until(sock, seconds, done):
 
 def read_frames(sock, seconds):
     """Frames the server sent within `seconds`, and whether it closed the connection."""
-    data = b""
-    closed = False
-    deadline = time.monotonic() + seconds
-    sock.settimeout(0.2)
-    while time.monotonic() < deadline:
-        try:
-            chunk = sock.recv(65536)
-        except (socket.timeout, TimeoutError):
-            continue
-        except (ConnectionResetError, BrokenPipeError, ssl.SSLError, OSError):
-            closed = True
-            break
-        if not chunk:
-            closed = True
-            break
-        data += chunk
-    frames = []
-    while len(data) >= 9:
-        frame, length = Frame.parse_frame_header(memoryview(data[:9]))
-        if len(data) < 9 + length:
-            break
-        frame.parse_body(memoryview(data[9:9 + length]))
-        frames.append(frame)
-        data = data[9 + length:]
-    return frames, closed
+    return read_frames_until(sock, seconds, lambda frames: False)
 
 
 def ordinary_request(args):

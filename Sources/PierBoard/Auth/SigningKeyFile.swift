@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PierCore
 
 /// The board's token signing key on disk: a PASERK `k4.secret` line in a file readable only by its owner (0600).
 ///
@@ -21,22 +22,13 @@ public enum SigningKeyFile {
         try manager.createDirectory(
             atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let key = Curve25519.Signing.PrivateKey()
-        // Written completely to a private temporary file, synced, then linked into place: other instances see
-        // either no key or a whole one, and link(2) fails if another instance got there first.
-        let temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else {
-            throw Failure(description: "cannot create the signing key \(path): \(String(cString: strerror(errno)))")
-        }
-        defer { unlink(temporary) }
-        let line = Array((PASERK.encode(key) + "\n").utf8)
-        let written = line.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-        let synced = fsync(descriptor) == 0
-        close(descriptor)
-        guard written == line.count, synced else { throw Failure(description: "cannot write the signing key \(path)") }
-        guard link(temporary, path) == 0 else {
-            if errno == EEXIST { return (try load(path: path), false) }  // another instance won the race
-            throw Failure(description: "cannot create the signing key \(path): \(String(cString: strerror(errno)))")
+        // Other instances see either no key or a whole one; if another instance got there first, its key is used.
+        do {
+            guard try PrivateFile.write(Array((PASERK.encode(key) + "\n").utf8), to: path, .createOnly) else {
+                return (try load(path: path), false)
+            }
+        } catch {
+            throw Failure(description: "cannot create the signing key \(error)")
         }
         return (key, true)
     }

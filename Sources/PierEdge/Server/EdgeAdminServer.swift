@@ -120,27 +120,27 @@ extension EdgeAdminServer {
     /// Every certificate the TLS listeners serve from files, and every ACME name with its state.
     static func certificatesJSON(server: EdgeServer, acme: ACMECertificateManager?) -> String {
         let now = Date()
+        let formatter = ISO8601DateFormatter()
         func date(_ value: Date?) -> String {
-            value.map { JSONText.quoted(ISO8601DateFormatter().string(from: $0)) } ?? "null"
+            value.map { JSONText.quoted(formatter.string(from: $0)) } ?? "null"
         }
         func days(_ notAfter: Date) -> String {
             String(format: "%.1f", notAfter.timeIntervalSince(now) / 86400)
         }
+        let statuses = acme?.statuses() ?? []
+        // ACME certificates are listed with their state below, files once each here.
+        var seen = Set(statuses.compactMap { $0.certificate?.certificatePath })
         var items: [String] = []
-        var seen = Set<String>()
         for context in server.tls.compactMap({ $0 }) {
-            for certificate in context.certificates where !certificate.files.certificate.isEmpty {
-                let path = certificate.files.certificate
-                guard seen.insert(path).inserted else { continue }
-                if acme?.statuses().contains(where: { $0.certificate?.certificatePath == path }) == true { continue }
+            for certificate in context.certificates where seen.insert(certificate.files.certificate).inserted {
                 items.append(
-                    "{\"source\":\"file\",\"file\":\(JSONText.quoted(path)),"
+                    "{\"source\":\"file\",\"file\":\(JSONText.quoted(certificate.files.certificate)),"
                         + "\"names\":[\(certificate.names.map(JSONText.quoted).joined(separator: ","))],"
                         + "\"issuer\":\(JSONText.quoted(certificate.issuer)),\"not_after\":\(date(certificate.notAfter)),"
                         + "\"days_to_expiry\":\(days(certificate.notAfter))}")
             }
         }
-        for status in acme?.statuses() ?? [] {
+        for status in statuses {
             var fields = [
                 "\"source\":\"acme\"", "\"name\":\(JSONText.quoted(status.name))",
                 "\"state\":\(JSONText.quoted(status.ordering ? "ordering" : status.certificate == nil ? "missing" : "valid"))",

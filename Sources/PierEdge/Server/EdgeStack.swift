@@ -34,17 +34,13 @@ public struct EdgeStack: Sendable {
             acmeChallenges: challenges)
         let source = EdgeRuntimeSource(runtime)
         var managed: [(name: String, certificate: TLSCertificate)] = []
-        if let acme = config.acme {
-            let storage = ACMEFileStorage(root: acme.storage)
-            for name in acme.domains {
-                guard let stored = storage.certificate(name), stored.directory == acme.directory else { continue }
-                do {
-                    managed.append((name, try TLSCertificate.load(stored.files)))
-                } catch {
-                    logger.error(
-                        "a stored ACME certificate cannot be used; a new one will be ordered",
-                        metadata: ["pier.acme.name": "\(name)", "pier.error": "\(error)"])
-                }
+        for stored in config.acme.map({ ACMEFileStorage(root: $0.storage).certificates(for: $0) }) ?? [] {
+            do {
+                managed.append((stored.name, try TLSCertificate.load(stored.files)))
+            } catch {
+                logger.error(
+                    "a stored ACME certificate cannot be served",
+                    metadata: ["pier.acme.name": "\(stored.name)", "pier.error": "\(error)"])
             }
         }
         let server = try EdgeServer(source: source, group: group, logger: logger, managedCertificates: managed)
