@@ -23,7 +23,8 @@ struct ConnectionSetup: Sendable {
     func configure(_ channel: any Channel) throws {
         let sync = channel.pipeline.syncOperations
         if let tls {
-            try sync.addHandler(NIOSSLServerHandler(context: tls.current))
+            guard let context = tls.current else { throw NoCertificateYet() }
+            try sync.addHandler(NIOSSLServerHandler(context: context))
             try sync.addHandler(TLSProtocolDispatcher(setup: self))
         } else if http2 {
             try sync.addHandler(HTTP2PriorKnowledgeDetector(setup: self))
@@ -37,6 +38,9 @@ struct ConnectionSetup: Sendable {
             HTTP1Connection(source: source, serviceOrder: orders.order(for: channel.eventLoop), traits: traits))
     }
 }
+
+/// An `acme: true` listener before its first certificate: the connection is closed unanswered.
+struct NoCertificateYet: Error {}
 
 /// After the TLS handshake: HTTP/2 when ALPN chose `h2`, HTTP/1.1 otherwise. A client that never finishes the
 /// handshake is closed after the header timeout.

@@ -2,7 +2,6 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
-import PierACME
 import PierCore
 import ServiceLifecycle
 import Synchronization
@@ -38,12 +37,9 @@ public final class EdgeServer: Service, Sendable {
         managedCertificates: [(name: String, certificate: TLSCertificate)] = []
     ) throws {
         let runtime = source.current
-        let acmeNames = runtime.config.acme?.domains ?? []
         self.tls = try runtime.config.listen.map { listen in
             try listen.tls.map { tls in
-                try TLSListenerContext(
-                    config: tls, http2: listen.http2, managed: tls.acme ? managedCertificates : [],
-                    acmeNames: acmeNames)
+                try TLSListenerContext(config: tls, http2: listen.http2, managed: tls.acme ? managedCertificates : [])
             }
         }
         self.source = source

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import NIOSSL
 import PierACME
@@ -76,32 +75,6 @@ public struct TLSCertificate: Sendable {
             guard name.hasPrefix("*."), let dot = host.firstIndex(of: ".") else { return false }
             return host[dot...] == name.dropFirst(1) && host.startIndex != dot
         }
-    }
-}
-
-extension TLSCertificate {
-    /// A self-signed certificate for `names`, valid one day: what an `acme: true` listener serves before its first
-    /// certificate arrives. Browsers refuse it, which is right: there is nothing trustworthy to serve yet.
-    static func placeholder(names: [String]) throws -> TLSCertificate {
-        let key = P256.Signing.PrivateKey()
-        let now = Date()
-        let subject = try DistinguishedName { CommonName("Pier placeholder (certificate pending)") }
-        let certificate = try Certificate(
-            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(key.publicKey),
-            notValidBefore: now - 60, notValidAfter: now + 86400, issuer: subject, subject: subject,
-            signatureAlgorithm: .ecdsaWithSHA256,
-            extensions: try Certificate.Extensions {
-                Critical(BasicConstraints.notCertificateAuthority)
-                SubjectAlternativeNames((names.isEmpty ? ["localhost"] : names).map { GeneralName.dnsName($0) })
-            },
-            issuerPrivateKey: .init(key))
-        var serializer = DER.Serializer()
-        try serializer.serialize(certificate)
-        return TLSCertificate(
-            chain: [try NIOSSLCertificate(bytes: serializer.serializedBytes, format: .der)],
-            key: try NIOSSLPrivateKey(bytes: Array(key.pemRepresentation.utf8), format: .pem),
-            names: names.map { $0.lowercased() }, notAfter: certificate.notValidAfter,
-            issuer: certificate.issuer.description, files: CertificateFiles(certificate: "", key: ""))
     }
 }
 

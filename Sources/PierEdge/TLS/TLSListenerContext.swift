@@ -12,41 +12,33 @@ public final class TLSListenerContext: Sendable {
         var files: [TLSCertificate]
         /// Obtained by ACME, by name, in the order of `acme.domains`.
         var managed: [(name: String, certificate: TLSCertificate)] = []
-        var context: NIOSSLContext
+        /// `nil` only on an `acme: true` listener whose first certificate has not arrived.
+        var context: NIOSSLContext?
 
         var certificates: [TLSCertificate] { files + managed.map(\.certificate) }
     }
 
     let config: TLSListenerConfig
     let http2: Bool
-    /// On an `acme: true` listener without any certificate yet: a self-signed one for these names, so the
-    /// listener can start (and answer) while the first order runs.
-    private let placeholder: TLSCertificate?
     private let state: Mutex<State>
 
     /// Loads the listener's certificates; throws (naming the file) when one cannot be used. `managed` are ACME
-    /// certificates already stored; `acmeNames` are the names a placeholder is made for when there is nothing else.
+    /// certificates already stored.
     public init(
-        config: TLSListenerConfig, http2: Bool, managed: [(name: String, certificate: TLSCertificate)] = [],
-        acmeNames: [String] = []
+        config: TLSListenerConfig, http2: Bool, managed: [(name: String, certificate: TLSCertificate)] = []
     ) throws {
         self.config = config
         self.http2 = http2
-        let files = try Self.loadCertificates(config.certificates)
-        let placeholder = config.acme ? try TLSCertificate.placeholder(names: acmeNames) : nil
-        self.placeholder = placeholder
-        let certificates = files + managed.map(\.certificate)
-        self.state = Mutex(
-            State(
-                files: files, managed: managed,
-                context: try Self.makeContext(
-                    certificates.isEmpty ? [placeholder].compactMap { $0 } : certificates, config, http2)))
+        var state = State(files: try Self.loadCertificates(config.certificates), managed: managed)
+        state.context = try Self.makeContext(state.certificates, config, http2)
+        self.state = Mutex(state)
     }
 
-    /// The context for a connection accepted now.
-    var current: NIOSSLContext { state.withLock { $0.context } }
+    /// The context for a connection accepted now; `nil` while an ACME listener has no certificate yet, when
+    /// connections are closed before the handshake (nothing untrustworthy is served meanwhile).
+    var current: NIOSSLContext? { state.withLock { $0.context } }
 
-    /// The certificates in use (a placeholder is not one).
+    /// The certificates in use.
     public var certificates: [TLSCertificate] { state.withLock { $0.certificates } }
 
     /// Loads the certificate files again (the same paths, or those of a reloaded configuration) and swaps them in,
@@ -70,9 +62,7 @@ public final class TLSListenerContext: Sendable {
         try state.withLock { state in
             var next = state
             change(&next)
-            let certificates = next.certificates
-            next.context = try Self.makeContext(
-                certificates.isEmpty ? [placeholder].compactMap { $0 } : certificates, config, http2)
+            next.context = try Self.makeContext(next.certificates, config, http2)
             state = next
         }
     }
@@ -88,13 +78,13 @@ public final class TLSListenerContext: Sendable {
     static let tls12CipherSuites = ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256"]
         .joined(separator: ":")
 
+    /// `nil` without certificates (only possible on an `acme: true` listener: the configuration requires files
+    /// otherwise).
     private static func makeContext(_ certificates: [TLSCertificate], _ config: TLSListenerConfig, _ http2: Bool)
-        throws -> NIOSSLContext
+        throws -> NIOSSLContext?
     {
         // The first certificate is the default, for clients without SNI or asking for a name no certificate has.
-        guard let first = certificates.first else {
-            throw TLSCertificate.LoadError(file: "", reason: "the listener has no certificate")
-        }
+        guard let first = certificates.first else { return nil }
         var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: first.chain.map { .certificate($0) }, privateKey: .privateKey(first.key))
         configuration.minimumTLSVersion = config.minimumVersion == .tls13 ? .tlsv13 : .tlsv12
