@@ -61,6 +61,25 @@ public struct SQLNotificationStore: Sendable {
         self.clock = clock
     }
 
+    /// What waits to be sent: outbox events not yet turned into deliveries, and pending email and webhook deliveries
+    /// (retries included).
+    public struct Backlog: Sendable, Equatable {
+        public var outbox: Int64
+        public var email: Int64
+        public var webhook: Int64
+    }
+
+    public func backlog() async throws -> Backlog {
+        let rows = try await database.query(
+            """
+            SELECT (SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL) AS outbox,
+              (SELECT COUNT(*) FROM deliveries WHERE state = 'pending') AS email,
+              (SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'pending') AS webhook
+            """)
+        guard let row = rows.first else { throw StoreError.corrupt("no backlog row") }
+        return Backlog(outbox: try row.int("outbox"), email: try row.int("email"), webhook: try row.int("webhook"))
+    }
+
     /// Whether the schema has the notification tables (the board's migrations have run).
     public func isReady() async -> Bool {
         (try? await Migrations.currentVersion(database)) == Migrations.latestVersion

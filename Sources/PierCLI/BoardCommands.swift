@@ -7,6 +7,7 @@ import NIOCore
 import PierBoard
 import PierBoardStore
 import PierCore
+import PierNotify
 import ServiceLifecycle
 import UnixSignals
 
@@ -93,6 +94,12 @@ struct BoardServeCommand: AsyncParsableCommand {
             valueName: "duration"))
     var drainPeriod = "5s"
 
+    @Option(
+        help: ArgumentHelp(
+            "host:port for GET /metrics (Prometheus text format); off unless given. Keep it on loopback or a private network: it tells anyone who can reach it how the instance is used.",
+            valueName: "host:port"))
+    var metricsListen: String?
+
     @OptionGroup(title: "Email notifications") var mail: MailOptions
 
     @OptionGroup var global: GlobalOptions
@@ -100,6 +107,7 @@ struct BoardServeCommand: AsyncParsableCommand {
     func validate() throws {
         _ = try mail.settings(defaultPublicURL: nil)
         _ = try parsedListen()
+        _ = try parsedMetricsListen()
         _ = try parsedProxies()
         _ = try parsedDrainPeriod()
         guard (PasswordHasher.minimumCost...16).contains(bcryptCost) else {
@@ -118,6 +126,15 @@ struct BoardServeCommand: AsyncParsableCommand {
         guard let address = SocketAddressSpec(parsing: listen) else {
             throw ValidationError(
                 "--listen: \"\(listen)\" is not host:port or [address]:port with a port from 0 to 65535")
+        }
+        return address
+    }
+
+    func parsedMetricsListen() throws -> SocketAddressSpec? {
+        guard let metricsListen else { return nil }
+        guard let address = SocketAddressSpec(parsing: metricsListen) else {
+            throw ValidationError(
+                "--metrics-listen: \"\(metricsListen)\" is not host:port or [address]:port with a port from 0 to 65535")
         }
         return address
     }
@@ -146,7 +163,7 @@ struct BoardServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        _ = Bootstrap.observability(global)
+        let registry = Bootstrap.observability(global)
         let logger = Logger(label: "pier.board")
         let signingKey: Curve25519.Signing.PrivateKey
         do {
@@ -182,8 +199,21 @@ struct BoardServeCommand: AsyncParsableCommand {
         // Last, so it is the first to hear of shutdown: the server keeps listening until the drain is over. The live
         // streams end next (their clients reconnect elsewhere), so that the server has no endless request to wait for.
         let drain = DrainBeforeShutdown(api: api, period: try parsedDrainPeriod(), logger: logger)
+        var observability: [any Service] = [
+            BacklogGauges(store: SQLNotificationStore(database: opened.repository.database), logger: logger)
+        ]
+        if let metricsAddress = try parsedMetricsListen() {
+            observability.append(
+                MetricsServer.application(registry: registry, listen: metricsAddress, logger: logger) { channel in
+                    let port = channel.localAddress?.port ?? metricsAddress.port
+                    printNow(
+                        "pier board metrics on http://\(SocketAddressSpec(host: metricsAddress.host, port: port))/metrics"
+                    )
+                })
+        }
         try await Bootstrap.run(
-            opened.services + [prepare, notifier, app, api.live, drain], logger: logger, cleanup: opened.close)
+            opened.services + [prepare, notifier] + observability + [app, api.live, drain], logger: logger,
+            cleanup: opened.close)
     }
 }
 

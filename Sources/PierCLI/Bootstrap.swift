@@ -21,7 +21,12 @@ enum Bootstrap {
             PierLogHandler(label: label, format: format, level: level)
         }
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Libraries name metrics the OpenTelemetry way (`http.server.request.duration`); Prometheus gets the
+        // catalogued names (`http_server_request_duration_seconds`), see PierMetric.
+        factory.nameAndLabelSanitizer = { name, labels in (PierMetric.prometheusName(name), labels) }
+        factory.defaultDurationHistogramBuckets = PierMetric.durationBuckets
+        MetricsSystem.bootstrap(factory)
         return registry
     }
 

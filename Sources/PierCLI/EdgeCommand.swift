@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import PierCore
 import PierEdge
+import Prometheus
 import ServiceLifecycle
 import UnixSignals
 
@@ -26,13 +27,15 @@ struct EdgeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let edgeConfig = try ConfigCheckCommand.loadOrExit(config)
-        _ = Bootstrap.observability(global)
+        let registry = Bootstrap.observability(global)
         let logger = Logger(label: "pier.edge")
         let workers = EdgeWorkers.count(configured: edgeConfig.workers)
         let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: workers)
         let stack: EdgeStack
         do {
-            stack = try EdgeStack(config: edgeConfig, configPath: config, group: eventLoops, logger: logger)
+            stack = try EdgeStack(
+                config: edgeConfig, configPath: config, group: eventLoops, logger: logger,
+                metrics: { registry.emitToBuffer() })
         } catch {
             try? await eventLoops.shutdownGracefully()
             printError("pier: \(error)")

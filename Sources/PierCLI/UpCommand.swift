@@ -9,6 +9,8 @@ import PierBoard
 import PierBoardStore
 import PierCore
 import PierEdge
+import PierNotify
+import Prometheus
 import ServiceLifecycle
 import UnixSignals
 
@@ -84,6 +86,12 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "With --domain: a PEM file of roots for the CA's HTTPS endpoint (for a test CA only).")
     var acmeTrustedRoots: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Loopback host:port for the operators' listener: GET /status (targets, certificates) and GET /metrics (edge and board, Prometheus text format). Off unless given.",
+            valueName: "host:port"))
+    var adminListen: String?
+
     @OptionGroup(title: "Email notifications") var mail: MailOptions
 
     @OptionGroup var global: GlobalOptions
@@ -97,6 +105,7 @@ struct UpCommand: AsyncParsableCommand {
 
     func validate() throws {
         _ = try mail.settings(defaultPublicURL: servedURL)
+        _ = try parsedAdmin()
         guard SocketAddressSpec(parsing: listen) != nil else {
             throw ValidationError("--listen: \"\(listen)\" is not host:port or [address]:port")
         }
@@ -156,6 +165,17 @@ struct UpCommand: AsyncParsableCommand {
         return listeners
     }
 
+    /// `--admin-listen`, which must be a loopback address like the edge's `admin.listen`.
+    func parsedAdmin() throws -> AdminConfig? {
+        guard let adminListen else { return nil }
+        guard let address = SocketAddressSpec(parsing: adminListen), EdgeConfig.isLoopback(address.host) else {
+            throw ValidationError(
+                "--admin-listen: \"\(adminListen)\" is not a loopback host:port (127.0.0.1:9901, [::1]:9901 or localhost:9901)"
+            )
+        }
+        return AdminConfig(listen: address)
+    }
+
     var isHTTPS: Bool { tlsCert != nil || !domain.isEmpty }
 
     /// With --domain: certificates for those names, kept in the data directory.
@@ -168,7 +188,7 @@ struct UpCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        _ = Bootstrap.observability(global)
+        let registry = Bootstrap.observability(global)
         let logger = Logger(label: "pier.up")
         let web = try Self.findWebRoot(webRoot)
         let dataDirectory = URL(fileURLWithPath: dataDir).standardizedFileURL.path
@@ -228,12 +248,12 @@ struct UpCommand: AsyncParsableCommand {
                 RouteConfig(
                     match: RouteMatch(pathPrefix: "/api/"),
                     action: .proxy(Self.boardRoute(proxySecret: proxySecret)),
-                    responseHeaders: Self.apiHeaders
+                    responseHeaders: Self.apiHeaders, name: "api"
                 ),
                 RouteConfig(
                     match: RouteMatch(pathPrefix: "/", methods: ["GET", "HEAD", "OPTIONS"]),
                     action: .static(StaticConfig(root: web, spaFallback: "index.html")),
-                    responseHeaders: Self.webAppHeaders
+                    responseHeaders: Self.webAppHeaders, name: "web"
                 ),
             ],
             upstreams: [
@@ -246,13 +266,15 @@ struct UpCommand: AsyncParsableCommand {
                     passive: PassiveHealthConfig(consecutiveFailures: 3, ejectFor: .seconds(5))
                 )
             ],
+            admin: try parsedAdmin(),
             acme: acmeSettings(dataDirectory: dataDirectory)
         )
         let edgeLogger = Logger(label: "pier.edge")
         let stack: EdgeStack
         do {
             stack = try EdgeStack(
-                config: edgeConfig, configPath: nil, group: MultiThreadedEventLoopGroup.singleton, logger: edgeLogger)
+                config: edgeConfig, configPath: nil, group: MultiThreadedEventLoopGroup.singleton, logger: edgeLogger,
+                metrics: { registry.emitToBuffer() })
         } catch {
             printError("pier: \(error)")
             throw ExitCode(1)
@@ -267,7 +289,12 @@ struct UpCommand: AsyncParsableCommand {
         // Started in this order and stopped in reverse: the live streams end first (the edge and the board servers
         // would wait for them), then the edge stops taking requests, the database last.
         let services: [any Service] =
-            opened.services + [prepare, notifier] + boards + stack.services + [api.live, announce]
+            opened.services + [
+                prepare, notifier,
+                BacklogGauges(
+                    store: SQLNotificationStore(database: opened.repository.database),
+                    logger: Logger(label: "pier.board")),
+            ] + boards + stack.services + [api.live, announce]
         try await Bootstrap.run(services, logger: logger, cleanup: opened.close)
     }
 

@@ -1,6 +1,8 @@
 import Foundation
 import Logging
+import Metrics
 import PierBoardStore
+import PierCore
 import PierMail
 import ServiceLifecycle
 
@@ -192,18 +194,23 @@ public struct Notifier: Service {
         }
     }
 
-    /// Logs how an attempt at an email or webhook call ended.
+    /// Logs and counts how an attempt at an email or webhook call ended.
     func report(_ settlement: SQLNotificationStore.Settlement, of what: String, metadata: Logger.Metadata) {
         var metadata = metadata
+        let outcome: String
         switch settlement {
         case .delivered:
+            outcome = "sent"
             logger.info("\(what) delivered", metadata: metadata)
         case .retry(_, let at):
+            outcome = "failed"
             metadata["pier.retry_in_ms"] = "\(at - now())"
             logger.notice("\(what) not delivered; will retry", metadata: metadata)
         case .dead:
+            outcome = "dead"
             logger.warning("\(what) not delivered; kept as a dead letter", metadata: metadata)
         }
+        Counter(label: PierMetric.deliveries.name, dimensions: [("channel", what), ("outcome", outcome)]).increment()
     }
 
     func settlement(of result: SMTPDeliveryResult, for delivery: PendingDelivery, at time: Int64)

@@ -70,6 +70,7 @@ struct EdgeConfigTests {
                   max_age: 100000
                 static: { root: ./web, spa_fallback: ../escape.html }
               - match: { path_prefix: / }
+              - { name: "say \\"hi\\"", static: { root: ./web } }
             """
         try await Self.withDirectories { directory in
             do {
@@ -93,6 +94,7 @@ struct EdgeConfigTests {
                     "edge.yaml:13: routes[1].cors.max_age: 100000 is out of range",
                     "edge.yaml:14: routes[1].static.spa_fallback: \"../escape.html\" must be a file path inside the root",
                     "edge.yaml:15: routes[2]: needs an action: static or upstream",
+                    "edge.yaml:16: routes[3].name: must be 1 to 64 visible ASCII characters",
                 ]
                 for prefix in expected {
                     #expect(

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import Metrics
 import PierBoardStore
 import PierCore
 
@@ -40,6 +41,7 @@ extension BoardAPI {
         let address = clientAddress(request, context)
         // Counted as a failure before bcrypt runs, so parallel guesses cannot all slip past the check.
         if let wait = throttle.begin(account: account, address: address) {
+            Self.signIns.throttled.increment()
             throw Self.throttled(wait)
         }
         let user = try await repository.user(email: email)
@@ -52,9 +54,11 @@ extension BoardAPI {
         // A disabled account answers like a wrong password: otherwise the answer would confirm a guessed password.
         guard let user, verified, !user.disabled else {
             logger.info("sign-in failed", metadata: ["pier.client": "\(address)"])
+            Self.signIns.failed.increment()
             throw APIProblem(.unauthorized, code: "invalid_credentials", detail: "the email or password is wrong")
         }
         throttle.recordSuccess(account: account, address: address)
+        Self.signIns.ok.increment()
         if passwords.needsRehash(user.passwordHash) {
             let rehashed = try await passwords.hash(password)
             _ = try await repository.replacePasswordHash(id: user.id, from: user.passwordHash, to: rehashed)
@@ -65,6 +69,13 @@ extension BoardAPI {
             expiresAt: clock() + settings.refreshLifetime * 1000)
         return try tokenResponse(user: user, refreshToken: refreshToken)
     }
+
+    /// `pier.board.signins` by outcome.
+    static let signIns = (
+        ok: Counter(label: PierMetric.signIns.name, dimensions: [("outcome", "ok")]),
+        failed: Counter(label: PierMetric.signIns.name, dimensions: [("outcome", "failed")]),
+        throttled: Counter(label: PierMetric.signIns.name, dimensions: [("outcome", "throttled")])
+    )
 
     /// bcrypt reads only the first 72 bytes, so a longer password would be accepted when its start matches; no
     /// account can have one (creation refuses them), so it is refused before any account is looked at.

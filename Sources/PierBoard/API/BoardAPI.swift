@@ -87,6 +87,7 @@ public final class BoardAPI: Sendable {
     public func router() -> Router<BoardContext> {
         let router = Router(context: BoardContext.self)
         let allowedMethods = AllowedMethods()
+        router.add(middleware: RequestMetricsMiddleware())
         router.add(middleware: ProblemMiddleware(allowedMethods: allowedMethods))
         router.get("/healthz") { _, _ in Response.json(StringsOut(members: ["status": "ok"])) }
         router.get("/readyz") { [repository, drain] _, _ in

@@ -17,6 +17,7 @@ public struct PostgresSQLDatabase: SQLDatabase {
     /// the pool keeps reconnecting in the background and the first successful lease ends it.
     public let outageAcquireTimeout: Duration
     let reachability = Reachability()
+    let metrics = DatabaseMetrics(system: "postgresql")
 
     public init(
         client: PostgresClient,
@@ -34,8 +35,10 @@ public struct PostgresSQLDatabase: SQLDatabase {
     public func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
         let logger = logger
         do {
-            return try await withConnection { connection in
-                try await Self.collect(connection.query(Self.makeQuery(sql, binds), logger: logger))
+            return try await metrics.timeStatement {
+                try await withConnection { connection in
+                    try await Self.collect(connection.query(Self.makeQuery(sql, binds), logger: logger))
+                }
             }
         } catch {
             throw Self.mapped(error)
@@ -53,10 +56,12 @@ public struct PostgresSQLDatabase: SQLDatabase {
             attempt += 1
             do {
                 // The body does not escape: the call below returns only after it has finished.
-                return try await withoutActuallyEscaping(body) { body in
-                    try await withConnection { connection in
-                        try await connection.withTransaction(logger: logger) { connection in
-                            try await body(Connection(connection: connection, logger: logger))
+                return try await metrics.timeTransaction {
+                    try await withoutActuallyEscaping(body) { body in
+                        try await withConnection { connection in
+                            try await connection.withTransaction(logger: logger) { connection in
+                                try await body(Connection(connection: connection, logger: logger))
+                            }
                         }
                     }
                 }

@@ -13,6 +13,7 @@ public final class SQLiteSQLDatabase: SQLDatabase {
     /// Set while SQLite keeps a transaction open that a ROLLBACK could not end: nothing else runs until a later
     /// ROLLBACK succeeds, since statements would otherwise silently join that transaction and be lost with it.
     let stranded = Mutex(false)
+    let metrics = DatabaseMetrics(system: "sqlite")
 
     /// Opens (creating if needed) the database file, with WAL journaling and foreign keys on.
     public static func open(path: String, logger: Logger) async throws -> SQLiteSQLDatabase {
@@ -37,15 +38,25 @@ public final class SQLiteSQLDatabase: SQLDatabase {
 
     @discardableResult
     public func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
-        try await lock.withLock {
-            try await endStrandedTransaction()
-            return try await Self.run(connection, sql, binds)
+        try await metrics.timeStatement {
+            try await lock.withLock {
+                try await endStrandedTransaction()
+                return try await Self.run(connection, sql, binds)
+            }
         }
     }
 
     public func transaction<Result: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> Result) async throws
         -> Result
     {
+        try await metrics.timeTransaction {
+            try await transactionLocked(body)
+        }
+    }
+
+    private func transactionLocked<Result: Sendable>(
+        _ body: @Sendable (any SQLDatabase) async throws -> Result
+    ) async throws -> Result {
         try await lock.withLock {
             try await endStrandedTransaction()
             let inside = Transaction(connection: connection)

@@ -1,9 +1,10 @@
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import Synchronization
 
 /// A TCP port on 127.0.0.1 that was free a moment ago, for handing an address to a process before it starts (a board
 /// instance behind `pier up`'s edge, a test CA told where to validate).

@@ -109,7 +109,8 @@ struct EdgeConfigParser {
     }
 
     static let routeKeys = [
-        "match", "static", "cors", "upstream", "timeouts", "retries", "strip_prefix", "add_prefix", "host_header",
+        "name", "match", "static", "cors", "upstream", "timeouts", "retries", "strip_prefix", "add_prefix",
+        "host_header",
         "encoded_slashes", "upgrades", "underscore_headers", "headers", "set_request_headers",
     ]
 
@@ -342,9 +343,22 @@ struct EdgeConfigParser {
         if let headersValue = mapping["headers"] {
             if let parsed = parseResponseHeaders(headersValue) { responseHeaders = parsed } else { valid = false }
         }
+        var name: String?
+        if let nameValue = mapping["name"] {
+            if let text = nameValue.nonEmptyString(),
+                text.utf8.count <= 64,
+                text.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0 != "\"" && $0 != "\\" })
+            {
+                name = text
+            } else {
+                nameValue.report(
+                    "must be 1 to 64 visible ASCII characters without quotes or backslashes (it labels metrics)")
+                valid = false
+            }
+        }
         guard valid, let action else { return nil }
         return RouteConfig(
-            match: match, action: action, cors: cors, responseHeaders: responseHeaders, line: value.line)
+            match: match, action: action, cors: cors, responseHeaders: responseHeaders, name: name, line: value.line)
     }
 
     /// `headers: { Name: value, … }`: fields added to every answer of a route.

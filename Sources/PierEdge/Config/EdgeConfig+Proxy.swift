@@ -410,14 +410,17 @@ extension EdgeConfigParser {
             listen.report("\"\(text)\" is not host:port (for example 127.0.0.1:9901)")
             return nil
         }
-        guard Self.isLoopback(spec.host) else {
+        guard EdgeConfig.isLoopback(spec.host) else {
             listen.report("the admin listener must be on a loopback address (127.0.0.1, ::1 or localhost)")
             return nil
         }
         return AdminConfig(listen: spec)
     }
+}
 
-    static func isLoopback(_ host: String) -> Bool {
+extension EdgeConfig {
+    /// Whether `host` is a loopback address: 127.0.0.0/8, ::1 or localhost (where admin listeners must be).
+    public static func isLoopback(_ host: String) -> Bool {
         if host == "localhost" || host == "::1" { return true }
         let parts = host.split(separator: ".", omittingEmptySubsequences: false)
         return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }

@@ -223,18 +223,28 @@ public struct RouteConfig: Sendable, Hashable {
     /// Fields added to every answer of the route (`headers:`); on proxied answers they replace the upstream's
     /// fields of the same name.
     public var responseHeaders: [HeaderField]
+    /// `name:`, the route's label in metrics; without it the label is the host and path prefix (`/api/`).
+    public var name: String?
     /// The 1-based line of the route in its file, for logs and `pier config check`.
     public var line: Int?
 
     public init(
         match: RouteMatch, action: RouteAction, cors: CORSConfig? = nil, responseHeaders: [HeaderField] = [],
-        line: Int? = nil
+        name: String? = nil, line: Int? = nil
     ) {
         self.match = match
         self.action = action
         self.cors = cors
         self.responseHeaders = responseHeaders
+        self.name = name
         self.line = line
+    }
+
+    /// The route's label in metrics: `name:`, else the host pattern and the path prefix.
+    public var metricsLabel: String {
+        if let name { return name }
+        let host = match.host.map { ($0.isWildcard ? "*." : "") + $0.domain } ?? ""
+        return host + match.pathPrefix
     }
 }
 

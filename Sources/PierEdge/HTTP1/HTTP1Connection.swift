@@ -293,9 +293,7 @@ final class HTTP1Connection: ChannelDuplexHandler, AnsweredInTurn {
             // The client went away before an answer.
             done.status = 499
         }
-        if let accessLog = done.runtime.accessLog {
-            accessLog.record(done.logEntry(now: .now()))
-        }
+        done.record()
     }
 
     /// Answers a request that could not be parsed, then closes.

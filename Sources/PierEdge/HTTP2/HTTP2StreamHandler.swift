@@ -250,9 +250,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
         guard !finished else { return }
         finished = true
         if exchange.status == 0 { exchange.status = 499 }
-        if let accessLog = exchange.runtime.accessLog {
-            accessLog.record(exchange.logEntry(now: .now()))
-        }
+        exchange.record()
     }
 
     private func completed(_ exchange: EdgeExchange) {

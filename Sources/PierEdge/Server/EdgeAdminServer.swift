@@ -9,7 +9,8 @@ import Synchronization
 
 /// The operators' status listener (`admin.listen`, loopback only): `GET /status` reports every upstream's targets
 /// with their health, load and ejections, and every certificate with its expiry and renewal, as JSON;
-/// `POST /certificates/renew` (`?force=true`, `&name=NAME`) queues ACME renewals.
+/// `POST /certificates/renew` (`?force=true`, `&name=NAME`) queues ACME renewals; `GET /metrics` is the Prometheus
+/// text exposition of the process's metrics, when the executable hands over an exporter.
 public final class EdgeAdminServer: Service, Sendable {
     private let address: SocketAddressSpec
     private let source: EdgeRuntimeSource
@@ -18,11 +19,17 @@ public final class EdgeAdminServer: Service, Sendable {
     private let group: any EventLoopGroup
     private let logger: Logger
     private let listening: EventLoopPromise<SocketAddress>
+    private let metrics: (@Sendable () -> [UInt8])?
+    private let gauges = EdgeStateGauges()
 
+    /// - Parameter metrics: the Prometheus text of the process's metrics registry (the edge's state gauges are
+    ///   brought up to date first); `nil` answers `/metrics` with 404.
     public init(
         address: SocketAddressSpec, source: EdgeRuntimeSource, server: EdgeServer,
-        acme: ACMECertificateManager? = nil, group: any EventLoopGroup, logger: Logger
+        acme: ACMECertificateManager? = nil, group: any EventLoopGroup, logger: Logger,
+        metrics: (@Sendable () -> [UInt8])? = nil
     ) {
+        self.metrics = metrics
         self.acme = acme
         self.address = address
         self.source = source
@@ -64,13 +71,15 @@ public final class EdgeAdminServer: Service, Sendable {
                 )
             }
         }
+        let exposition = metrics.map(exposing)
         let channel: any Channel
         do {
             channel = try await ServerBootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(AdminHandler(status: status, renew: renew))
+                        try channel.pipeline.syncOperations.addHandler(
+                            AdminHandler(status: status, renew: renew, metrics: exposition))
                     }
                 }
                 .bind(host: address.host, port: address.port)
@@ -84,6 +93,14 @@ public final class EdgeAdminServer: Service, Sendable {
             "admin status listening", metadata: ["pier.address": "\(channel.localAddress.map { "\($0)" } ?? "")"])
         try? await gracefulShutdown()
         try? await channel.close()
+    }
+
+    /// The exporter behind `/metrics`: the state gauges brought up to date, then the registry's text.
+    private func exposing(_ metrics: @escaping @Sendable () -> [UInt8]) -> @Sendable () -> [UInt8] {
+        { [source, server, acme, gauges] in
+            gauges.update(runtime: source.current, server: server, acme: acme)
+            return metrics()
+        }
     }
 
     static func statusJSON(_ runtime: EdgeRuntime, openConnections: Int, certificates: String = "[]") -> String {
@@ -171,16 +188,19 @@ final class AdminHandler: ChannelInboundHandler {
 
     private let status: @Sendable () -> String
     private let renew: @Sendable (_ names: [String]?, _ force: Bool) -> (Int, String)
+    private let metrics: (@Sendable () -> [UInt8])?
     private var parser = HTTP1RequestParser(
         limits: .init(maxHeaderBytes: 8192, maxURIBytes: 2048, maxBodyBytes: 0))
     private var pending = ByteBuffer()
 
     init(
         status: @escaping @Sendable () -> String,
-        renew: @escaping @Sendable (_ names: [String]?, _ force: Bool) -> (Int, String) = { _, _ in (404, "") }
+        renew: @escaping @Sendable (_ names: [String]?, _ force: Bool) -> (Int, String) = { _, _ in (404, "") },
+        metrics: (@Sendable () -> [UInt8])? = nil
     ) {
         self.status = status
         self.renew = renew
+        self.metrics = metrics
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -239,11 +259,18 @@ final class AdminHandler: ChannelInboundHandler {
                 answer(
                     context: context, status: 200, body: status(), type: "application/json",
                     keepAlive: head.keepAlive, omitBody: head.method == "HEAD")
+            } else if path == "/metrics", let metrics {
+                // Prometheus text exposition format 0.0.4.
+                answer(
+                    context: context, status: 200, body: String(decoding: metrics(), as: UTF8.self),
+                    type: "text/plain; version=0.0.4; charset=utf-8", keepAlive: head.keepAlive,
+                    omitBody: head.method == "HEAD")
             } else {
                 answer(
                     context: context, status: 404,
                     body: ProblemDetails(
-                        status: 404, title: "Not Found", code: "not_found", detail: "try GET /status"
+                        status: 404, title: "Not Found", code: "not_found",
+                        detail: metrics == nil ? "try GET /status" : "try GET /status or GET /metrics"
                     ).json,
                     type: ProblemDetails.contentType, keepAlive: head.keepAlive)
             }

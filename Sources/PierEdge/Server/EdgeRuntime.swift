@@ -24,8 +24,13 @@ public final class EdgeRuntime: Sendable {
         let renderedRequestHeaders: ByteBuffer?
         /// Their names, lowercased: the client's fields of these names are not forwarded.
         let requestHeaderNames: [String]
+        /// Where the route's answers are counted.
+        let metrics: RouteMetrics
 
-        init(match: RouteMatch, action: RouteAction, cors: CORSPolicy?, responseHeaders: [HeaderField] = []) {
+        init(
+            match: RouteMatch, action: RouteAction, cors: CORSPolicy?, responseHeaders: [HeaderField] = [],
+            metricsLabel: String = "/"
+        ) {
             self.match = match
             self.action = action
             self.cors = cors
@@ -36,6 +41,9 @@ public final class EdgeRuntime: Sendable {
             if case .proxy(let config) = action { requestHeaders = config.setRequestHeaders }
             renderedRequestHeaders = Self.render(requestHeaders)
             requestHeaderNames = requestHeaders.map { $0.name.lowercased() }
+            var upstream = ""
+            if case .proxy(let config) = action { upstream = config.upstream }
+            metrics = RouteMetrics(route: metricsLabel, upstream: upstream)
         }
 
         /// Configured fields as HTTP/1 field lines, or `nil` when there are none.
@@ -64,6 +72,8 @@ public final class EdgeRuntime: Sendable {
     let hstsLine: ByteBuffer?
     /// The pending ACME http-01 challenges, answered on plain listeners; `nil` without `acme:`.
     let acmeChallenges: HTTP01Challenges?
+    /// Where answers without a route are counted.
+    let unroutedMetrics: RouteMetrics
 
     public init(
         config: EdgeConfig, files: StaticFileStore, accessLog: AccessLogWriter?, logger: Logger,
@@ -77,8 +87,9 @@ public final class EdgeRuntime: Sendable {
         self.routes = config.routes.map { route in
             Route(
                 match: route.match, action: route.action, cors: route.cors.map(CORSPolicy.init),
-                responseHeaders: route.responseHeaders)
+                responseHeaders: route.responseHeaders, metricsLabel: route.metricsLabel)
         }
+        self.unroutedMetrics = RouteMetrics.unrouted()
         self.parserLimits = HTTP1RequestParser.Limits(
             maxHeaderBytes: config.limits.maxHeaderBytes,
             maxURIBytes: config.limits.maxURIBytes,

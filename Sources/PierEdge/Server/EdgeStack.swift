@@ -18,13 +18,15 @@ public struct EdgeStack: Sendable {
 
     /// - Parameters:
     ///   - configPath: the file `config` was read from; given, the edge reloads on SIGHUP and when it changes.
+    ///   - metrics: the Prometheus text of the process's metrics, for the admin listener's `/metrics`.
     public init(
         config: EdgeConfig,
         configPath: String?,
         group: any EventLoopGroup,
         logger: Logger,
         files: StaticFileStore = StaticFileStore(),
-        reloadPollInterval: Duration = .seconds(1)
+        reloadPollInterval: Duration = .seconds(1),
+        metrics: (@Sendable () -> [UInt8])? = nil
     ) throws {
         let accessLog = try AccessLogWriter.open(config.accessLog)
         let registry = UpstreamRegistry(logger: logger)
@@ -95,7 +97,7 @@ public struct EdgeStack: Sendable {
         if let adminConfig = config.admin {
             let admin = EdgeAdminServer(
                 address: adminConfig.listen, source: source, server: server, acme: manager, group: group,
-                logger: logger)
+                logger: logger, metrics: metrics)
             services.append(admin)
             self.admin = admin
         } else {

@@ -3,10 +3,13 @@ import NIOCore
 import NIOPosix
 
 #if canImport(Glibc)
-    // `struct stat` is also declared by CoreFoundation's headers, and with MemberImportVisibility its fields are
-    // found through whichever module the compiler loaded first: import both so either way is visible.
+    // `struct stat` is also declared by CoreFoundation's and Dispatch's headers, and with MemberImportVisibility its
+    // fields are found through whichever module the compiler loaded first: import all of them so any way is visible.
     #if canImport(CoreFoundation)
         import CoreFoundation
+    #endif
+    #if canImport(CDispatch)
+        import CDispatch
     #endif
     import Glibc
 #elseif canImport(Musl)
