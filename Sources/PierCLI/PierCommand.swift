@@ -10,7 +10,7 @@ struct PierCommand: AsyncParsableCommand {
         version: PierVersion.current,
         subcommands: [
             UpCommand.self, EdgeCommand.self, BoardCommand.self, UserCommand.self, ConfigCommand.self, CertCommand.self,
-            VersionCommand.self,
+            BackupCommand.self, VersionCommand.self,
         ]
     )
 }

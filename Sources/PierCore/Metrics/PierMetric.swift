@@ -39,10 +39,11 @@ public struct PierMetric: Sendable, Hashable {
     public static let targetEjections = PierMetric(
         "pier.edge.upstream.ejections", prometheus: "pier_edge_upstream_ejections_total",
         help: "Times the upstream target was ejected after consecutive failures.")
-    /// Failed attempts to a target: connect errors, resets, timeouts (`upstream`, `target`).
+    /// Failed attempts to a target, as passive health counts them: connect errors, resets, timeouts, malformed or
+    /// cut-short answers, 5xx answers (`upstream`, `target`).
     public static let targetFailures = PierMetric(
         "pier.edge.upstream.failures", prometheus: "pier_edge_upstream_failures_total",
-        help: "Failed attempts to the upstream target (connect errors, resets, timeouts).")
+        help: "Failed attempts to the upstream target (connect errors, resets, timeouts, bad or 5xx answers).")
     /// Days until a served certificate expires (`name`, `source` `file` | `acme`).
     public static let certificateExpiry = PierMetric(
         "pier.edge.certificate.expiry", prometheus: "pier_edge_certificate_expiry_days",
