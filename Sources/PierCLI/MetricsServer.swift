@@ -16,7 +16,8 @@ enum MetricsServer {
             Response(
                 status: .ok,
                 headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
-                body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+                body: ResponseBody(
+                    byteBuffer: ByteBuffer(string: PierMetric.addingHelp(to: registry.emitToString()))))
         }
         return Application(
             router: router,

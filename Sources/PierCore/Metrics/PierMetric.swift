@@ -94,6 +94,28 @@ public struct PierMetric: Sendable, Hashable {
         return String(name.map { $0 == "." || $0 == "-" ? "_" : $0 })
     }
 
+    /// `text` (Prometheus text format) with a `# HELP` line before the `# TYPE` line of each catalogued family
+    /// that has none; the metrics registry writes types only.
+    public static func addingHelp(to text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count + 2048)
+        var previous: Substring = ""
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("# TYPE "), !previous.hasPrefix("# HELP ") {
+                let name = line.dropFirst("# TYPE ".count).prefix { $0 != " " }
+                if let metric = byPrometheusName[String(name)] { out += "# HELP \(name) \(metric.help)\n" }
+            }
+            out += line
+            out += "\n"
+            previous = line
+        }
+        if text.hasSuffix("\n") || text.isEmpty { out.removeLast() }
+        return out
+    }
+
+    private static let byPrometheusName: [String: PierMetric] = Dictionary(
+        uniqueKeysWithValues: all.map { ($0.prometheusName, $0) })
+
     /// Histogram buckets for request and database durations: from half a millisecond (the edge answers from memory
     /// in far less than the 5 ms where the usual defaults start) to 10 s.
     public static let durationBuckets: [Duration] = [

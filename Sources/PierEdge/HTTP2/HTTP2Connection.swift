@@ -9,6 +9,9 @@ enum HTTP2Connection {
         _ channel: any Channel, source: EdgeRuntimeSource, traits: ConnectionTraits
     ) throws {
         let runtime = source.current
+        var counted = traits
+        counted.loopIndex = runtime.durations.index(of: channel.eventLoop)
+        let traits = counted
         let limits = runtime.config.limits.http2
         var connection = NIOHTTP2Handler.ConnectionConfiguration()
         connection.initialSettings = [

@@ -1,30 +1,174 @@
-import Metrics
+import Foundation
+import NIOCore
 import PierCore
+import Synchronization
 
-/// The request-duration histograms of one route, one per status class.
+/// The edge's `http.server.request.duration` histograms, one series per route (and upstream) and status class.
 ///
-/// Made once per runtime (a reload makes new handles, and the metrics registry hands back the same series for the
-/// same labels), so that recording an answer on the event loop is one histogram update and no lookup.
-final class RouteMetrics: Sendable {
-    /// `1xx` … `5xx`; a series for each from the start, so that rates read zero rather than nothing. Only proxied
-    /// routes answer `1xx` (`101` to an upgrade); elsewhere such a status is counted with `2xx`.
-    private let durations: [Metrics.Timer]
+/// Recording is on the request path, so it takes no lock and shares no cache line between cores: each event loop
+/// counts into its own shard (plain integers, touched only on that loop), and a scrape asks every loop for a copy
+/// of its shards and adds them up. A series is kept across reloads for as long as the process runs, by its labels,
+/// so its counters never go back.
+final class RequestDurations: Sendable {
+    /// Upper bounds of the buckets, in nanoseconds (``PierMetric/durationBuckets``); a last bucket takes the rest.
+    static let bounds: [Int64] = PierMetric.durationBuckets.map { duration in
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+    static let statusClasses = ["1xx", "2xx", "3xx", "4xx", "5xx"]
 
-    init(route: String, upstream: String) {
-        let classes = upstream.isEmpty ? ["2xx", "2xx", "3xx", "4xx", "5xx"] : ["1xx", "2xx", "3xx", "4xx", "5xx"]
-        durations = classes.map { statusClass in
-            Metrics.Timer(
-                label: PierMetric.requestDuration.name,
-                dimensions: [
-                    ("server", "edge"), ("route", route), ("status_class", statusClass), ("upstream", upstream),
-                ])
+    /// One loop's counts of a series: per status class, the bucket counts (not cumulative) and the sum.
+    final class Counts {
+        var buckets: [Int]
+        var sums: [Int64]
+
+        init() {
+            buckets = Array(
+                repeating: 0, count: RequestDurations.statusClasses.count * (RequestDurations.bounds.count + 1))
+            sums = Array(repeating: 0, count: RequestDurations.statusClasses.count)
         }
     }
 
-    /// Requests no route took: redirects to HTTPS, ACME challenges, 404 and 405 answers, refused requests.
-    static func unrouted() -> RouteMetrics { RouteMetrics(route: "none", upstream: "") }
+    /// What a scrape reads of one loop's counts.
+    struct Snapshot: Sendable {
+        var buckets: [Int]
+        var sums: [Int64]
+    }
 
-    func record(status: Int, nanoseconds: Int64) {
-        durations[min(max(status / 100, 1), 5) - 1].recordNanoseconds(nanoseconds)
+    let route: String
+    let upstream: String
+    /// Indexed like ``RequestDurationRegistry/loops``; each filled on its loop at the first answer it counts.
+    private let shards: [NIOLoopBoundBox<Counts?>]
+
+    init(route: String, upstream: String, loops: [any EventLoop]) {
+        self.route = route
+        self.upstream = upstream
+        self.shards = loops.map { NIOLoopBoundBox.makeEmptyBox(valueType: Counts.self, eventLoop: $0) }
+    }
+
+    /// Counts one answer; call on the event loop of index `loop` (an index of no loop counts nothing).
+    func record(loop: Int, status: Int, nanoseconds: Int64) {
+        guard loop >= 0 && loop < shards.count else { return }
+        let statusClass = min(max(status / 100, 1), 5) - 1
+        var bucket = 0
+        let bounds = Self.bounds
+        while bucket < bounds.count && nanoseconds > bounds[bucket] { bucket += 1 }
+        let shard = shards[loop]
+        let counts: Counts
+        if let existing = shard.value {
+            counts = existing
+        } else {
+            counts = Counts()
+            shard.value = counts
+        }
+        counts.buckets[statusClass * (bounds.count + 1) + bucket] += 1
+        counts.sums[statusClass] += nanoseconds
+    }
+
+    /// Every loop's counts, read on that loop.
+    func snapshot() -> EventLoopFuture<Snapshot>? {
+        guard let first = shards.first else { return nil }
+        let reads = shards.map { shard in
+            shard.eventLoop.submit { shard.value.map { Snapshot(buckets: $0.buckets, sums: $0.sums) } }
+        }
+        return EventLoopFuture.reduce(
+            Snapshot(
+                buckets: Array(repeating: 0, count: Self.statusClasses.count * (Self.bounds.count + 1)),
+                sums: Array(repeating: 0, count: Self.statusClasses.count)),
+            reads, on: first.eventLoop
+        ) { total, next in
+            guard let next else { return total }
+            var total = total
+            for index in total.buckets.indices { total.buckets[index] += next.buckets[index] }
+            for index in total.sums.indices { total.sums[index] += next.sums[index] }
+            return total
+        }
+    }
+}
+
+/// The request-duration series of one edge, by labels, and the event loops they are sharded over.
+public final class RequestDurationRegistry: Sendable {
+    private struct Key: Hashable {
+        var route: String
+        var upstream: String
+    }
+
+    let loops: [any EventLoop]
+    private let indices: [ObjectIdentifier: Int]
+    /// Every series, and the order they were first asked for (the exposition's order). Series are listed from the
+    /// start, so rates read 0 rather than nothing; those of routes a reload removed stay.
+    private let series = Mutex<(all: [Key: RequestDurations], order: [Key])>(([:], []))
+
+    /// - Parameter group: the event loops the edge serves on; answers on other loops are not counted.
+    public init(group: (any EventLoopGroup)?) {
+        let loops = group.map { Array($0.makeIterator()) } ?? []
+        self.loops = loops
+        var indices: [ObjectIdentifier: Int] = [:]
+        for (index, loop) in loops.enumerated() { indices[ObjectIdentifier(loop)] = index }
+        self.indices = indices
+    }
+
+    /// The shard index of `loop`, or -1 for a loop the edge does not serve on.
+    func index(of loop: any EventLoop) -> Int {
+        indices[ObjectIdentifier(loop)] ?? -1
+    }
+
+    /// The series of a route: the one it had before a reload when the labels are the same.
+    func series(route: String, upstream: String) -> RequestDurations {
+        let key = Key(route: route, upstream: upstream)
+        return series.withLock { series in
+            if let existing = series.all[key] { return existing }
+            let created = RequestDurations(route: route, upstream: upstream, loops: loops)
+            series.all[key] = created
+            series.order.append(key)
+            return created
+        }
+    }
+
+    /// The Prometheus text of every series (bucket, sum and count lines of `http_server_request_duration_seconds`,
+    /// without the `# TYPE` line), once every loop has answered.
+    func exposition(on loop: any EventLoop) -> EventLoopFuture<String> {
+        let all = series.withLock { series in series.order.compactMap { series.all[$0] } }
+        let reads = all.compactMap { series in series.snapshot().map { (series, $0) } }
+        return EventLoopFuture.whenAllSucceed(reads.map { read in read.1.map { (read.0, $0) } }, on: loop).map {
+            snapshots in
+            var text = ""
+            let name = PierMetric.requestDuration.prometheusName
+            let bounds = PierMetric.durationBuckets.map { duration -> String in
+                let (seconds, attoseconds) = duration.components
+                return Self.number(Double(seconds) + Double(attoseconds) / 1e18)
+            }
+            for (series, snapshot) in snapshots {
+                for (classIndex, statusClass) in RequestDurations.statusClasses.enumerated() {
+                    // 1xx answers come only from upgrades on proxied routes; elsewhere the series is left out.
+                    if classIndex == 0 && series.upstream.isEmpty { continue }
+                    let labels =
+                        "server=\"edge\",route=\"\(Self.escape(series.route))\",status_class=\"\(statusClass)\","
+                        + "upstream=\"\(Self.escape(series.upstream))\""
+                    let base = classIndex * (RequestDurations.bounds.count + 1)
+                    var cumulative = 0
+                    for (bucket, bound) in bounds.enumerated() {
+                        cumulative += snapshot.buckets[base + bucket]
+                        text += "\(name)_bucket{\(labels),le=\"\(bound)\"} \(cumulative)\n"
+                    }
+                    cumulative += snapshot.buckets[base + bounds.count]
+                    text += "\(name)_bucket{\(labels),le=\"+Inf\"} \(cumulative)\n"
+                    text += "\(name)_sum{\(labels)} \(Self.number(Double(snapshot.sums[classIndex]) / 1e9))\n"
+                    text += "\(name)_count{\(labels)} \(cumulative)\n"
+                }
+            }
+            return text
+        }
+    }
+
+    static func number(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+    }
+
+    /// A label value as the text format wants it: backslash, double quote and line feed escaped.
+    static func escape(_ value: String) -> String {
+        guard value.contains(where: { $0 == "\\" || $0 == "\"" || $0 == "\n" }) else { return value }
+        return value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
     }
 }

@@ -8,6 +8,8 @@ struct ConnectionTraits: Sendable {
     var alpn: String?
     /// On a `redirect_https` listener: the port of the TLS listener clients are sent to.
     var redirectHTTPSPort: Int?
+    /// The connection's event loop as an index of ``RequestDurationRegistry``'s loops (-1: not counted).
+    var loopIndex = -1
 
     init(
         scheme: StaticString = "http", tlsVersion: StaticString? = nil, alpn: String? = nil,

@@ -85,7 +85,8 @@ final class EdgeExchange {
     /// Records the finished exchange: its duration in the route's metrics, its line in the access log.
     func record() {
         let now = NIODeadline.now()
-        (route?.metrics ?? runtime.unroutedMetrics).record(status: status, nanoseconds: (now - start).nanoseconds)
+        (route?.metrics ?? runtime.unroutedMetrics).record(
+            loop: traits.loopIndex, status: status, nanoseconds: (now - start).nanoseconds)
         if let accessLog = runtime.accessLog {
             accessLog.record(logEntry(now: now))
         }

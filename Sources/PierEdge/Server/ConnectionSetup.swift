@@ -34,6 +34,8 @@ struct ConnectionSetup: Sendable {
     }
 
     func configureHTTP1(_ channel: any Channel, traits: ConnectionTraits) throws {
+        var traits = traits
+        traits.loopIndex = source.current.durations.index(of: channel.eventLoop)
         try channel.pipeline.syncOperations.addHandler(
             HTTP1Connection(source: source, serviceOrder: orders.order(for: channel.eventLoop), traits: traits))
     }

@@ -22,6 +22,10 @@ public final class EdgeAdminServer: Service, Sendable {
     private let metrics: (@Sendable () -> [UInt8])?
     private let gauges = EdgeStateGauges()
 
+    /// What `/metrics` answers: the edge's state gauges brought up to date, the registry's text, and the request
+    /// durations every event loop counted, in the same family as the registry's (the board's, in `pier up`).
+    typealias Exposition = @Sendable (_ on: any EventLoop) -> EventLoopFuture<String>
+
     /// - Parameter metrics: the Prometheus text of the process's metrics registry (the edge's state gauges are
     ///   brought up to date first); `nil` answers `/metrics` with 404.
     public init(
@@ -95,12 +99,25 @@ public final class EdgeAdminServer: Service, Sendable {
         try? await channel.close()
     }
 
-    /// The exporter behind `/metrics`: the state gauges brought up to date, then the registry's text.
-    private func exposing(_ metrics: @escaping @Sendable () -> [UInt8]) -> @Sendable () -> [UInt8] {
-        { [source, server, acme, gauges] in
-            gauges.update(runtime: source.current, server: server, acme: acme)
-            return metrics()
+    private func exposing(_ metrics: @escaping @Sendable () -> [UInt8]) -> Exposition {
+        { [source, server, acme, gauges] loop in
+            let runtime = source.current
+            gauges.update(runtime: runtime, server: server, acme: acme)
+            let registry = String(decoding: metrics(), as: UTF8.self)
+            return runtime.durations.exposition(on: loop).map { durations in
+                PierMetric.addingHelp(
+                    to: Self.splice(durations, family: PierMetric.requestDuration.prometheusName, into: registry))
+            }
         }
+    }
+
+    /// `samples` of a histogram family put into `text` right after that family's `# TYPE` line, or with one of
+    /// their own at the end: the text format wants a family's lines together, under one `# TYPE`.
+    static func splice(_ samples: String, family: String, into text: String) -> String {
+        guard !samples.isEmpty else { return text }
+        let header = "# TYPE \(family) histogram\n"
+        guard let range = text.range(of: header) else { return text + header + samples }
+        return String(text[..<range.upperBound]) + samples + String(text[range.upperBound...])
     }
 
     static func statusJSON(_ runtime: EdgeRuntime, openConnections: Int, certificates: String = "[]") -> String {
@@ -188,7 +205,9 @@ final class AdminHandler: ChannelInboundHandler {
 
     private let status: @Sendable () -> String
     private let renew: @Sendable (_ names: [String]?, _ force: Bool) -> (Int, String)
-    private let metrics: (@Sendable () -> [UInt8])?
+    private let metrics: EdgeAdminServer.Exposition?
+    /// A `/metrics` answer is being put together: later requests wait, so answers keep their order.
+    private var answering = false
     private var parser = HTTP1RequestParser(
         limits: .init(maxHeaderBytes: 8192, maxURIBytes: 2048, maxBodyBytes: 0))
     private var pending = ByteBuffer()
@@ -196,7 +215,7 @@ final class AdminHandler: ChannelInboundHandler {
     init(
         status: @escaping @Sendable () -> String,
         renew: @escaping @Sendable (_ names: [String]?, _ force: Bool) -> (Int, String) = { _, _ in (404, "") },
-        metrics: (@Sendable () -> [UInt8])? = nil
+        metrics: EdgeAdminServer.Exposition? = nil
     ) {
         self.status = status
         self.renew = renew
@@ -206,7 +225,11 @@ final class AdminHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
         pending.writeBuffer(&bytes)
-        while true {
+        process(context: context)
+    }
+
+    private func process(context: ChannelHandlerContext) {
+        while !answering {
             let event: HTTP1RequestParser.Event?
             do {
                 event = try parser.next(&pending)
@@ -260,11 +283,27 @@ final class AdminHandler: ChannelInboundHandler {
                     context: context, status: 200, body: status(), type: "application/json",
                     keepAlive: head.keepAlive, omitBody: head.method == "HEAD")
             } else if path == "/metrics", let metrics {
-                // Prometheus text exposition format 0.0.4.
-                answer(
-                    context: context, status: 200, body: String(decoding: metrics(), as: UTF8.self),
-                    type: "text/plain; version=0.0.4; charset=utf-8", keepAlive: head.keepAlive,
-                    omitBody: head.method == "HEAD")
+                // Prometheus text exposition format 0.0.4, once every event loop has handed over its counts.
+                answering = true
+                let (keepAlive, omitBody) = (head.keepAlive, head.method == "HEAD")
+                metrics(context.eventLoop).assumeIsolated().whenComplete { result in
+                    self.answering = false
+                    switch result {
+                    case .success(let text):
+                        self.answer(
+                            context: context, status: 200, body: text,
+                            type: "text/plain; version=0.0.4; charset=utf-8", keepAlive: keepAlive,
+                            omitBody: omitBody)
+                    case .failure:
+                        self.answer(
+                            context: context, status: 503,
+                            body: ProblemDetails(
+                                status: 503, title: "Service Unavailable", code: "metrics_unavailable",
+                                detail: "an event loop did not hand over its counts"
+                            ).json, type: ProblemDetails.contentType, keepAlive: false)
+                    }
+                    if keepAlive { self.process(context: context) }
+                }
             } else {
                 answer(
                     context: context, status: 404,

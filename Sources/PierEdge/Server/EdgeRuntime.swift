@@ -25,11 +25,11 @@ public final class EdgeRuntime: Sendable {
         /// Their names, lowercased: the client's fields of these names are not forwarded.
         let requestHeaderNames: [String]
         /// Where the route's answers are counted.
-        let metrics: RouteMetrics
+        let metrics: RequestDurations
 
         init(
             match: RouteMatch, action: RouteAction, cors: CORSPolicy?, responseHeaders: [HeaderField] = [],
-            metricsLabel: String = "/"
+            metrics: RequestDurations
         ) {
             self.match = match
             self.action = action
@@ -41,9 +41,7 @@ public final class EdgeRuntime: Sendable {
             if case .proxy(let config) = action { requestHeaders = config.setRequestHeaders }
             renderedRequestHeaders = Self.render(requestHeaders)
             requestHeaderNames = requestHeaders.map { $0.name.lowercased() }
-            var upstream = ""
-            if case .proxy(let config) = action { upstream = config.upstream }
-            metrics = RouteMetrics(route: metricsLabel, upstream: upstream)
+            self.metrics = metrics
         }
 
         /// Configured fields as HTTP/1 field lines, or `nil` when there are none.
@@ -72,24 +70,31 @@ public final class EdgeRuntime: Sendable {
     let hstsLine: ByteBuffer?
     /// The pending ACME http-01 challenges, answered on plain listeners; `nil` without `acme:`.
     let acmeChallenges: HTTP01Challenges?
-    /// Where answers without a route are counted.
-    let unroutedMetrics: RouteMetrics
+    /// The request-duration series, kept across reloads; answers without a route count as route `none`.
+    let durations: RequestDurationRegistry
+    let unroutedMetrics: RequestDurations
 
     public init(
         config: EdgeConfig, files: StaticFileStore, accessLog: AccessLogWriter?, logger: Logger,
-        upstreams registry: UpstreamRegistry? = nil, acmeChallenges: HTTP01Challenges? = nil
+        upstreams registry: UpstreamRegistry? = nil, acmeChallenges: HTTP01Challenges? = nil,
+        durations: RequestDurationRegistry? = nil
     ) {
+        let durations = durations ?? RequestDurationRegistry(group: nil)
+        self.durations = durations
         self.config = config
         self.acmeChallenges = acmeChallenges
         let registry = registry ?? UpstreamRegistry(logger: logger)
         self.registry = registry
         self.upstreams = registry.makePools(config.upstreams)
         self.routes = config.routes.map { route in
-            Route(
+            var upstream = ""
+            if case .proxy(let proxy) = route.action { upstream = proxy.upstream }
+            return Route(
                 match: route.match, action: route.action, cors: route.cors.map(CORSPolicy.init),
-                responseHeaders: route.responseHeaders, metricsLabel: route.metricsLabel)
+                responseHeaders: route.responseHeaders,
+                metrics: durations.series(route: route.metricsLabel, upstream: upstream))
         }
-        self.unroutedMetrics = RouteMetrics.unrouted()
+        self.unroutedMetrics = durations.series(route: "none", upstream: "")
         self.parserLimits = HTTP1RequestParser.Limits(
             maxHeaderBytes: config.limits.maxHeaderBytes,
             maxURIBytes: config.limits.maxURIBytes,
