@@ -146,7 +146,7 @@ public final class EdgeServer: Service, Sendable {
                 }
                 return channel.eventLoop.makeCompletedFuture {
                     if let options = channel.syncOptions {
-                        try options.setOption(.socketOption(.tcp_nodelay), value: 1)
+                        try options.setOption(.tcpOption(.tcp_nodelay), value: 1)
                         try options.setOption(.allowRemoteHalfClosure, value: true)
                         try options.setOption(.maxMessagesPerRead, value: 4)
                         // Each connection keeps its receive buffer between reads; request heads are small, so it
