@@ -3,8 +3,12 @@ import NIOCore
 /// The static stage of the pipeline: a file, a directory index, the SPA fallback, or a problem, from the file cache
 /// (answered synchronously) or, on a miss, after a lookup on the thread pool that continues on the exchange's loop.
 enum StaticResponder {
-    /// Answers a request on a static route.
-    static func serve(_ exchange: EdgeExchange, path: RequestPath, config: StaticConfig, extra: [(String, String)]) {
+    /// Answers a request on a static route. `retried`: a second pass after the file changed between the cached
+    /// lookup and its opening (the cache was cleared then, so this pass reads the disk).
+    static func serve(
+        _ exchange: EdgeExchange, path: RequestPath, config: StaticConfig, extra: [(String, String)],
+        retried: Bool = false
+    ) {
         let method = exchange.request.method
         guard method == "GET" || method == "HEAD" else {
             if method == "OPTIONS" {
@@ -28,28 +32,38 @@ enum StaticResponder {
         if let cached = files.cached(
             root: config.root, relativePath: path.path, now: exchange.start, eventLoop: exchange.sink.eventLoop)
         {
-            answer(exchange, path: path, config: config, extra: extra, lookup: cached)
+            answer(exchange, path: path, config: config, extra: extra, lookup: cached, retried: retried)
             return
         }
         lookup(exchange, root: config.root, relativePath: path.path) { lookup in
-            answer(exchange, path: path, config: config, extra: extra, lookup: lookup)
+            answer(exchange, path: path, config: config, extra: extra, lookup: lookup, retried: retried)
         }
+    }
+
+    /// What answering a request again takes.
+    struct Retry {
+        var path: RequestPath
+        var config: StaticConfig
     }
 
     /// Answers once the path's lookup is known.
     static func answer(
         _ exchange: EdgeExchange, path: RequestPath, config: StaticConfig, extra: [(String, String)],
-        lookup: StaticLookup
+        lookup: StaticLookup, retried: Bool = false
     ) {
+        // A file replaced on disk since its entry was cached is found out when it is opened; nothing has been sent
+        // then, so the request is answered again from the disk, once. (A value, not a closure: nothing is allocated
+        // for the common case.)
+        let again = retried ? nil : Retry(path: path, config: config)
         switch lookup {
         case .file(let file):
-            serveFile(exchange, file: file, extra: extra)
+            serveFile(exchange, file: file, extra: extra, onChanged: again)
         case .directory:
             if path.hasTrailingSlash {
                 let indexPath = path.path + config.index
                 self.lookup(exchange, root: config.root, relativePath: indexPath) { index in
                     if case .file(let file) = index {
-                        serveFile(exchange, file: file, extra: extra)
+                        serveFile(exchange, file: file, extra: extra, onChanged: again)
                     } else {
                         serveFallbackOrNotFound(exchange, path: path, config: config, extra: extra)
                     }
@@ -116,7 +130,8 @@ enum StaticResponder {
 
     /// Chooses the representation, evaluates conditionals and ranges, and sends the file.
     static func serveFile(
-        _ exchange: EdgeExchange, file: StaticFile, extra: [(String, String)], cacheControl: String? = nil
+        _ exchange: EdgeExchange, file: StaticFile, extra: [(String, String)], cacheControl: String? = nil,
+        onChanged again: Retry? = nil
     ) {
         let request = exchange.request
         let headers = request.headers
@@ -221,6 +236,10 @@ enum StaticResponder {
                     exchange, response, file: FileBody(source: .disk(handle), ranges: ranges, multipart: multipart))
             case .failure(let error):
                 guard !exchange.cancelled else { return }
+                if error is StaticFileStore.FileChangedError, let again {
+                    serve(exchange, path: again.path, config: again.config, extra: extra, retried: true)
+                    return
+                }
                 // The head is not sent yet, so answer cleanly: the file vanished, or changed since it was cached.
                 exchange.keepAlive = false
                 if error is StaticFileStore.FileChangedError {
