@@ -44,10 +44,10 @@ public struct PierMetric: Sendable, Hashable {
     public static let targetFailures = PierMetric(
         "pier.edge.upstream.failures", prometheus: "pier_edge_upstream_failures_total",
         help: "Failed attempts to the upstream target (connect errors, resets, timeouts, bad or 5xx answers).")
-    /// Days until a served certificate expires (`name`, `source` `file` | `acme`).
+    /// Seconds until a served certificate expires (`name`, `source` `file` | `acme`); Prometheus wants base units.
     public static let certificateExpiry = PierMetric(
-        "pier.edge.certificate.expiry", prometheus: "pier_edge_certificate_expiry_days",
-        help: "Days until the served certificate expires.")
+        "pier.edge.certificate.expiry", prometheus: "pier_edge_certificate_expiry_seconds",
+        help: "Seconds until the served certificate expires.")
     /// ACME renewals that failed since the edge started (`name`).
     public static let certificateRenewalFailures = PierMetric(
         "pier.edge.certificate.renewal_failures", prometheus: "pier_edge_certificate_renewal_failures",

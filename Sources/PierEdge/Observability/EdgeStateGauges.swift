@@ -32,7 +32,7 @@ final class EdgeStateGauges: Sendable {
                 set(.targetInFlight, dimensions, Double(target.inFlight.load(ordering: .relaxed)))
             }
         }
-        func days(_ notAfter: Date) -> Double { (notAfter.timeIntervalSince(now) / 86400 * 100).rounded() / 100 }
+        func seconds(_ notAfter: Date) -> Double { notAfter.timeIntervalSince(now).rounded() }
         let statuses = acme?.statuses() ?? []
         let acmePaths = Set(statuses.compactMap { $0.certificate?.certificatePath })
         var files = Set<String>()
@@ -43,12 +43,12 @@ final class EdgeStateGauges: Sendable {
             {
                 set(
                     .certificateExpiry, [("name", certificate.names.first ?? "-"), ("source", "file")],
-                    days(certificate.notAfter))
+                    seconds(certificate.notAfter))
             }
         }
         for status in statuses {
             if let certificate = status.certificate {
-                set(.certificateExpiry, [("name", status.name), ("source", "acme")], days(certificate.notAfter))
+                set(.certificateExpiry, [("name", status.name), ("source", "acme")], seconds(certificate.notAfter))
             }
             set(.certificateRenewalFailures, [("name", status.name)], Double(status.failures))
         }
