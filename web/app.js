@@ -11,6 +11,7 @@ import { boardView } from "./views/board.js";
 import { boardsView } from "./views/boards.js";
 import { inboxButton } from "./views/inbox.js";
 import { reauthenticate, signInView } from "./views/signin.js";
+import { welcomeView } from "./views/welcome.js";
 import { usersView } from "./views/users.js";
 
 const app = document.getElementById("app");
@@ -31,9 +32,11 @@ function renderShell() {
         event.preventDefault();
         main.focus();
     } });
+    // Until a generated password is replaced, the server answers nothing but the account: no navigation yet.
+    const fullShell = session.user && !session.user.password_change_required;
     header.replaceChildren(
         h("a", { class: "brand", href: "/", "aria-label": t("shell.home") }, h("span", { class: "brand-mark", "aria-hidden": "true", text: "▦" }), "Pier"),
-        session.user
+        fullShell
             ? h(
                   "nav",
                   { "aria-label": t("shell.nav") },
@@ -41,7 +44,7 @@ function renderShell() {
                   isSupervisor() ? h("a", { href: "/users", text: t("nav.users"), "aria-current": currentRoute().name === "users" ? "page" : undefined }) : null,
               )
             : h("span", { class: "nav-spacer" }),
-        h("div", { class: "header-tools" }, languagePicker(), session.user ? inboxButton() : null, session.user ? accountMenu() : null),
+        h("div", { class: "header-tools" }, languagePicker(), fullShell ? inboxButton() : null, fullShell ? accountMenu() : null),
     );
     app.replaceChildren(skip, banner, header, main);
 }
@@ -108,6 +111,16 @@ function mount(route) {
         }
         view = signInView({ notice: signInNotice, onSuccess: signedIn });
         signInNotice = null;
+    } else if (session.user.password_change_required) {
+        view = welcomeView({
+            user: session.user,
+            currentPassword: generatedPassword,
+            onSignOut: signOut,
+            onDone: async (user) => {
+                generatedPassword = null;
+                await signedIn(user);
+            },
+        });
     } else if (route.name === "sign-in") {
         history.replaceState(null, "", "/");
         view = boardsView();
@@ -141,7 +154,11 @@ function onRoute(route, { same } = {}) {
     firstRender = false;
 }
 
-async function signedIn(user) {
+/** The generated password just used to sign in, while it must be replaced; in memory only. */
+let generatedPassword = null;
+
+async function signedIn(user, password = null) {
+    generatedPassword = user.password_change_required ? password : null;
     session.user = user;
     adoptLanguage();
     const next = new URLSearchParams(location.search).get("next");

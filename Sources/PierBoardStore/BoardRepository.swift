@@ -11,7 +11,11 @@ public protocol BoardRepository: Sendable {
 
     // MARK: Users
     func countUsers() async throws -> Int
-    func createUser(email: String, name: String, role: UserRole, passwordHash: String, actorID: String?) async throws
+    /// `passwordChangeRequired`: the password was generated, and its owner must choose another before anything else.
+    func createUser(
+        email: String, name: String, role: UserRole, passwordHash: String, actorID: String?,
+        passwordChangeRequired: Bool
+    ) async throws
         -> User
     func user(id: String) async throws -> User?
     func user(email: String) async throws -> User?
@@ -19,7 +23,10 @@ public protocol BoardRepository: Sendable {
     func setUserDisabled(id: String, disabled: Bool, actorID: String) async throws -> User
     /// Sets the language an account uses the board in (`ko`, `en`, or `nil`), which its email is written in.
     func setLanguage(id: String, language: String?) async throws -> User
-    func setPasswordHash(id: String, passwordHash: String, actorID: String) async throws
+    /// One's own display name (audited).
+    func setName(id: String, name: String) async throws -> User
+    /// Sets a new password and ends every session; `passwordChangeRequired` when it was generated for the owner.
+    func setPasswordHash(id: String, passwordHash: String, actorID: String, passwordChangeRequired: Bool) async throws
     /// Replaces a hash by another of the same password (a rehash at a new cost), only if it is still `oldHash`;
     /// sessions are kept. Returns whether it was replaced.
     func replacePasswordHash(id: String, from oldHash: String, to newHash: String) async throws -> Bool
@@ -117,6 +124,19 @@ public protocol BoardRepository: Sendable {
 }
 
 extension BoardRepository {
+    /// An account whose password its owner knows (chosen, not generated).
+    public func createUser(email: String, name: String, role: UserRole, passwordHash: String, actorID: String?)
+        async throws -> User
+    {
+        try await createUser(
+            email: email, name: name, role: role, passwordHash: passwordHash, actorID: actorID,
+            passwordChangeRequired: false)
+    }
+
+    public func setPasswordHash(id: String, passwordHash: String, actorID: String) async throws {
+        try await setPasswordHash(id: id, passwordHash: passwordHash, actorID: actorID, passwordChangeRequired: false)
+    }
+
     public func updateTask(id: String, expectedVersion: Int64, changes: TaskChanges, actorID: String) async throws
         -> BoardTask
     {

@@ -282,6 +282,13 @@ public enum Migrations {
                 "CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id, id)",
             ]
         ),
+        Migration(
+            version: 7,
+            name: "accounts whose password was generated must choose their own",
+            statements: [
+                "ALTER TABLE users ADD COLUMN password_change_required BOOLEAN NOT NULL DEFAULT FALSE"
+            ]
+        ),
     ]
 
     /// The newest schema version this build knows.

@@ -2,7 +2,8 @@ import Foundation
 import PierCore
 
 extension SQLBoardRepository {
-    static let userColumns = "id, email, name, role, disabled, created_at, password_hash, session_version, language"
+    static let userColumns =
+        "id, email, name, role, disabled, created_at, password_hash, session_version, language, password_change_required"
     static let userColumnsOfU = prefixed(userColumns, "u")
 
     static func decodeUser(_ row: SQLRow) throws -> User {
@@ -16,7 +17,8 @@ extension SQLBoardRepository {
             createdAt: try row.int("created_at"),
             passwordHash: try row.text("password_hash"),
             sessionVersion: try row.int("session_version"),
-            language: try row.optionalText("language")
+            language: try row.optionalText("language"),
+            passwordChangeRequired: try row.bool("password_change_required")
         )
     }
 
@@ -24,20 +26,21 @@ extension SQLBoardRepository {
         Int(try await Self.count(database, "SELECT COUNT(*) AS n FROM users"))
     }
 
-    public func createUser(email: String, name: String, role: UserRole, passwordHash: String, actorID: String?)
-        async throws -> User
-    {
+    public func createUser(
+        email: String, name: String, role: UserRole, passwordHash: String, actorID: String?,
+        passwordChangeRequired: Bool
+    ) async throws -> User {
         let now = clock()
         let user = User(
             id: ids.next(now: now), email: email, name: name, role: role, disabled: false, createdAt: now,
-            passwordHash: passwordHash)
+            passwordHash: passwordHash, passwordChangeRequired: passwordChangeRequired)
         return try await write(now: now) { db, recorder in
             // ON CONFLICT makes a concurrent duplicate a clean "duplicate" on both databases, not a constraint error.
             let inserted = try await db.query(
-                "INSERT INTO users (id, email, email_key, name, role, disabled, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (email_key) DO NOTHING RETURNING id",
+                "INSERT INTO users (id, email, email_key, name, role, disabled, password_hash, created_at, password_change_required) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (email_key) DO NOTHING RETURNING id",
                 [
                     .text(user.id), .text(email), .text(email.lowercased()), .text(name), .text(role.rawValue),
-                    .bool(false), .text(passwordHash), .integer(now),
+                    .bool(false), .text(passwordHash), .integer(now), .bool(passwordChangeRequired),
                 ]
             )
             guard !inserted.isEmpty else { throw StoreError.duplicate("a user with this email already exists") }
@@ -96,11 +99,30 @@ extension SQLBoardRepository {
         }
     }
 
-    public func setPasswordHash(id: String, passwordHash: String, actorID: String) async throws {
+    public func setName(id: String, name: String) async throws -> User {
+        let now = clock()
+        return try await write(now: now) { db, recorder in
+            guard let row = try await db.query("SELECT \(Self.userColumns) FROM users WHERE id = $1", [.text(id)]).first
+            else { throw StoreError.notFound("user") }
+            var user = try Self.decodeUser(row)
+            guard user.name != name else { return user }
+            try await db.query("UPDATE users SET name = $1 WHERE id = $2", [.text(name), .text(id)])
+            var change = Change(boardID: nil, actorID: id)
+            change.audit("user.updated", field: "name", old: user.name, new: name)
+            try await recorder.record(db, change)
+            user.name = name
+            return user
+        }
+    }
+
+    public func setPasswordHash(id: String, passwordHash: String, actorID: String, passwordChangeRequired: Bool)
+        async throws
+    {
         let now = clock()
         try await write(now: now) { db, recorder in
             let updated = try await db.query(
-                "UPDATE users SET password_hash = $1 WHERE id = $2 RETURNING id", [.text(passwordHash), .text(id)])
+                "UPDATE users SET password_hash = $1, password_change_required = $2 WHERE id = $3 RETURNING id",
+                [.text(passwordHash), .bool(passwordChangeRequired), .text(id)])
             guard !updated.isEmpty else { throw StoreError.notFound("user") }
             // A new password ends every session of the account.
             try await Self.revokeSessions(db, userID: id, now: now)

@@ -258,13 +258,13 @@ struct PrepareBoard: Service {
             do {
                 let user = try await repository.createUser(
                     email: supervisorEmail, name: "Supervisor", role: .supervisor,
-                    passwordHash: try await passwords.hash(password), actorID: nil)
+                    passwordHash: try await passwords.hash(password), actorID: nil, passwordChangeRequired: true)
                 printNow(
                     """
                     Created the first Supervisor account:
                       email:    \(user.email)
                       password: \(password)
-                    This password is shown only once. Sign in and change it.
+                    This password is shown only once. At the first sign-in you choose your name and a new password.
                     """)
             } catch let error as StoreError where error.isDuplicate {
                 // Another instance created it at the same moment.
@@ -393,17 +393,18 @@ struct UserCreateCommand: AsyncParsableCommand {
         }
         let hash = Bcrypt.hash(password, cost: bcryptCost)
         let logger = Logger(label: "pier.board")
-        let (email, name, role) = (email, name, role)
+        let (email, name, role, mustChange) = (email, name, role, generated)
         do {
             let user = try await BoardDatabase.withRepository(database.databaseURL, logger: logger) { repository in
                 try await repository.migrate()
                 return try await repository.createUser(
-                    email: email, name: name, role: role, passwordHash: hash, actorID: nil)
+                    email: email, name: name, role: role, passwordHash: hash, actorID: nil,
+                    passwordChangeRequired: mustChange)
             }
             print("created \(user.role.rawValue) \(user.email) (id \(user.id))")
             if generated {
                 print("password: \(password)")
-                print("This password is shown only once; store it now.")
+                print("This password is shown only once; its owner chooses their own at the first sign-in.")
             }
         } catch let error as StoreError where error.isDuplicate {
             printError("pier: \(error.reason)")

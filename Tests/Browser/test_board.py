@@ -495,7 +495,28 @@ class BoardScenario(unittest.TestCase):
         cls.drivers["pic"] = cls.pic_driver
         driver = cls.pic_driver
         self.sign_in(driver, PIC_EMAIL, self.passwords[PIC_EMAIL])
+        # The Supervisor's generated password must be replaced first: a welcome form with the name to show, and
+        # nothing else of the board until it is done.
+        wait_text(driver, "main h1", "Welcome to Pier")
+        self.assertEqual(driver.find_elements(By.CSS_SELECTOR, "header nav"), [])
+        self.assertEqual(driver.find_elements(By.CSS_SELECTOR, ".account-menu"), [])
+        form = driver.find_element(By.CSS_SELECTOR, ".signin-panel form")
+        self.assertEqual(form.find_element(By.NAME, "name").get_attribute("value"), "Mina Park")
+        self.assertEqual(form.find_elements(By.NAME, "current-password"), [], "the password just typed is not asked again")
+        form.find_element(By.NAME, "new-password").send_keys("Mina's own password")
+        form.find_element(By.NAME, "repeat-password").send_keys("Mina's own passwore")
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait_text(driver, ".signin-panel .form-message", "The new passwords do not match.")
+        repeat = form.find_element(By.NAME, "repeat-password")
+        repeat.clear()
+        repeat.send_keys("Mina's own password")
+        name = form.find_element(By.NAME, "name")
+        name.clear()
+        name.send_keys("Mina Park")
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
         wait_text(driver, "main h1", "Boards")
+        type(self).passwords[PIC_EMAIL] = "Mina's own password"
+        self.assertFalse(API(self.base, PIC_EMAIL, "Mina's own password").user["password_change_required"])
         self.assertEqual(driver.find_elements(By.LINK_TEXT, "Users"), [])
         wait(driver, lambda d: d.find_element(By.LINK_TEXT, BOARD)).click()
         wait_text(driver, "main h1", BOARD)

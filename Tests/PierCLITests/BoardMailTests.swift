@@ -18,7 +18,7 @@ struct BoardMailTests {
                         "--database-url", "sqlite://\(directory)/pier.sqlite", "--mail-from", "Pier <board@pier.test>",
                         "--public-url", "https://board.example.com", "--mail-language", "ko",
                     ], environment: ["PIER_SMTP_URL": "smtp://127.0.0.1:\(server.port)"])
-                let (email, password) = try await Serve.credentials(board)
+                let (email, password) = try await Serve.credentials(board, port: port)
                 let login = try await Serve.post(
                     port, "/api/v1/auth/login", #"{"email":"\#(email)","password":"\#(password)"}"#)
                 let token = try #require(Serve.json(login.text)["access_token"] as? String)

@@ -45,25 +45,72 @@ struct BoardServeTests {
         try await RawHTTPClient.request(port: port, "GET", path, headers: [("Authorization", "Bearer \(token)")])
     }
 
-    static func credentials(_ process: RunningProcess) async throws -> (email: String, password: String) {
+    /// The first Supervisor's credentials as printed: the password is generated and must be replaced first.
+    static func generatedCredentials(_ process: RunningProcess) async throws -> (email: String, password: String) {
         try await process.waitForOutput(containing: "This password is shown only once")
         let email = try #require(process.firstMatch(#"email:\s+(\S+)"#))
         let password = try #require(process.firstMatch(#"password:\s+(\S+)"#))
         return (email, password)
     }
 
-    @Test("first run prints a generated Supervisor once; sign-in works over a real socket; SIGTERM stops it cleanly")
+    static let supervisorPassword = "the Supervisor's own password"
+
+    /// The first Supervisor's email and a password of their own, set in place of the generated one as the first
+    /// sign-in asks (through the instance at `port`).
+    static func credentials(_ process: RunningProcess, port: Int) async throws -> (email: String, password: String) {
+        let (email, generated) = try await generatedCredentials(process)
+        try await replaceGeneratedPassword(port: port, email: email, generated: generated)
+        return (email, supervisorPassword)
+    }
+
+    static func replaceGeneratedPassword(port: Int, email: String, generated: String) async throws {
+        let login = try await post(port, "/api/v1/auth/login", #"{"email":"\#(email)","password":"\#(generated)"}"#)
+        #expect(login.status == 200, "\(login.text)")
+        let token = try #require(json(login.text)["access_token"] as? String)
+        let changed = try await post(
+            port, "/api/v1/me/password", token: token,
+            #"{"current_password":"\#(generated)","new_password":"\#(supervisorPassword)"}"#)
+        #expect(changed.status == 204, "\(changed.text)")
+    }
+
+    @Test(
+        "first run prints a generated Supervisor once, who must choose a name and password before anything else; sign-in works over a real socket; SIGTERM stops it cleanly"
+    )
     func sqliteFirstRun() async throws {
         try await TemporaryDirectory.with { directory in
             let url = "sqlite://\(directory)/data/pier.sqlite"
             let (first, port) = try await Self.started(["--database-url", url])
-            let (email, password) = try await Self.credentials(first)
+            let (email, generated) = try await Self.generatedCredentials(first)
             #expect(email == "admin@pier.localhost")
-            #expect(password.count == 20)
+            #expect(generated.count == 20)
+            let firstLogin = try await Self.post(
+                port, "/api/v1/auth/login", #"{"email":"\#(email)","password":"\#(generated)"}"#)
+            #expect(firstLogin.status == 200, "\(firstLogin.text)")
+            let firstToken = try #require(Self.json(firstLogin.text)["access_token"] as? String)
+            let firstUser = Self.json(firstLogin.text)["user"] as? [String: Any]
+            #expect(firstUser?["password_change_required"] as? Bool == true)
+            // Until the generated password is replaced only the account answers.
+            let refused = try await Self.get(port, "/api/v1/boards", token: firstToken)
+            #expect(refused.status == 403)
+            #expect(Self.json(refused.text)["code"] as? String == "password_change_required", "\(refused.text)")
+            #expect(try await Self.get(port, "/api/v1/me", token: firstToken).status == 200)
+            let renamed = try await RawHTTPClient.request(
+                port: port, "PATCH", "/api/v1/me",
+                headers: [("Authorization", "Bearer \(firstToken)"), ("Content-Type", "application/json")],
+                body: Array(#"{"name":"김하늘"}"#.utf8))
+            #expect(renamed.status == 200, "\(renamed.text)")
+            #expect(Self.json(renamed.text)["name"] as? String == "김하늘")
+            try await Self.replaceGeneratedPassword(port: port, email: email, generated: generated)
+            let password = Self.supervisorPassword
+            let stale = try await Self.post(
+                port, "/api/v1/auth/login", #"{"email":"\#(email)","password":"\#(generated)"}"#)
+            #expect(stale.status == 401)
+
             let login = try await Self.post(
                 port, "/api/v1/auth/login", #"{"email":"\#(email)","password":"\#(password)"}"#)
             #expect(login.status == 200, "\(login.text)")
             let token = try #require(Self.json(login.text)["access_token"] as? String)
+            #expect((Self.json(login.text)["user"] as? [String: Any])?["password_change_required"] as? Bool == false)
             let board = try await Self.post(port, "/api/v1/boards", token: token, #"{"name":"첫 보드"}"#)
             #expect(board.status == 201)
             let wrong = try await Self.post(
@@ -71,7 +118,7 @@ struct BoardServeTests {
             #expect(wrong.status == 401)
             #expect(wrong.header("Content-Type") == "application/problem+json")
             #expect(!first.standardOutput.contains("wrong password") && !first.standardError.contains("wrong password"))
-            #expect(!first.standardError.contains(password))
+            #expect(!first.standardError.contains(generated))
             #expect(await first.stop() == 0)
 
             let keyPath = "\(directory)/data/signing-key"
@@ -164,7 +211,7 @@ struct BoardServeTests {
                 let key = "\(directory)/signing-key"
                 let (a, portA) = try await Self.started(["--database-url", url, "--signing-key-file", key])
                 let (b, portB) = try await Self.started(["--database-url", url, "--signing-key-file", key])
-                let (email, password) = try await Self.credentials(a)
+                let (email, password) = try await Self.credentials(a, port: portA)
                 #expect(!b.standardOutput.contains("password:"))
 
                 let login = try await Self.post(

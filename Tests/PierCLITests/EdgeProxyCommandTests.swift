@@ -72,7 +72,9 @@ struct EdgeProxyCommandTests {
                 try await up.waitForOutput(containing: "pier up: open")
                 let port = try #require(up.firstMatch(#"open http://127\.0\.0\.1:(\d+)/"#).flatMap { Int($0) })
                 let email = try #require(up.firstMatch(#"email:\s+(\S+)"#))
-                let password = try #require(up.firstMatch(#"password:\s+(\S+)"#))
+                let generated = try #require(up.firstMatch(#"password:\s+(\S+)"#))
+                try await BoardServeTests.replaceGeneratedPassword(port: port, email: email, generated: generated)
+                let password = BoardServeTests.supervisorPassword
                 #expect(up.standardOutput.contains("2 board instances behind the edge"))
 
                 let page = try await RawHTTPClient.request(

@@ -8,7 +8,7 @@ struct LiveBoardCommandTests {
     typealias Serve = BoardServeTests
 
     static func signIn(_ port: Int, _ process: RunningProcess) async throws -> String {
-        let (email, password) = try await Serve.credentials(process)
+        let (email, password) = try await Serve.credentials(process, port: port)
         let login = try await Serve.post(
             port, "/api/v1/auth/login", #"{"email":"\#(email)","password":"\#(password)"}"#)
         return try #require(Serve.json(login.text)["access_token"] as? String)

@@ -12,6 +12,29 @@ from pathlib import Path
 from .harness import CLEANUP, HTTP, Proc, free_port, log, temp_dir, wait_http
 
 
+CHOSEN_PASSWORD = "the Supervisor's own password"
+
+
+def own_password(port, email, generated):
+    """The first Supervisor's password is generated and must be replaced before the account may do anything else,
+    as its first sign-in in the web app asks: sets CHOSEN_PASSWORD in its place and returns it."""
+    http = HTTP(port, timeout=30)
+    try:
+        r = http.request("POST", "/api/v1/auth/login", {"email": email, "password": generated})
+        if r.status != 200:
+            raise RuntimeError(f"sign-in with the generated password failed: {r!r}")
+        if not r.json()["user"].get("password_change_required"):
+            return generated
+        changed = http.request("POST", "/api/v1/me/password",
+                               {"current_password": generated, "new_password": CHOSEN_PASSWORD},
+                               token=r.json()["access_token"])
+        if changed.status != 204:
+            raise RuntimeError(f"replacing the generated password failed: {changed!r}")
+        return CHOSEN_PASSWORD
+    finally:
+        http.close()
+
+
 class Postgres:
     """A cluster of our own (we restart it under load, so it cannot be the one scripts/test shares), started the way
     scripts/test starts its: initdb as the postgres user when we are root, trust auth, loopback only."""
@@ -115,7 +138,7 @@ class Board:
             email = re.search(r"email:\s*(\S+)", "".join(self.process.lines))
             password = re.search(r"password:\s*(\S+)", "".join(self.process.lines))
             if email and password:
-                self.credentials = (email.group(1), password.group(1))
+                self.credentials = (email.group(1), own_password(self.port, email.group(1), password.group(1)))
 
 
 class Edge:
@@ -247,9 +270,9 @@ class PierUp:
         self.process = Proc(name, argv, log_dir, cwd=self.dir)
         self.process.wait_for(r"pier up: open http", 90)
         text = "".join(self.process.lines)
-        self.credentials = (re.search(r"email:\s*(\S+)", text).group(1),
-                            re.search(r"password:\s*(\S+)", text).group(1))
+        email = re.search(r"email:\s*(\S+)", text).group(1)
         wait_http(self.port, "/api/v1/openapi.json", timeout=30, process=self.process)
+        self.credentials = (email, own_password(self.port, email, re.search(r"password:\s*(\S+)", text).group(1)))
         self.database = self.dir / "data" / "pier.sqlite"
 
 

@@ -6,7 +6,8 @@ import { t } from "../i18n.js";
 import { problemMessage } from "../ui.js";
 
 /**
- * The sign-in form. `onSuccess(user)` runs after a successful sign-in. Throttling (429) disables the button and
+ * The sign-in form. `onSuccess(user, password)` runs after a successful sign-in (the password for a first sign-in
+ * that must replace it). Throttling (429) disables the button and
  * counts down the seconds the server asked for.
  */
 export function signInForm({ email = "", onSuccess, notice = null }) {
@@ -65,7 +66,7 @@ export function signInForm({ email = "", onSuccess, notice = null }) {
                 try {
                     const answer = await api.signIn(emailInput.value.trim(), passwordInput.value);
                     clearInterval(countdown);
-                    await onSuccess(answer.user);
+                    await onSuccess(answer.user, passwordInput.value);
                 } catch (problem) {
                     message.show(problemMessage(problem));
                     if (problem.code === "too_many_attempts") {

@@ -53,7 +53,8 @@ extension BoardAPI {
         if generated { password = AccountRules.generatePassword() }
         let hash = try await passwords.hash(password!)
         let user = try await repository.createUser(
-            email: email, name: name, role: role, passwordHash: hash, actorID: actor.id)
+            email: email, name: name, role: role, passwordHash: hash, actorID: actor.id,
+            passwordChangeRequired: generated)
         return Response.json(
             CreatedUserOut(user: UserOut(user), password: generated ? password : nil), status: .created,
             headers: [.location: "\(Self.prefix)/users/\(user.id)"])
@@ -92,21 +93,26 @@ extension BoardAPI {
         guard try await repository.user(id: id) != nil else { throw APIProblem.notFound("user") }
         let password = given ?? AccountRules.generatePassword()
         try await repository.setPasswordHash(
-            id: id, passwordHash: try await passwords.hash(password), actorID: actor.id)
+            id: id, passwordHash: try await passwords.hash(password), actorID: actor.id,
+            passwordChangeRequired: given == nil)
         return given == nil ? Response.json(StringsOut(members: ["password": password])) : Response.noContent()
     }
 
-    /// `PATCH /me`: the language one uses the board in (`ko`, `en` or `null`), which one's email is written in.
+    /// `PATCH /me`: one's display name, and the language one uses the board in (`ko`, `en` or `null`), which one's
+    /// email is written in. At least one of them.
     func updateOwnAccount(_ request: Request, _ context: BoardContext) async throws -> Response {
-        let user = try context.requireUser()
-        let input = try await JSONInput.read(request, allowed: ["language"])
-        guard let language = try input.clearableString("language", maxLength: 2) else {
-            throw APIProblem.missingField("language")
-        }
-        if let language, !["ko", "en"].contains(language) {
+        var user = try context.requireUser()
+        let input = try await JSONInput.read(request, allowed: ["language", "name"])
+        let name = try input.optionalString("name", maxLength: AccountRules.maxNameLength)
+        if let name, let problem = AccountRules.nameProblem(name) { throw APIProblem.invalidField("name", problem) }
+        let language = try input.clearableString("language", maxLength: 2)
+        if case .some(.some(let language)) = language, !["ko", "en"].contains(language) {
             throw APIProblem.invalidField("language", "expected ko, en or null")
         }
-        return Response.json(UserOut(try await repository.setLanguage(id: user.id, language: language)))
+        guard name != nil || language != nil else { throw APIProblem.missingField("name") }
+        if let name { user = try await repository.setName(id: user.id, name: name) }
+        if let language { user = try await repository.setLanguage(id: user.id, language: language) }
+        return Response.json(UserOut(user))
     }
 
     /// `POST /me/password`: anyone changes their own password by giving the current one (throttled like sign-in).

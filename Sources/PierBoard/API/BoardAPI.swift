@@ -274,6 +274,12 @@ struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = BoardContext
     let api: BoardAPI
 
+    /// What an account whose password was generated may reach: its own account and password.
+    static func answersBeforePasswordChange(_ path: String) -> Bool {
+        let trimmed = path.utf8.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+        return trimmed == "\(BoardAPI.prefix)/me" || trimmed == "\(BoardAPI.prefix)/me/password"
+    }
+
     func handle(_ request: Request, context: BoardContext, next: (Request, BoardContext) async throws -> Response)
         async throws -> Response
     {
@@ -309,6 +315,13 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
         if context.viaCookie && ![.get, .head, .options].contains(request.method) {
             try api.checkOrigin(request, context)
+        }
+        if user.passwordChangeRequired && !Self.answersBeforePasswordChange(request.uri.path) {
+            throw APIProblem(
+                .forbidden, code: "password_change_required",
+                detail:
+                    "this account's password was generated: choose your own with POST \(BoardAPI.prefix)/me/password first (only \(BoardAPI.prefix)/me answers until then)"
+            )
         }
         context.user = user
         context.logger[metadataKey: "pier.user"] = "\(user.id)"

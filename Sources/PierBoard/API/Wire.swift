@@ -182,6 +182,7 @@ struct UserOut: JSONWritable {
             out.field("disabled", user.disabled)
             out.field("created_at", WireTime.format(user.createdAt))
             out.field("language", user.language)
+            out.field("password_change_required", user.passwordChangeRequired)
         }
     }
 }

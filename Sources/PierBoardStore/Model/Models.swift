@@ -21,11 +21,15 @@ public struct User: Sendable, Hashable, Codable {
     public var sessionVersion: Int64
     /// The language the account uses the board in (`ko`, `en`), for email; `nil` until chosen.
     public var language: String?
+    /// The password was generated for the account (the first Supervisor, an account or a reset without a chosen
+    /// password): until its owner picks one of their own, only `/me` and `/me/password` answer them.
+    public var passwordChangeRequired: Bool
 
     public init(
         id: String, email: String, name: String, role: UserRole, disabled: Bool, createdAt: Int64, passwordHash: String,
-        sessionVersion: Int64 = 0, language: String? = nil
+        sessionVersion: Int64 = 0, language: String? = nil, passwordChangeRequired: Bool = false
     ) {
+        self.passwordChangeRequired = passwordChangeRequired
         self.id = id
         self.email = email
         self.name = name
