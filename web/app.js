@@ -11,6 +11,7 @@ import { boardView } from "./views/board.js";
 import { boardsView } from "./views/boards.js";
 import { inboxButton } from "./views/inbox.js";
 import { reauthenticate, signInView } from "./views/signin.js";
+import { newPasswordFields } from "./views/password.js";
 import { welcomeView } from "./views/welcome.js";
 import { usersView } from "./views/users.js";
 
@@ -174,8 +175,8 @@ async function signOut() {
 
 function changePassword() {
     const current = h("input", { type: "password", autocomplete: "current-password", required: true });
-    const next = h("input", { type: "password", autocomplete: "new-password", required: true, minlength: "10" });
-    const repeat = h("input", { type: "password", autocomplete: "new-password", required: true, minlength: "10" });
+    const chosen = newPasswordFields();
+    const next = chosen.next;
     const message = messageArea();
     const submit = h("button", { type: "submit", class: "primary", text: t("account.change_password") });
     const form = h(
@@ -185,16 +186,7 @@ function changePassword() {
             novalidate: true,
             onSubmit: async (event) => {
                 event.preventDefault();
-                if (next.value !== repeat.value) {
-                    message.show(t("account.mismatch"), "error", { fields: [next, repeat] });
-                    repeat.focus();
-                    return;
-                }
-                if ([...next.value].length < 10) {
-                    message.show(t("error.invalid_field.new_password"), "error", { fields: [next] });
-                    next.focus();
-                    return;
-                }
+                if (!chosen.check(message)) return;
                 submit.disabled = true;
                 try {
                     await api.request("POST", "/me/password", { body: { current_password: current.value, new_password: next.value } });
@@ -212,8 +204,7 @@ function changePassword() {
         },
         message,
         field(t("account.current"), current),
-        field(t("account.new"), next, t("account.new_hint")),
-        field(t("account.repeat"), repeat),
+        ...chosen.fields,
         h("div", { class: "actions" }, h("button", { type: "button", text: t("action.cancel"), onClick: () => handle.close() }), submit),
     );
     const handle = openDialog({ title: t("account.change_password"), className: "dialog-small", body: form });

@@ -960,7 +960,10 @@ class BoardScenario(unittest.TestCase):
         board_id = self.board["id"]
         # Another Supervisor first: the last one cannot leave.
         created = self.api.call("POST", "/users", {"email": f"deputy.{STAMP}@pier.test", "name": "Deputy Han", "role": "supervisor"})
-        deputy = API(self.base, f"deputy.{STAMP}@pier.test", created["password"])
+        # The generated password must be replaced before the deputy can act.
+        deputy_password = API.replace_generated_password(
+            self.base, f"deputy.{STAMP}@pier.test", created["password"], "the deputy's own password")
+        deputy = API(self.base, f"deputy.{STAMP}@pier.test", deputy_password)
         self.api.call("POST", f"/boards/{board_id}/members", {"user_id": created["user"]["id"]})
         me = self.api.call("GET", "/me")
 

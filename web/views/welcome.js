@@ -6,6 +6,7 @@ import * as api from "../api.js";
 import { field, h, messageArea } from "../dom.js";
 import { t } from "../i18n.js";
 import { problemMessage } from "../ui.js";
+import { newPasswordFields } from "./password.js";
 
 /**
  * `currentPassword`: the generated password just typed at sign-in, kept in memory only; without it (the page was
@@ -16,8 +17,8 @@ export function welcomeView({ user, currentPassword = null, onDone, onSignOut })
     const current = currentPassword
         ? null
         : h("input", { type: "password", name: "current-password", autocomplete: "current-password", required: true });
-    const next = h("input", { type: "password", name: "new-password", autocomplete: "new-password", required: true, minlength: "10" });
-    const repeat = h("input", { type: "password", name: "repeat-password", autocomplete: "new-password", required: true, minlength: "10" });
+    const chosen = newPasswordFields();
+    const next = chosen.next;
     const message = messageArea();
     const submit = h("button", { type: "submit", class: "primary", text: t("welcome.submit") });
 
@@ -39,16 +40,7 @@ export function welcomeView({ user, currentPassword = null, onDone, onSignOut })
                     current.focus();
                     return;
                 }
-                if ([...next.value].length < 10) {
-                    message.show(t("error.invalid_field.new_password"), "error", { fields: [next] });
-                    next.focus();
-                    return;
-                }
-                if (next.value !== repeat.value) {
-                    message.show(t("account.mismatch"), "error", { fields: [next, repeat] });
-                    repeat.focus();
-                    return;
-                }
+                if (!chosen.check(message)) return;
                 const given = currentPassword ?? current.value;
                 if (next.value === given) {
                     message.show(t("welcome.same_password"), "error", { fields: [next] });
@@ -82,8 +74,7 @@ export function welcomeView({ user, currentPassword = null, onDone, onSignOut })
         message,
         field(t("field.name"), name, t("welcome.name_hint")),
         current ? field(t("welcome.current"), current) : null,
-        field(t("account.new"), next, t("account.new_hint")),
-        field(t("account.repeat"), repeat),
+        ...chosen.fields,
         h(
             "div",
             { class: "actions" },
