@@ -76,18 +76,19 @@ struct MetricsCommandTests {
                 access_log: off
 
                 """
-            try (listeners + """
-                routes:
-                  - name: gone
-                    match: { path_prefix: /api/ }
-                    upstream: gone
-                    retries: { attempts: 1 }
-                  - static: { root: ./site }
-                upstreams:
-                  gone:
-                    targets: [127.0.0.1:\(dead)]
-                    passive: { consecutive_failures: 2, eject_for: 30s }
-                """).write(toFile: path, atomically: true, encoding: .utf8)
+            try
+                (listeners + """
+                    routes:
+                      - name: gone
+                        match: { path_prefix: /api/ }
+                        upstream: gone
+                        retries: { attempts: 1 }
+                      - static: { root: ./site }
+                    upstreams:
+                      gone:
+                        targets: [127.0.0.1:\(dead)]
+                        passive: { consecutive_failures: 2, eject_for: 30s }
+                    """).write(toFile: path, atomically: true, encoding: .utf8)
             let edge = try RunningProcess(executable: PierBinary.url, arguments: ["edge", "--config", path])
             try await edge.waitForOutput(containing: "admin status listening", inStandardError: true)
             try await edge.waitForOutput(containing: "edge listening", inStandardError: true)
@@ -125,10 +126,11 @@ struct MetricsCommandTests {
             #expect(Self.value(after, "pier_edge_connections_active") != nil)
 
             // A reload that drops the upstream drops its target's series.
-            try (listeners + """
-                routes:
-                  - static: { root: ./site }
-                """).write(toFile: path, atomically: true, encoding: .utf8)
+            try
+                (listeners + """
+                    routes:
+                      - static: { root: ./site }
+                    """).write(toFile: path, atomically: true, encoding: .utf8)
             kill(edge.pid, SIGHUP)
             try await edge.waitForOutput(containing: "configuration reloaded", inStandardError: true)
             let reloaded = try await Self.scrape(admin).samples
