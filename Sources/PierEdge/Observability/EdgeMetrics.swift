@@ -17,33 +17,27 @@ final class RequestDurations: Sendable {
     }
     static let statusClasses = ["1xx", "2xx", "3xx", "4xx", "5xx"]
 
-    /// One loop's counts of a series: per status class, the bucket counts (not cumulative) and the sum.
-    final class Counts {
-        var buckets: [Int]
-        var sums: [Int64]
+    /// Counts of a series: per status class, the bucket counts (not cumulative) and the sum of durations.
+    struct Tally: Sendable {
+        var buckets = [Int](
+            repeating: 0, count: RequestDurations.statusClasses.count * (RequestDurations.bounds.count + 1))
+        var sums = [Int64](repeating: 0, count: RequestDurations.statusClasses.count)
 
-        init() {
-            buckets = Array(
-                repeating: 0, count: RequestDurations.statusClasses.count * (RequestDurations.bounds.count + 1))
-            sums = Array(repeating: 0, count: RequestDurations.statusClasses.count)
+        mutating func add(_ other: Tally) {
+            for index in buckets.indices { buckets[index] += other.buckets[index] }
+            for index in sums.indices { sums[index] += other.sums[index] }
         }
-    }
-
-    /// What a scrape reads of one loop's counts.
-    struct Snapshot: Sendable {
-        var buckets: [Int]
-        var sums: [Int64]
     }
 
     let route: String
     let upstream: String
-    /// Indexed like ``RequestDurationRegistry/loops``; each filled on its loop at the first answer it counts.
-    private let shards: [NIOLoopBoundBox<Counts?>]
+    /// One tally per event loop, indexed like ``RequestDurationRegistry/loops``, touched only on its loop.
+    private let shards: [NIOLoopBoundBox<Tally>]
 
     init(route: String, upstream: String, loops: [any EventLoop]) {
         self.route = route
         self.upstream = upstream
-        self.shards = loops.map { NIOLoopBoundBox.makeEmptyBox(valueType: Counts.self, eventLoop: $0) }
+        self.shards = loops.map { NIOLoopBoundBox.makeBoxSendingValue(Tally(), eventLoop: $0) }
     }
 
     /// Counts one answer; call on the event loop of index `loop` (an index of no loop counts nothing).
@@ -54,35 +48,15 @@ final class RequestDurations: Sendable {
         let bounds = Self.bounds
         while bucket < bounds.count && nanoseconds > bounds[bucket] { bucket += 1 }
         let shard = shards[loop]
-        let counts: Counts
-        if let existing = shard.value {
-            counts = existing
-        } else {
-            counts = Counts()
-            shard.value = counts
-        }
-        counts.buckets[statusClass * (bounds.count + 1) + bucket] += 1
-        counts.sums[statusClass] += nanoseconds
+        shard.value.buckets[statusClass * (bounds.count + 1) + bucket] += 1
+        shard.value.sums[statusClass] += nanoseconds
     }
 
-    /// Every loop's counts, read on that loop.
-    func snapshot() -> EventLoopFuture<Snapshot>? {
+    /// Every loop's tally added up, each read on its loop.
+    func snapshot() -> EventLoopFuture<Tally>? {
         guard let first = shards.first else { return nil }
-        let reads = shards.map { shard in
-            shard.eventLoop.submit { shard.value.map { Snapshot(buckets: $0.buckets, sums: $0.sums) } }
-        }
-        return EventLoopFuture.reduce(
-            Snapshot(
-                buckets: Array(repeating: 0, count: Self.statusClasses.count * (Self.bounds.count + 1)),
-                sums: Array(repeating: 0, count: Self.statusClasses.count)),
-            reads, on: first.eventLoop
-        ) { total, next in
-            guard let next else { return total }
-            var total = total
-            for index in total.buckets.indices { total.buckets[index] += next.buckets[index] }
-            for index in total.sums.indices { total.sums[index] += next.sums[index] }
-            return total
-        }
+        let reads = shards.map { shard in shard.eventLoop.submit { shard.value } }
+        return EventLoopFuture.reduce(into: Tally(), reads, on: first.eventLoop) { total, next in total.add(next) }
     }
 }
 
@@ -129,22 +103,19 @@ public final class RequestDurationRegistry: Sendable {
     /// without the `# TYPE` line), once every loop has answered.
     func exposition(on loop: any EventLoop) -> EventLoopFuture<String> {
         let all = series.withLock { series in series.order.compactMap { series.all[$0] } }
-        let reads = all.compactMap { series in series.snapshot().map { (series, $0) } }
-        return EventLoopFuture.whenAllSucceed(reads.map { read in read.1.map { (read.0, $0) } }, on: loop).map {
-            snapshots in
+        let reads = all.compactMap { series in series.snapshot()?.map { (series, $0) } }
+        return EventLoopFuture.whenAllSucceed(reads, on: loop).map { snapshots in
             var text = ""
             let name = PierMetric.requestDuration.prometheusName
-            let bounds = PierMetric.durationBuckets.map { duration -> String in
-                let (seconds, attoseconds) = duration.components
-                return Self.number(Double(seconds) + Double(attoseconds) / 1e18)
-            }
+            let bounds = RequestDurations.bounds.map { PrometheusText.number(Double($0) / 1e9) }
             for (series, snapshot) in snapshots {
                 for (classIndex, statusClass) in RequestDurations.statusClasses.enumerated() {
                     // 1xx answers come only from upgrades on proxied routes; elsewhere the series is left out.
                     if classIndex == 0 && series.upstream.isEmpty { continue }
-                    let labels =
-                        "server=\"edge\",route=\"\(Self.escape(series.route))\",status_class=\"\(statusClass)\","
-                        + "upstream=\"\(Self.escape(series.upstream))\""
+                    let labels = PrometheusText.labels([
+                        ("server", "edge"), ("route", series.route), ("status_class", statusClass),
+                        ("upstream", series.upstream),
+                    ])
                     let base = classIndex * (RequestDurations.bounds.count + 1)
                     var cumulative = 0
                     for (bucket, bound) in bounds.enumerated() {
@@ -153,19 +124,27 @@ public final class RequestDurationRegistry: Sendable {
                     }
                     cumulative += snapshot.buckets[base + bounds.count]
                     text += "\(name)_bucket{\(labels),le=\"+Inf\"} \(cumulative)\n"
-                    text += "\(name)_sum{\(labels)} \(Self.number(Double(snapshot.sums[classIndex]) / 1e9))\n"
+                    text += "\(name)_sum{\(labels)} \(PrometheusText.number(Double(snapshot.sums[classIndex]) / 1e9))\n"
                     text += "\(name)_count{\(labels)} \(cumulative)\n"
                 }
             }
             return text
         }
     }
+}
 
+/// Writing the Prometheus text exposition format (0.0.4).
+enum PrometheusText {
+    /// A sample value: integers without a fraction.
     static func number(_ value: Double) -> String {
         value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
     }
 
-    /// A label value as the text format wants it: backslash, double quote and line feed escaped.
+    /// `{name="value",…}` without the braces, values escaped (backslash, double quote, line feed).
+    static func labels(_ pairs: [(String, String)]) -> String {
+        pairs.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",")
+    }
+
     static func escape(_ value: String) -> String {
         guard value.contains(where: { $0 == "\\" || $0 == "\"" || $0 == "\n" }) else { return value }
         return value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")

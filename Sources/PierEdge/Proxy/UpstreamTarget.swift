@@ -1,5 +1,4 @@
 import Logging
-import Metrics
 import NIOCore
 import PierCore
 import Synchronization
@@ -30,8 +29,6 @@ final class UpstreamTarget: Sendable {
     let requests = Atomic<Int>(0)
     let failures = Atomic<Int>(0)
     let ejections = Atomic<Int>(0)
-    private let failureCounter: Counter
-    private let ejectionCounter: Counter
     private let health: Mutex<TargetHealth>
     /// Health-check bookkeeping: when the next check is due and whether one runs.
     let checkSchedule = Mutex<(next: NIODeadline, running: Bool)>((.uptimeNanoseconds(0), false))
@@ -46,9 +43,6 @@ final class UpstreamTarget: Sendable {
         self.passive = config.passive
         self.keepalive = config.keepalive
         self.logger = logger
-        let dimensions = [("upstream", upstream), ("target", "\(target.address)")]
-        self.failureCounter = Counter(label: PierMetric.targetFailures.name, dimensions: dimensions)
-        self.ejectionCounter = Counter(label: PierMetric.targetEjections.name, dimensions: dimensions)
         let initial = TargetHealth(checked: config.healthCheck != nil)
         self.health = Mutex(initial)
         self.activeState = Atomic(initial.active.rawValue)
@@ -85,7 +79,6 @@ final class UpstreamTarget: Sendable {
 
     func recordFailure(_ reason: String) {
         failures.add(1, ordering: .relaxed)
-        failureCounter.increment()
         guard passive.consecutiveFailures > 0 else { return }
         let count = consecutiveFailures.add(1, ordering: .relaxed).newValue
         guard count >= passive.consecutiveFailures else { return }
@@ -94,7 +87,6 @@ final class UpstreamTarget: Sendable {
         let until = Int64(NIODeadline.now().uptimeNanoseconds) + Int64(TimeAmount(duration).nanoseconds)
         ejectedUntil.store(until, ordering: .relaxed)
         ejections.add(1, ordering: .relaxed)
-        ejectionCounter.increment()
         logger.warning(
             "upstream target ejected",
             metadata: [

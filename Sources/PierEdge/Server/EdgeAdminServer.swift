@@ -20,14 +20,12 @@ public final class EdgeAdminServer: Service, Sendable {
     private let logger: Logger
     private let listening: EventLoopPromise<SocketAddress>
     private let metrics: (@Sendable () -> [UInt8])?
-    private let gauges = EdgeStateGauges()
 
-    /// What `/metrics` answers: the edge's state gauges brought up to date, the registry's text, and the request
-    /// durations every event loop counted, in the same family as the registry's (the board's, in `pier up`).
+    /// What `/metrics` answers: the registry's text, the request durations every event loop counted (in the same
+    /// family as the registry's, the board's in `pier up`), and the edge's state.
     typealias Exposition = @Sendable (_ on: any EventLoop) -> EventLoopFuture<String>
 
-    /// - Parameter metrics: the Prometheus text of the process's metrics registry (the edge's state gauges are
-    ///   brought up to date first); `nil` answers `/metrics` with 404.
+    /// - Parameter metrics: the Prometheus text of the process's metrics registry; `nil` answers `/metrics` with 404.
     public init(
         address: SocketAddressSpec, source: EdgeRuntimeSource, server: EdgeServer,
         acme: ACMECertificateManager? = nil, group: any EventLoopGroup, logger: Logger,
@@ -100,13 +98,14 @@ public final class EdgeAdminServer: Service, Sendable {
     }
 
     private func exposing(_ metrics: @escaping @Sendable () -> [UInt8]) -> Exposition {
-        { [source, server, acme, gauges] loop in
+        { [source, server, acme] loop in
             let runtime = source.current
-            gauges.update(runtime: runtime, server: server, acme: acme)
             let registry = String(decoding: metrics(), as: UTF8.self)
+            let state = EdgeStateMetrics.text(runtime: runtime, server: server, acme: acme)
             return runtime.durations.exposition(on: loop).map { durations in
                 PierMetric.addingHelp(
-                    to: Self.splice(durations, family: PierMetric.requestDuration.prometheusName, into: registry))
+                    to: Self.splice(durations, family: PierMetric.requestDuration.prometheusName, into: registry)
+                        + state)
             }
         }
     }

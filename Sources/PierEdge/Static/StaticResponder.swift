@@ -40,32 +40,22 @@ enum StaticResponder {
         }
     }
 
-    /// What answering a request again takes.
-    struct Retry {
-        var path: RequestPath
-        var config: StaticConfig
-    }
-
     /// Answers once the path's lookup is known.
     static func answer(
         _ exchange: EdgeExchange, path: RequestPath, config: StaticConfig, extra: [(String, String)],
-        lookup: StaticLookup, retried: Bool = false
+        lookup: StaticLookup, retried: Bool
     ) {
-        // A file replaced on disk since its entry was cached is found out when it is opened; nothing has been sent
-        // then, so the request is answered again from the disk, once. (A value, not a closure: nothing is allocated
-        // for the common case.)
-        let again = retried ? nil : Retry(path: path, config: config)
         switch lookup {
         case .file(let file):
-            serveFile(exchange, file: file, extra: extra, onChanged: again)
+            serveFile(exchange, file: file, extra: extra, path: path, config: config, retried: retried)
         case .directory:
             if path.hasTrailingSlash {
                 let indexPath = path.path + config.index
                 self.lookup(exchange, root: config.root, relativePath: indexPath) { index in
                     if case .file(let file) = index {
-                        serveFile(exchange, file: file, extra: extra, onChanged: again)
+                        serveFile(exchange, file: file, extra: extra, path: path, config: config, retried: retried)
                     } else {
-                        serveFallbackOrNotFound(exchange, path: path, config: config, extra: extra)
+                        serveFallbackOrNotFound(exchange, path: path, config: config, extra: extra, retried: retried)
                     }
                 }
             } else {
@@ -77,13 +67,14 @@ enum StaticResponder {
                 exchange.sink.respond(exchange, response, body: nil)
             }
         case .notFound:
-            serveFallbackOrNotFound(exchange, path: path, config: config, extra: extra)
+            serveFallbackOrNotFound(exchange, path: path, config: config, extra: extra, retried: retried)
         }
     }
 
     /// Serves the SPA fallback for navigations, a 404 problem for everything else.
     static func serveFallbackOrNotFound(
-        _ exchange: EdgeExchange, path: RequestPath, config: StaticConfig, extra: [(String, String)]
+        _ exchange: EdgeExchange, path: RequestPath, config: StaticConfig, extra: [(String, String)],
+        retried: Bool
     ) {
         guard let fallback = config.spaFallback, isNavigation(exchange.request, path: path) else {
             EdgeResponder.problem(exchange, status: 404, code: "not_found", detail: nil, extra: extra)
@@ -92,7 +83,9 @@ enum StaticResponder {
         lookup(exchange, root: config.root, relativePath: "/" + fallback) { lookup in
             if case .file(let file) = lookup {
                 // The fallback document stands for every client-side route: never cached as immutable.
-                serveFile(exchange, file: file, extra: extra, cacheControl: "no-cache")
+                serveFile(
+                    exchange, file: file, extra: extra, cacheControl: "no-cache", path: path, config: config,
+                    retried: retried)
             } else {
                 EdgeResponder.problem(exchange, status: 404, code: "not_found", detail: nil, extra: extra)
             }
@@ -128,10 +121,12 @@ enum StaticResponder {
         }
     }
 
-    /// Chooses the representation, evaluates conditionals and ranges, and sends the file.
+    /// Chooses the representation, evaluates conditionals and ranges, and sends the file. A file replaced on disk
+    /// since its entry was cached is found out when it is opened, before anything is sent: then the request for
+    /// `path` is answered again from the top (the cache was cleared), once (`retried`).
     static func serveFile(
         _ exchange: EdgeExchange, file: StaticFile, extra: [(String, String)], cacheControl: String? = nil,
-        onChanged again: Retry? = nil
+        path: RequestPath, config: StaticConfig, retried: Bool
     ) {
         let request = exchange.request
         let headers = request.headers
@@ -236,8 +231,8 @@ enum StaticResponder {
                     exchange, response, file: FileBody(source: .disk(handle), ranges: ranges, multipart: multipart))
             case .failure(let error):
                 guard !exchange.cancelled else { return }
-                if error is StaticFileStore.FileChangedError, let again {
-                    serve(exchange, path: again.path, config: again.config, extra: extra, retried: true)
+                if error is StaticFileStore.FileChangedError, !retried {
+                    serve(exchange, path: path, config: config, extra: extra, retried: true)
                     return
                 }
                 // The head is not sent yet, so answer cleanly: the file vanished, or changed since it was cached.
