@@ -31,13 +31,18 @@ final class RequestDurations: Sendable {
 
     let route: String
     let upstream: String
-    /// One tally per event loop, indexed like ``RequestDurationRegistry/loops``, touched only on its loop.
-    private let shards: [NIOLoopBoundBox<Tally>]
+    /// One loop's tally, in a class so that an answer reaches it with one access to its loop's box.
+    final class Shard {
+        var tally = Tally()
+    }
+
+    /// One shard per event loop, indexed like ``RequestDurationRegistry/loops``, touched only on its loop.
+    private let shards: [NIOLoopBoundBox<Shard>]
 
     init(route: String, upstream: String, loops: [any EventLoop]) {
         self.route = route
         self.upstream = upstream
-        self.shards = loops.map { NIOLoopBoundBox.makeBoxSendingValue(Tally(), eventLoop: $0) }
+        self.shards = loops.map { NIOLoopBoundBox.makeBoxSendingValue(Shard(), eventLoop: $0) }
     }
 
     /// Counts one answer; call on the event loop of index `loop` (an index of no loop counts nothing).
@@ -47,15 +52,15 @@ final class RequestDurations: Sendable {
         var bucket = 0
         let bounds = Self.bounds
         while bucket < bounds.count && nanoseconds > bounds[bucket] { bucket += 1 }
-        let shard = shards[loop]
-        shard.value.buckets[statusClass * (bounds.count + 1) + bucket] += 1
-        shard.value.sums[statusClass] += nanoseconds
+        let shard = shards[loop].value
+        shard.tally.buckets[statusClass * (bounds.count + 1) + bucket] += 1
+        shard.tally.sums[statusClass] += nanoseconds
     }
 
     /// Every loop's tally added up, each read on its loop.
     func snapshot() -> EventLoopFuture<Tally>? {
         guard let first = shards.first else { return nil }
-        let reads = shards.map { shard in shard.eventLoop.submit { shard.value } }
+        let reads = shards.map { shard in shard.eventLoop.submit { shard.value.tally } }
         return EventLoopFuture.reduce(into: Tally(), reads, on: first.eventLoop) { total, next in total.add(next) }
     }
 }
