@@ -64,6 +64,10 @@ struct ConfigCheckCommand: ParsableCommand {
                 if let prefix = config.addPrefix { action += " (add_prefix \(prefix))" }
                 if config.passEncodedSlashes { action += " (encoded_slashes pass)" }
             }
+            if let limit = route.rateLimit {
+                action += "; rate_limit \(limit.requests) per \(ConfigDuration.format(limit.per)), burst \(limit.burst)"
+                action += " by \(limit.key)"
+            }
             if let cors = route.cors {
                 action += "; cors \(cors.allowOrigins.joined(separator: " "))"
                 if cors.allowCredentials { action += " with credentials" }

@@ -246,6 +246,11 @@ struct UpCommand: AsyncParsableCommand {
             shutdownTimeout: .seconds(10),
             routes: [
                 RouteConfig(
+                    match: RouteMatch(pathPrefix: "/api/v1/auth/login"),
+                    action: .proxy(Self.boardRoute(proxySecret: proxySecret)),
+                    responseHeaders: Self.apiHeaders, name: "signin", rateLimit: Self.signInRateLimit
+                ),
+                RouteConfig(
                     match: RouteMatch(pathPrefix: "/api/"),
                     action: .proxy(Self.boardRoute(proxySecret: proxySecret)),
                     responseHeaders: Self.apiHeaders, name: "api"
@@ -369,6 +374,10 @@ struct UpCommand: AsyncParsableCommand {
         route.setRequestHeaders = [HeaderField(BoardAPISettings.proxySecretField, proxySecret)]
         return route
     }
+
+    /// Sign-in attempts per client address: 30 at once, then two a second. Each attempt costs a bcrypt hash, so a
+    /// single address cannot keep the machine's cores busy; the board also throttles failed attempts per account.
+    static let signInRateLimit = RateLimitConfig(requests: 120, per: .seconds(60), burst: 30)
 
     /// The API's answers are data, never documents to render or frame.
     static let apiHeaders = [

@@ -39,6 +39,15 @@ struct UpCommandTests {
             #expect(api.status == 401)
             #expect(api.header("X-Content-Type-Options") == "nosniff")
             #expect(api.headerValues("Content-Security-Policy") == ["default-src 'none'; frame-ancestors 'none'"])
+            #expect(api.header("RateLimit-Policy") == nil)
+            // Sign-in attempts have a rate limit of their own at the edge.
+            let signIn = try await RawHTTPClient.request(
+                port: port, "POST", "/api/v1/auth/login", headers: [("Content-Type", "application/json")],
+                body: Array(#"{"email":"nobody@example.com","password":"not the password"}"#.utf8))
+            #expect(signIn.status == 401)
+            #expect(signIn.header("RateLimit-Policy") == "\"signin\";q=120;w=60")
+            #expect(signIn.header("RateLimit")?.hasPrefix("\"signin\";r=29;t=") == true)
+            #expect(signIn.header("X-Content-Type-Options") == "nosniff")
             #expect(await process.stop() == 0)
         }
     }

@@ -53,6 +53,15 @@ public struct PierMetric: Sendable, Hashable {
         "pier.edge.certificate.renewal_failures", prometheus: "pier_edge_certificate_renewal_failures",
         help: "Consecutive failed ACME attempts for the name (0 after a success).")
 
+    /// Requests a route's `rate_limit` refused with `429` (`route`).
+    public static let rateLimited = PierMetric(
+        "pier.edge.rate_limited", prometheus: "pier_edge_rate_limited_requests_total",
+        help: "Requests refused with 429 by the route's rate limit.")
+    /// Client buckets a route's `rate_limit` holds now (`route`); at most its `max_keys`.
+    public static let rateLimitKeys = PierMetric(
+        "pier.edge.rate_limit.keys", prometheus: "pier_edge_rate_limit_keys",
+        help: "Client buckets the route's rate limit holds.")
+
     // MARK: The board
 
     /// Duration of database statements and transactions (`db_system`, `db_operation` `statement` | `transaction`),
@@ -79,7 +88,7 @@ public struct PierMetric: Sendable, Hashable {
 
     public static let all: [PierMetric] = [
         requestDuration, edgeConnections, targetHealthy, targetInFlight, targetEjections, targetFailures,
-        certificateExpiry, certificateRenewalFailures, databaseOperation, outboxBacklog,
+        certificateExpiry, certificateRenewalFailures, rateLimited, rateLimitKeys, databaseOperation, outboxBacklog,
         deliveryBacklog, deliveries, signIns,
     ]
 

@@ -111,7 +111,7 @@ struct EdgeConfigParser {
     static let routeKeys = [
         "name", "match", "static", "cors", "upstream", "timeouts", "retries", "strip_prefix", "add_prefix",
         "host_header",
-        "encoded_slashes", "upgrades", "underscore_headers", "headers", "set_request_headers",
+        "encoded_slashes", "upgrades", "underscore_headers", "headers", "set_request_headers", "rate_limit",
     ]
 
     func parseListen(_ value: ConfigValue) -> ListenConfig? {
@@ -356,9 +356,60 @@ struct EdgeConfigParser {
                 valid = false
             }
         }
+        var rateLimit: RateLimitConfig?
+        if let limitValue = mapping["rate_limit"] {
+            rateLimit = parseRateLimit(limitValue)
+            if rateLimit == nil { valid = false }
+        }
+        if valid, rateLimit != nil,
+            responseHeaders.contains(where: { ["ratelimit", "ratelimit-policy"].contains($0.name.lowercased()) })
+        {
+            mapping["headers"]?.report("RateLimit and RateLimit-Policy are set by the edge on routes with rate_limit")
+            valid = false
+        }
         guard valid, let action else { return nil }
         return RouteConfig(
-            match: match, action: action, cors: cors, responseHeaders: responseHeaders, name: name, line: value.line)
+            match: match, action: action, cors: cors, responseHeaders: responseHeaders, name: name,
+            rateLimit: rateLimit, line: value.line)
+    }
+
+    /// `rate_limit: { requests: 20, per: 1s, burst: 40, key: client_ip, max_keys: 100000 }`.
+    func parseRateLimit(_ value: ConfigValue) -> RateLimitConfig? {
+        guard let mapping = value.mapping(allowedKeys: ["requests", "per", "burst", "key", "max_keys"]),
+            let requestsValue = mapping.required("requests"), let requests = requestsValue.int(in: 1...1_000_000)
+        else { return nil }
+        var config = RateLimitConfig(requests: requests)
+        var valid = true
+        if let field = mapping["per"] {
+            if let per = field.duration(minimum: .seconds(1)) {
+                if per.components.attoseconds != 0 || per > .seconds(86400) {
+                    field.report("must be a whole number of seconds up to 1 day (for example 1s, 1m, 1h)")
+                    valid = false
+                } else {
+                    config.per = per
+                }
+            } else {
+                valid = false
+            }
+        }
+        config.burst = requests
+        if let field = mapping["burst"] {
+            if let burst = field.int(in: 1...10_000_000) { config.burst = burst } else { valid = false }
+        }
+        if let field = mapping["key"], let text = field.string() {
+            if let key = Self.hashKey(text) {
+                config.key = key
+            } else {
+                field.report("\"\(text)\" is not client_ip, header:NAME or cookie:NAME")
+                valid = false
+            }
+        } else if mapping.has("key") {
+            valid = false
+        }
+        if let field = mapping["max_keys"] {
+            if let count = field.int(in: 16...100_000_000) { config.maxKeys = count } else { valid = false }
+        }
+        return valid ? config : nil
     }
 
     /// `headers: { Name: value, … }`: fields added to every answer of a route.

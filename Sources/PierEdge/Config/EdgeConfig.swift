@@ -225,13 +225,16 @@ public struct RouteConfig: Sendable, Hashable {
     public var responseHeaders: [HeaderField]
     /// `name:`, the route's label in metrics; without it the label is the host and path prefix (`/api/`).
     public var name: String?
+    /// `rate_limit:`, a token bucket per client (or header) for the route's requests; none when `nil`.
+    public var rateLimit: RateLimitConfig?
     /// The 1-based line of the route in its file, for logs and `pier config check`.
     public var line: Int?
 
     public init(
         match: RouteMatch, action: RouteAction, cors: CORSConfig? = nil, responseHeaders: [HeaderField] = [],
-        name: String? = nil, line: Int? = nil
+        name: String? = nil, rateLimit: RateLimitConfig? = nil, line: Int? = nil
     ) {
+        self.rateLimit = rateLimit
         self.match = match
         self.action = action
         self.cors = cors

@@ -154,6 +154,7 @@ extension HTTP1Connection: EdgeResponseSink {
     /// the blank line.
     private func writeHeadEnd(_ exchange: EdgeExchange, into out: inout ByteBuffer, connection: StaticString?) {
         if let routeHeaders = exchange.routeHeaders { out.writeImmutableBuffer(routeHeaders) }
+        if let rateLimit = exchange.rateLimitState { out.writeHeaderLine("RateLimit: ", rateLimit) }
         if traits.tlsVersion != nil, let hsts = exchange.runtime.hstsLine { out.writeImmutableBuffer(hsts) }
         EdgeResponseHead.writeClosingFields(
             date: dates.current(epochSeconds: exchange.epochSeconds), requestID: exchange.requestID,
@@ -200,6 +201,7 @@ extension HTTP1Connection: EdgeResponseSink {
             headers.writeField(at: index, into: &out)
         }
         if let routeHeaders = exchange.routeHeaders { out.writeImmutableBuffer(routeHeaders) }
+        if let rateLimit = exchange.rateLimitState { out.writeHeaderLine("RateLimit: ", rateLimit) }
         if traits.tlsVersion != nil, let hsts = exchange.runtime.hstsLine { out.writeImmutableBuffer(hsts) }
         if !headers.contains(.requestID) { out.writeHeaderLine("X-Request-ID: ", exchange.requestID) }
         for (name, value) in response.cors { out.writeString("\(name): \(value)\r\n") }

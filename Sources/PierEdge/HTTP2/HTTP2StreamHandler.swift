@@ -280,6 +280,7 @@ extension HTTP2StreamHandler: EdgeResponseSink {
         if let route = exchange.route {
             for (name, value) in route.headerFields { headers.add(name: name, value: value) }
         }
+        if let rateLimit = exchange.rateLimitState { headers.add(name: "ratelimit", value: rateLimit) }
         if let hsts = exchange.runtime.config.hsts, traits.tlsVersion != nil {
             headers.add(name: "strict-transport-security", value: hsts.value)
         }

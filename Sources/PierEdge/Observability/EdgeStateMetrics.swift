@@ -31,6 +31,12 @@ enum EdgeStateMetrics {
         family(.targetFailures, "counter", targets.map { ($0.0, Double($0.1.failures.load(ordering: .relaxed))) })
         family(.targetEjections, "counter", targets.map { ($0.0, Double($0.1.ejections.load(ordering: .relaxed))) })
 
+        let limiters = zip(runtime.config.routes, runtime.routes).compactMap { config, route in
+            route.rateLimiter.map { ([("route", config.metricsLabel)], $0) }
+        }
+        family(.rateLimited, "counter", limiters.map { ($0.0, Double($0.1.limited)) })
+        family(.rateLimitKeys, "gauge", limiters.map { ($0.0, Double($0.1.keys)) })
+
         func seconds(_ notAfter: Date) -> Double { notAfter.timeIntervalSince(now).rounded() }
         let statuses = acme?.statuses() ?? []
         let acmePaths = Set(statuses.compactMap { $0.certificate?.certificatePath })

@@ -34,6 +34,8 @@ final class EdgeExchange {
     var routeHeaders: ByteBuffer?
     /// The matched route, once resolved.
     var route: EdgeRuntime.Route?
+    /// The `RateLimit` field's value on a route with `rate_limit`: what is left of this client's bucket.
+    var rateLimitState: String?
     /// Whether the connection may carry another request after this one; stages and the protocol lower it.
     var keepAlive: Bool
     var status = 0
@@ -89,6 +91,26 @@ final class EdgeExchange {
             loop: traits.loopIndex, status: status, nanoseconds: (now - start).nanoseconds)
         if let accessLog = runtime.accessLog {
             accessLog.record(logEntry(now: now))
+        }
+    }
+
+    /// The value a request key names: the client's address, a header's first value or a cookie's value.
+    func keyValue(_ key: UpstreamConfig.HashKey) -> String? {
+        switch key {
+        case .clientIP:
+            return remoteAddress
+        case .header(let name):
+            return request.headers.first(name)
+        case .cookie(let name):
+            for value in request.headers.values(.cookie) {
+                for pair in value.split(separator: ";") {
+                    let trimmed = pair.trimmingASCIISpaces()
+                    if let equals = trimmed.firstIndex(of: "="), trimmed[..<equals] == name {
+                        return String(trimmed[trimmed.index(after: equals)...])
+                    }
+                }
+            }
+            return nil
         }
     }
 

@@ -11,6 +11,8 @@ enum EdgeResponder {
     /// Where a request goes: a route (with its checked path), or nowhere.
     enum Resolution {
         case route(EdgeRuntime.Route, RequestPath)
+        /// The route's `rate_limit` refuses the request: one is allowed again in `retryIn` nanoseconds.
+        case rateLimited(EdgeRuntime.Route, retryIn: Int64)
         case invalidPath
         case noRoute
     }
@@ -26,11 +28,20 @@ enum EdgeResponder {
             redirectToHTTPS(exchange, port: port)
             return
         }
-        let resolved = resolve(exchange)
+        var resolved = resolve(exchange)
         if case .route(let route, let path) = resolved {
             exchange.routeHeaders = route.renderedHeaders
             exchange.route = route
-            if case .proxy(let config) = route.action, !isPreflight(exchange.request, route) {
+            let preflight = isPreflight(exchange.request, route)
+            if let limiter = route.rateLimiter, !preflight {
+                // Preflights are answered here and never reach the upstream: they do not count.
+                let decision = limiter.admit(
+                    key: RateLimiter.key(of: exchange, limiter.config.key),
+                    now: Int64(exchange.start.uptimeNanoseconds))
+                exchange.rateLimitState = limiter.stateField(decision)
+                if case .limited(let retryIn, _) = decision { resolved = .rateLimited(route, retryIn: retryIn) }
+            }
+            if case .route = resolved, case .proxy(let config) = route.action, !preflight {
                 // Proxied requests stream their bodies to the upstream as they arrive.
                 ProxyExchange.start(exchange, route: route, config: config, path: path)
                 return
@@ -144,6 +155,14 @@ enum EdgeResponder {
                 return
             }
             problem(exchange, status: 404, code: "no_route", detail: "no route matches this request")
+            return
+        case .rateLimited(let matched, let retryIn):
+            var extra = [("Retry-After", String(max(1, RateLimiter.seconds(roundingUp: retryIn))))]
+            // CORS fields, so a script of an allowed origin can read the refusal.
+            if let cors = matched.cors { extra += cors.responseHeaders(origin: request.headers.first(.origin)) }
+            problem(
+                exchange, status: 429, code: "rate_limited",
+                detail: "too many requests; try again after the number of seconds in Retry-After", extra: extra)
             return
         case .route(let matched, let checkedPath):
             route = matched

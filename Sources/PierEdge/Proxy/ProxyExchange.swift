@@ -75,23 +75,7 @@ final class ProxyExchange: UpstreamConnectionOwner {
         -> String?
     {
         guard balance == .hash else { return nil }
-        let headers = exchange.request.headers
-        switch key {
-        case .clientIP:
-            return exchange.remoteAddress
-        case .header(let name):
-            return headers.first(name)
-        case .cookie(let name):
-            for value in headers.values(.cookie) {
-                for pair in value.split(separator: ";") {
-                    let trimmed = pair.trimmingASCIISpaces()
-                    if let equals = trimmed.firstIndex(of: "="), trimmed[..<equals] == name {
-                        return String(trimmed[trimmed.index(after: equals)...])
-                    }
-                }
-            }
-            return nil
-        }
+        return exchange.keyValue(key)
     }
 
     // MARK: - State the client side reads

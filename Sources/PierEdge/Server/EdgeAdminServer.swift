@@ -10,7 +10,7 @@ import Synchronization
 /// The operators' status listener (`admin.listen`, loopback only): `GET /status` reports every upstream's targets
 /// with their health, load and ejections, and every certificate with its expiry and renewal, as JSON;
 /// `POST /certificates/renew` (`?force=true`, `&name=NAME`) queues ACME renewals; `GET /metrics` is the Prometheus
-/// text exposition of the process's metrics, when the executable hands over an exporter.
+/// text exposition of the edge's metrics and of the process's registry, when the executable hands one over.
 public final class EdgeAdminServer: Service, Sendable {
     private let address: SocketAddressSpec
     private let source: EdgeRuntimeSource
@@ -25,7 +25,8 @@ public final class EdgeAdminServer: Service, Sendable {
     /// family as the registry's, the board's in `pier up`), and the edge's state.
     typealias Exposition = @Sendable (_ on: any EventLoop) -> EventLoopFuture<String>
 
-    /// - Parameter metrics: the Prometheus text of the process's metrics registry; `nil` answers `/metrics` with 404.
+    /// - Parameter metrics: the Prometheus text of the process's metrics registry; without it `/metrics` has the edge's
+    ///   own metrics only.
     public init(
         address: SocketAddressSpec, source: EdgeRuntimeSource, server: EdgeServer,
         acme: ACMECertificateManager? = nil, group: any EventLoopGroup, logger: Logger,
@@ -73,7 +74,7 @@ public final class EdgeAdminServer: Service, Sendable {
                 )
             }
         }
-        let exposition = metrics.map(exposing)
+        let exposition = exposing(metrics)
         let channel: any Channel
         do {
             channel = try await ServerBootstrap(group: group)
@@ -97,10 +98,10 @@ public final class EdgeAdminServer: Service, Sendable {
         try? await channel.close()
     }
 
-    private func exposing(_ metrics: @escaping @Sendable () -> [UInt8]) -> Exposition {
+    private func exposing(_ metrics: (@Sendable () -> [UInt8])?) -> Exposition {
         { [source, server, acme] loop in
             let runtime = source.current
-            let registry = String(decoding: metrics(), as: UTF8.self)
+            let registry = metrics.map { String(decoding: $0(), as: UTF8.self) } ?? ""
             let state = EdgeStateMetrics.text(runtime: runtime, server: server, acme: acme)
             return runtime.durations.exposition(on: loop).map { durations in
                 PierMetric.addingHelp(

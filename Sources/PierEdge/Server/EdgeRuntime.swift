@@ -26,14 +26,19 @@ public final class EdgeRuntime: Sendable {
         let requestHeaderNames: [String]
         /// Where the route's answers are counted.
         let metrics: RequestDurations
+        /// The buckets of the route's `rate_limit`, if it has one.
+        let rateLimiter: RateLimiter?
 
         init(
             match: RouteMatch, action: RouteAction, cors: CORSPolicy?, responseHeaders: [HeaderField] = [],
-            metrics: RequestDurations
+            metrics: RequestDurations, rateLimiter: RateLimiter? = nil
         ) {
             self.match = match
             self.action = action
             self.cors = cors
+            self.rateLimiter = rateLimiter
+            var responseHeaders = responseHeaders
+            if let rateLimiter { responseHeaders.append(HeaderField("RateLimit-Policy", rateLimiter.policyField)) }
             renderedHeaders = Self.render(responseHeaders)
             headerNames = responseHeaders.map { $0.name.lowercased() }
             headerFields = responseHeaders.map { ($0.name.lowercased(), $0.value) }
@@ -77,22 +82,24 @@ public final class EdgeRuntime: Sendable {
     public init(
         config: EdgeConfig, files: StaticFileStore, accessLog: AccessLogWriter?, logger: Logger,
         upstreams registry: UpstreamRegistry? = nil, acmeChallenges: HTTP01Challenges? = nil,
-        durations: RequestDurationRegistry? = nil
+        durations: RequestDurationRegistry? = nil, rateLimits: RateLimiterRegistry? = nil
     ) {
         let durations = durations ?? RequestDurationRegistry(group: nil)
         self.durations = durations
+        let limiters = (rateLimits ?? RateLimiterRegistry()).limiters(
+            for: config.routes.map { ($0.metricsLabel, $0.rateLimit) })
         self.config = config
         self.acmeChallenges = acmeChallenges
         let registry = registry ?? UpstreamRegistry(logger: logger)
         self.registry = registry
         self.upstreams = registry.makePools(config.upstreams)
-        self.routes = config.routes.map { route in
+        self.routes = zip(config.routes, limiters).map { route, limiter in
             var upstream = ""
             if case .proxy(let proxy) = route.action { upstream = proxy.upstream }
             return Route(
                 match: route.match, action: route.action, cors: route.cors.map(CORSPolicy.init),
                 responseHeaders: route.responseHeaders,
-                metrics: durations.series(route: route.metricsLabel, upstream: upstream))
+                metrics: durations.series(route: route.metricsLabel, upstream: upstream), rateLimiter: limiter)
         }
         self.unroutedMetrics = durations.series(route: "none", upstream: "")
         self.parserLimits = HTTP1RequestParser.Limits(

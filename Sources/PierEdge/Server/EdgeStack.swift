@@ -31,10 +31,11 @@ public struct EdgeStack: Sendable {
         let accessLog = try AccessLogWriter.open(config.accessLog)
         let registry = UpstreamRegistry(logger: logger)
         let durations = RequestDurationRegistry(group: group)
+        let rateLimits = RateLimiterRegistry()
         let challenges = config.acme.map { _ in HTTP01Challenges() }
         let runtime = EdgeRuntime(
             config: config, files: files, accessLog: accessLog, logger: logger, upstreams: registry,
-            acmeChallenges: challenges, durations: durations)
+            acmeChallenges: challenges, durations: durations, rateLimits: rateLimits)
         let source = EdgeRuntimeSource(runtime)
         var managed: [(name: String, certificate: TLSCertificate)] = []
         for stored in config.acme.map({ ACMEFileStorage(root: $0.storage).certificates(for: $0) }) ?? [] {
@@ -65,7 +66,7 @@ public struct EdgeStack: Sendable {
                 }
                 return EdgeRuntime(
                     config: newConfig, files: files, accessLog: accessLog, logger: logger, upstreams: registry,
-                    acmeChallenges: challenges, durations: durations)
+                    acmeChallenges: challenges, durations: durations, rateLimits: rateLimits)
             }
             services.append(reloader)
             self.reloader = reloader
