@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "PierTesting", targets: ["PierTesting"]),
     ],
     dependencies: [
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
@@ -71,11 +72,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The system's Brotli encoder (Debian: libbrotli-dev) for the edge's `br` coding.
+        .systemLibrary(
+            name: "CBrotli", pkgConfig: "libbrotlienc", providers: [.apt(["libbrotli-dev"])]
+        ),
         .target(
             name: "PierEdge",
             dependencies: [
                 "PierCore",
                 "PierACME",
+                "CBrotli",
+                .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

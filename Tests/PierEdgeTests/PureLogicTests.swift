@@ -214,8 +214,18 @@ struct StaticHelpersTests {
         #expect(MediaTypes.contentType(forFileName: "a.HTML") == "text/html; charset=utf-8")
         #expect(MediaTypes.contentType(forFileName: "a.unknown") == "application/octet-stream")
         #expect(MediaTypes.contentType(forFileName: ".env") == "application/octet-stream")
-        #expect(ContentCoding.accepted("gzip;q=0.5, br;q=0") == ["gzip"])
-        #expect(ContentCoding.accepted("*") == ["br", "gzip"])
+        let all = ["br", "zstd", "gzip"]
+        #expect(ContentCoding.choose("gzip;q=0.5, br;q=0", among: all) == "gzip")
+        #expect(ContentCoding.choose("*", among: all) == "br")
+        #expect(ContentCoding.choose("gzip, deflate, br, zstd", among: all) == "br")
+        #expect(ContentCoding.choose("gzip, deflate, br, zstd", among: ["zstd", "gzip"]) == "zstd")
+        #expect(ContentCoding.choose("br;q=0.5, gzip;q=0.9, zstd;Q=0.7", among: all) == "gzip")
+        #expect(ContentCoding.choose("X-GZIP", among: all) == "gzip")
+        #expect(ContentCoding.choose("*;q=0.1, br;q=0", among: all) == "zstd")
+        #expect(ContentCoding.choose("identity", among: all) == nil)
+        #expect(ContentCoding.choose("gzip;q=0, *;q=0", among: all) == nil)
+        #expect(ContentCoding.choose("br;q=1.5, gzip;q=0.001", among: all) == "gzip")
+        #expect(ContentCoding.choose("", among: all) == nil)
     }
 
     @Test("media-type search ignores ASCII case and finds needles anywhere")

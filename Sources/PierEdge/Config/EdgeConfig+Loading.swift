@@ -112,6 +112,7 @@ struct EdgeConfigParser {
         "name", "match", "static", "cors", "upstream", "timeouts", "retries", "strip_prefix", "add_prefix",
         "host_header",
         "encoded_slashes", "upgrades", "underscore_headers", "headers", "set_request_headers", "rate_limit",
+        "compress",
     ]
 
     func parseListen(_ value: ConfigValue) -> ListenConfig? {
@@ -367,10 +368,14 @@ struct EdgeConfigParser {
             mapping["headers"]?.report("RateLimit and RateLimit-Policy are set by the edge on routes with rate_limit")
             valid = false
         }
+        var compress = true
+        if let field = mapping["compress"] {
+            if let flag = field.bool() { compress = flag } else { valid = false }
+        }
         guard valid, let action else { return nil }
         return RouteConfig(
             match: match, action: action, cors: cors, responseHeaders: responseHeaders, name: name,
-            rateLimit: rateLimit, line: value.line)
+            rateLimit: rateLimit, compress: compress, line: value.line)
     }
 
     /// `rate_limit: { requests: 20, per: 1s, burst: 40, key: client_ip, max_keys: 100000 }`.

@@ -227,14 +227,18 @@ public struct RouteConfig: Sendable, Hashable {
     public var name: String?
     /// `rate_limit:`, a token bucket per client (or header) for the route's requests; none when `nil`.
     public var rateLimit: RateLimitConfig?
+    /// `compress:` (default on): answers of compressible types of at least 1 KiB are sent compressed (Brotli,
+    /// Zstandard or gzip, as the client prefers).
+    public var compress: Bool
     /// The 1-based line of the route in its file, for logs and `pier config check`.
     public var line: Int?
 
     public init(
         match: RouteMatch, action: RouteAction, cors: CORSConfig? = nil, responseHeaders: [HeaderField] = [],
-        name: String? = nil, rateLimit: RateLimitConfig? = nil, line: Int? = nil
+        name: String? = nil, rateLimit: RateLimitConfig? = nil, compress: Bool = true, line: Int? = nil
     ) {
         self.rateLimit = rateLimit
+        self.compress = compress
         self.match = match
         self.action = action
         self.cors = cors

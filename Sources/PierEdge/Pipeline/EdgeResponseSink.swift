@@ -79,9 +79,11 @@ struct FileBody {
 /// A proxied answer's head, with what the edge adds to it.
 struct ProxiedResponseHead {
     var upstream: UpstreamResponseHead
-    /// CORS fields of the route for this request's origin.
+    /// Fields the edge adds: CORS fields of the route for this request's origin, and those of compression
+    /// (`Content-Encoding`, `Vary`, the weakened `ETag`).
     var cors: [(String, String)]
-    /// Names (lowercased) of the route's configured fields, which replace the upstream's.
+    /// Names (lowercased) of the upstream's fields left out: the route's configured fields, which replace the
+    /// upstream's, and an `ETag` the edge weakened.
     var routeHeaderNames: [String]
     /// The protocols switched to, after a `101` for an upgrade the route allows.
     var switchedTo: String?

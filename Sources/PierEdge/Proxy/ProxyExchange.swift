@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import PierCore
 import Synchronization
@@ -11,6 +12,10 @@ final class ProxyExchange: UpstreamConnectionOwner {
     let pool: UpstreamPool
     let cors: [(String, String)]
     let routeHeaderNames: [String]
+    /// Whether the route compresses answers.
+    let compress: Bool
+    /// Compresses the answer's body on its way to the client, when the answer is compressed.
+    private var encoder: ContentEncoder?
     /// The upstream request head; without its final empty line when a Host line must follow per target.
     let requestHead: ByteBuffer
     let needsHost: Bool
@@ -34,6 +39,7 @@ final class ProxyExchange: UpstreamConnectionOwner {
         self.pool = pool
         self.cors = route.cors?.responseHeaders(origin: request.headers.first(.origin)) ?? []
         self.routeHeaderNames = route.headerNames
+        self.compress = route.compress
         (self.requestHead, self.needsHost) = UpstreamRequestHead.make(
             exchange, route: route, path: path, config: config, upgrade: upgrade)
         self.upgradeProtocols = upgrade
@@ -306,10 +312,37 @@ final class ProxyExchange: UpstreamConnectionOwner {
                 forwardHead(response)
             }
         case .body(let bytes):
-            exchange.bodyBytes += bytes.readableBytes
-            exchange.sink.writeBody(exchange, bytes)
+            if let encoder {
+                var compressed = exchange.sink.allocator.buffer(capacity: bytes.readableBytes / 2 + 64)
+                do {
+                    try encoder.compress(bytes, into: &compressed)
+                } catch {
+                    exchange.runtime.logger.error(
+                        "an answer could not be compressed", metadata: ["pier.error": "\(error)"])
+                    machine.cancel()
+                    abortClient()
+                    return
+                }
+                guard compressed.readableBytes > 0 else { return }
+                exchange.bodyBytes += compressed.readableBytes
+                exchange.sink.writeBody(exchange, compressed)
+            } else {
+                exchange.bodyBytes += bytes.readableBytes
+                exchange.sink.writeBody(exchange, bytes)
+            }
             if !exchange.sink.isWritable { connection.pauseReads() }
         case .end:
+            if let encoder {
+                self.encoder = nil
+                var last = exchange.sink.allocator.buffer(capacity: 64)
+                if (try? encoder.finish(into: &last)) == nil {
+                    machine.cancel()
+                    abortClient()
+                    return
+                }
+                exchange.bodyBytes += last.readableBytes
+                exchange.sink.writeBody(exchange, last)
+            }
             finish()
         }
     }
@@ -327,12 +360,40 @@ final class ProxyExchange: UpstreamConnectionOwner {
             exchange.keepAlive = false
         }
         let method = exchange.request.method
+        let bodyless = method == "HEAD" || status == 204 || status == 304 || status < 200
+        var response = response
+        var added = cors
+        var dropped = routeHeaderNames
+        if compress, !switched, !eventStream,
+            let plan = ResponseCompression.plan(
+                acceptEncoding: exchange.request.headers.first(.acceptEncoding), status: status,
+                headers: response.headers, contentLength: response.contentLength)
+        {
+            if !ResponseCompression.varyCovers(response.headers) { added.append(("Vary", "Accept-Encoding")) }
+            if let coding = plan.coding {
+                do {
+                    if !bodyless {
+                        encoder = try ContentEncoder(coding, effort: .streaming, sizeHint: response.contentLength)
+                    }
+                    added.append(("Content-Encoding", coding.rawValue))
+                    response.contentLength = nil
+                    if let weak = plan.weakETag {
+                        dropped.append("etag")
+                        added.append(("ETag", weak))
+                    }
+                } catch {
+                    // Sent as it is: a compressor that cannot start is no reason to fail the answer.
+                    exchange.runtime.logger.warning(
+                        "a compressor could not start", metadata: ["pier.error": "\(error)"])
+                }
+            }
+        }
         exchange.sink.startResponse(
             exchange,
             ProxiedResponseHead(
-                upstream: response, cors: cors, routeHeaderNames: routeHeaderNames,
+                upstream: response, cors: added, routeHeaderNames: dropped,
                 switchedTo: switched ? (response.headers.first(.upgrade) ?? upgradeProtocols) : nil,
-                bodyless: method == "HEAD" || status == 204 || status == 304 || status < 200))
+                bodyless: bodyless))
         if switched {
             if let bytes = exchange.sink.startTunnel(exchange), bytes.readableBytes > 0 {
                 // Bytes the client sent after its request head belong to the new protocol.

@@ -158,18 +158,16 @@ final class RateLimiter: Sendable {
             hasher.combine(address)
             return
         }
-        var parsed = in6_addr()
-        guard inet_pton(AF_INET6, address, &parsed) == 1 else {
+        var bytes = [UInt8](repeating: 0, count: 16)
+        guard inet_pton(AF_INET6, address, &bytes) == 1 else {
             hasher.combine(address)
             return
         }
-        withUnsafeBytes(of: &parsed) { bytes in
-            if bytes[0..<12].elementsEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF]) {
-                // An IPv4-mapped address is its IPv4 address.
-                hasher.combine("\(bytes[12]).\(bytes[13]).\(bytes[14]).\(bytes[15])")
-            } else {
-                hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: bytes[0..<8]))
-            }
+        if bytes[0..<12].elementsEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF]) {
+            // An IPv4-mapped address is its IPv4 address.
+            hasher.combine("\(bytes[12]).\(bytes[13]).\(bytes[14]).\(bytes[15])")
+        } else {
+            bytes.withUnsafeBytes { hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: $0[0..<8])) }
         }
     }
 }

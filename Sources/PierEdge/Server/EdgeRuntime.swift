@@ -28,11 +28,14 @@ public final class EdgeRuntime: Sendable {
         let metrics: RequestDurations
         /// The buckets of the route's `rate_limit`, if it has one.
         let rateLimiter: RateLimiter?
+        /// Whether compressible answers are sent compressed.
+        let compress: Bool
 
         init(
             match: RouteMatch, action: RouteAction, cors: CORSPolicy?, responseHeaders: [HeaderField] = [],
-            metrics: RequestDurations, rateLimiter: RateLimiter? = nil
+            metrics: RequestDurations, rateLimiter: RateLimiter? = nil, compress: Bool = true
         ) {
+            self.compress = compress
             self.match = match
             self.action = action
             self.cors = cors
@@ -99,7 +102,8 @@ public final class EdgeRuntime: Sendable {
             return Route(
                 match: route.match, action: route.action, cors: route.cors.map(CORSPolicy.init),
                 responseHeaders: route.responseHeaders,
-                metrics: durations.series(route: route.metricsLabel, upstream: upstream), rateLimiter: limiter)
+                metrics: durations.series(route: route.metricsLabel, upstream: upstream), rateLimiter: limiter,
+                compress: route.compress)
         }
         self.unroutedMetrics = durations.series(route: "none", upstream: "")
         self.parserLimits = HTTP1RequestParser.Limits(

@@ -31,6 +31,12 @@ public final class StaticRepresentation: Sendable {
     public let modifiedSeconds: Int
     /// `Content-Encoding`, or `nil` for the identity representation.
     public let contentEncoding: String?
+    /// Compressed by the edge (not a precompressed file beside the original): served only where the route's
+    /// `compress` is on.
+    public let generated: Bool
+    /// What identifies the file's version on disk: the edge keeps what it made from one version (contents and
+    /// compressed forms) while the version stays.
+    let stamp: FileStamp
     /// The bytes, for files small enough to keep in memory; `nil` means send from disk.
     public let contents: ByteBuffer?
     /// The start of a plain `200 OK` answer for this representation, every field that does not change per request
@@ -41,8 +47,11 @@ public final class StaticRepresentation: Sendable {
 
     init(
         path: String, size: Int, etag: String, modifiedSeconds: Int, contentEncoding: String?, contents: ByteBuffer?,
-        metadata: (contentType: String, lastModified: String, cacheControl: String, varies: Bool)
+        metadata: (contentType: String, lastModified: String, cacheControl: String, varies: Bool),
+        generated: Bool = false, stamp: FileStamp
     ) {
+        self.generated = generated
+        self.stamp = stamp
         self.path = path
         self.size = size
         self.etag = etag
@@ -79,13 +88,31 @@ extension EdgeResponseHead {
     }
 }
 
+/// A file's version on disk: size, modification time to the nanosecond, inode.
+struct FileStamp: Sendable, Hashable {
+    var size: Int
+    var seconds: Int
+    var nanoseconds: Int
+    var inode: UInt64
+
+    init(_ info: stat) {
+        size = Int(info.st_size)
+        seconds = Int(info.st_mtim.tv_sec)
+        nanoseconds = Int(info.st_mtim.tv_nsec)
+        inode = UInt64(info.st_ino)
+    }
+}
+
 /// A regular file in a static root, with everything needed to answer for it without touching the disk again.
 ///
 /// Immutable and shared, like its representations.
 public final class StaticFile: Sendable {
     public let identity: StaticRepresentation
-    /// Precompressed siblings, best first (Brotli before gzip).
+    /// Compressed representations: precompressed siblings and those the edge made, in the order of preference
+    /// (Brotli, Zstandard, gzip).
     public let encoded: [StaticRepresentation]
+    /// Whether answers depend on `Accept-Encoding` (`Vary`): there are, or will be, compressed representations.
+    let varies: Bool
     public let lastModified: String
     public let lastModifiedSeconds: Int
     public let contentType: String
@@ -93,10 +120,11 @@ public final class StaticFile: Sendable {
 
     init(
         identity: StaticRepresentation, encoded: [StaticRepresentation], lastModified: String,
-        lastModifiedSeconds: Int, contentType: String, cacheControl: String
+        lastModifiedSeconds: Int, contentType: String, cacheControl: String, varies: Bool
     ) {
         self.identity = identity
         self.encoded = encoded
+        self.varies = varies
         self.lastModified = lastModified
         self.lastModifiedSeconds = lastModifiedSeconds
         self.contentType = contentType
@@ -106,6 +134,29 @@ public final class StaticFile: Sendable {
     /// Whether every representation is answered from memory, none from disk.
     var isInMemory: Bool {
         identity.contents != nil && encoded.allSatisfy { $0.contents != nil }
+    }
+
+    /// The codings the edge should make for this file: it is kept in memory, compresses well, is large enough, and
+    /// has no precompressed file of that coding beside it.
+    var missingCodings: [ContentCodingName] {
+        guard identity.contents != nil, identity.size >= Compressibility.minimumBytes,
+            Compressibility.isCompressible(contentType: contentType)
+        else { return [] }
+        return ContentCodingName.preference.filter { coding in
+            coding.isAvailable && !encoded.contains { $0.contentEncoding == coding.rawValue }
+        }
+    }
+
+    /// The same file with other compressed representations, kept in the order of preference.
+    func with(encoded representations: [StaticRepresentation]) -> StaticFile {
+        let order = ContentCodingName.preference.map(\.rawValue)
+        let sorted = representations.sorted { first, second in
+            (order.firstIndex(of: first.contentEncoding ?? "") ?? order.count)
+                < (order.firstIndex(of: second.contentEncoding ?? "") ?? order.count)
+        }
+        return StaticFile(
+            identity: identity, encoded: sorted, lastModified: lastModified, lastModifiedSeconds: lastModifiedSeconds,
+            contentType: contentType, cacheControl: cacheControl, varies: varies || !sorted.isEmpty)
     }
 }
 
@@ -147,6 +198,9 @@ public final class StaticFileStore: Sendable {
     /// Most entries kept (metadata and not-found answers included).
     public let maxEntries: Int
     public let revalidateAfter: TimeAmount
+    /// Whether files kept in memory get compressed representations (Brotli, Zstandard, gzip), made once per
+    /// version of the file on the thread pool.
+    public let compress: Bool
     /// Reads file contents on the thread pool, for answers that cannot use `sendfile` (TLS, HTTP/2).
     var fileIO: NonBlockingFileIO { NonBlockingFileIO(threadPool: threadPool) }
 
@@ -155,8 +209,10 @@ public final class StaticFileStore: Sendable {
         maxCachedFileBytes: Int = 256 * 1024,
         maxCachedBytes: Int = 64 * 1024 * 1024,
         maxEntries: Int = 10000,
-        revalidateAfter: TimeAmount = .seconds(1)
+        revalidateAfter: TimeAmount = .seconds(1),
+        compress: Bool = true
     ) {
+        self.compress = compress
         self.threadPool = threadPool
         self.maxCachedFileBytes = maxCachedFileBytes
         self.maxCachedBytes = maxCachedBytes
@@ -200,19 +256,71 @@ public final class StaticFileStore: Sendable {
     }
 
     /// Resolves `relativePath` under `root` on the thread pool and caches the answer.
+    ///
+    /// A file that should have compressed representations the edge has not made yet is answered (and cached) at
+    /// once without them; they are made by a second task on the thread pool and replace the entry when done, so no
+    /// request waits for a compressor.
     public func resolve(root: String, relativePath: String, eventLoop: any EventLoop) -> EventLoopFuture<StaticLookup> {
-        threadPool.runIfActive(eventLoop: eventLoop) { [self] in
+        let key = Key(root: root, path: relativePath)
+        let previous = state.withLockedValue { state -> StaticFile? in
+            if case .file(let file) = state.entries[key]?.lookup { return file }
+            return nil
+        }
+        return threadPool.runIfActive(eventLoop: eventLoop) { [self] in
             // Resolved on every miss, so a root that is a symlink (atomic deploys) can be switched.
             let realRoot = Self.realPath(root) ?? root
             let lookup = Self.resolveBlocking(
                 root: root,
                 realRoot: realRoot,
                 relativePath: relativePath,
-                maxContentBytes: self.maxCachedFileBytes
+                maxContentBytes: self.maxCachedFileBytes,
+                compress: self.compress,
+                previous: previous
             )
-            self.store(key: Key(root: root, path: relativePath), lookup: lookup)
+            self.store(key: key, lookup: lookup)
+            if self.compress, case .file(let file) = lookup, !file.missingCodings.isEmpty {
+                self.threadPool.submit { state in
+                    guard state == .active else { return }
+                    self.addCompressedRepresentations(key: key, file: file)
+                }
+            }
             return lookup
         }
+    }
+
+    /// Makes the representations `file` lacks and puts them into its entry, unless the entry moved on meanwhile.
+    private func addCompressedRepresentations(key: Key, file: StaticFile) {
+        guard let contents = file.identity.contents else { return }
+        let identity = file.identity
+        var made: [StaticRepresentation] = []
+        for coding in file.missingCodings {
+            guard let compressed = try? ContentEncoder.compress(contents, coding, effort: .once),
+                compressed.readableBytes < contents.readableBytes
+            else { continue }
+            let tag = identity.etag.dropLast()
+            made.append(
+                StaticRepresentation(
+                    path: identity.path, size: compressed.readableBytes, etag: "\(tag)-\(coding.rawValue)\"",
+                    modifiedSeconds: identity.modifiedSeconds, contentEncoding: coding.rawValue, contents: compressed,
+                    metadata: (file.contentType, file.lastModified, file.cacheControl, varies: true), generated: true,
+                    stamp: identity.stamp))
+        }
+        let updated = file.with(encoded: file.encoded + made)
+        let bytes = updated.identity.contents.map { _ in Self.bytes(of: updated) } ?? 0
+        state.withLockedValue { state in
+            guard var entry = state.entries[key], case .file(let current) = entry.lookup, current === file,
+                state.cachedBytes - entry.bytes + bytes <= maxCachedBytes
+            else { return }
+            state.cachedBytes += bytes - entry.bytes
+            entry.lookup = .file(updated)
+            entry.bytes = bytes
+            state.entries[key] = entry
+        }
+    }
+
+    /// The bytes a file's representations keep in memory.
+    static func bytes(of file: StaticFile) -> Int {
+        (file.identity.contents?.readableBytes ?? 0) + file.encoded.reduce(0) { $0 + ($1.contents?.readableBytes ?? 0) }
     }
 
     /// Opens a representation's file for sending with `sendfile`, on the thread pool.
@@ -241,10 +349,7 @@ public final class StaticFileStore: Sendable {
 
     private func store(key: Key, lookup: StaticLookup) {
         var bytes = 0
-        if case .file(let file) = lookup {
-            bytes = file.identity.contents?.readableBytes ?? 0
-            bytes += file.encoded.reduce(0) { $0 + ($1.contents?.readableBytes ?? 0) }
-        }
+        if case .file(let file) = lookup { bytes = Self.bytes(of: file) }
         let now = NIODeadline.now()
         state.withLockedValue { state in
             state.revalidating.remove(key)
@@ -278,9 +383,12 @@ public final class StaticFileStore: Sendable {
         return real == realRoot || real.hasPrefix(realRoot.hasSuffix("/") ? realRoot : realRoot + "/")
     }
 
-    static func resolveBlocking(root: String, realRoot: String, relativePath: String, maxContentBytes: Int)
-        -> StaticLookup
-    {
+    /// - Parameter previous: the file's entry until now: what the edge made from the same version of the file
+    ///   (its contents, its compressed representations) is kept instead of being read and compressed again.
+    static func resolveBlocking(
+        root: String, realRoot: String, relativePath: String, maxContentBytes: Int, compress: Bool = false,
+        previous: StaticFile? = nil
+    ) -> StaticLookup {
         let path = root + relativePath
         var info = stat()
         guard stat(path, &info) == 0 else { return .notFound }
@@ -303,7 +411,7 @@ public final class StaticFileStore: Sendable {
         }
         let lastModified = HTTPDate.format(epochSeconds: mtime)
         var siblings: [(path: String, size: Int, modified: Int, encoding: String)] = []
-        for (suffix, encoding) in [(".br", "br"), (".gz", "gzip")] {
+        for (suffix, encoding) in [(".br", "br"), (".zst", "zstd"), (".gz", "gzip")] {
             var sibling = stat()
             let siblingPath = path + suffix
             guard stat(siblingPath, &sibling) == 0, sibling.st_mode & S_IFMT == S_IFREG,
@@ -311,16 +419,29 @@ public final class StaticFileStore: Sendable {
             else { continue }
             siblings.append((siblingPath, Int(sibling.st_size), Int(sibling.st_mtim.tv_sec), encoding))
         }
-        let metadata = (contentType, lastModified, cacheControl, varies: !siblings.isEmpty)
-        let identity = StaticRepresentation(
-            path: path,
-            size: size,
-            etag: "\"\(tag)\"",
-            modifiedSeconds: mtime,
-            contentEncoding: nil,
-            contents: size <= maxContentBytes ? readContents(path, size: size) : nil,
-            metadata: metadata
-        )
+        let stamp = FileStamp(info)
+        let willCompress =
+            compress && size <= maxContentBytes && size >= Compressibility.minimumBytes
+            && Compressibility.isCompressible(contentType: contentType)
+        let metadata = (contentType, lastModified, cacheControl, varies: !siblings.isEmpty || willCompress)
+        let kept = previous.flatMap { previous in
+            previous.identity.stamp == stamp && previous.identity.path == path
+                && previous.cacheControl == cacheControl && previous.identity.contents != nil
+                && previous.varies == metadata.varies ? previous : nil
+        }
+        let identity =
+            kept?.identity
+            ?? StaticRepresentation(
+                path: path,
+                size: size,
+                etag: "\"\(tag)\"",
+                modifiedSeconds: mtime,
+                contentEncoding: nil,
+                contents: size <= maxContentBytes ? readContents(path, size: size) : nil,
+                metadata: metadata,
+                stamp: stamp
+            )
+        let generated = kept?.encoded.filter(\.generated) ?? []
         let encoded = siblings.map { sibling in
             StaticRepresentation(
                 path: sibling.path,
@@ -329,19 +450,23 @@ public final class StaticFileStore: Sendable {
                 modifiedSeconds: sibling.modified,
                 contentEncoding: sibling.encoding,
                 contents: sibling.size <= maxContentBytes ? readContents(sibling.path, size: sibling.size) : nil,
-                metadata: metadata
+                metadata: metadata,
+                stamp: stamp
             )
         }
-        return .file(
-            StaticFile(
-                identity: identity,
-                encoded: encoded,
-                lastModified: lastModified,
-                lastModifiedSeconds: mtime,
-                contentType: contentType,
-                cacheControl: cacheControl
-            )
+        let file = StaticFile(
+            identity: identity,
+            encoded: [],
+            lastModified: lastModified,
+            lastModifiedSeconds: mtime,
+            contentType: contentType,
+            cacheControl: cacheControl,
+            varies: metadata.varies
         )
+        // Made representations of a coding that now has a precompressed file give way to it.
+        let siblingCodings = Set(encoded.compactMap(\.contentEncoding))
+        return .file(
+            file.with(encoded: encoded + generated.filter { !siblingCodings.contains($0.contentEncoding ?? "") }))
     }
 
     static func readContents(_ path: String, size: Int) -> ByteBuffer? {

@@ -133,9 +133,11 @@ enum StaticResponder {
         let rangeHeader = request.method == "GET" ? headers.first(.range) : nil
         var representation = file.identity
         if rangeHeader == nil, !file.encoded.isEmpty, let acceptEncoding = headers.first(.acceptEncoding) {
-            let accepted = ContentCoding.accepted(acceptEncoding)
-            if let chosen = file.encoded.first(where: { accepted.contains($0.contentEncoding ?? "") }) {
-                representation = chosen
+            // Generated representations only where the route compresses; precompressed files always.
+            let compress = exchange.route?.compress ?? true
+            let available = file.encoded.compactMap { compress || !$0.generated ? $0.contentEncoding : nil }
+            if let chosen = ContentCoding.choose(acceptEncoding, among: available) {
+                representation = file.encoded.first { $0.contentEncoding == chosen } ?? representation
             }
         }
         let notModified: Bool
@@ -157,7 +159,7 @@ enum StaticResponder {
         var response = EdgeResponseHead.forFile(
             status: 200, contentType: file.contentType, lastModified: file.lastModified, etag: representation.etag,
             cacheControl: cacheControl ?? file.cacheControl, contentEncoding: representation.contentEncoding,
-            varies: !file.encoded.isEmpty)
+            varies: file.varies)
         response.add(extra)
         if notModified {
             response.status = 304
@@ -267,36 +269,5 @@ enum StaticResponder {
             }
         }
         return output
-    }
-}
-
-/// `Accept-Encoding` negotiation for precompressed files.
-enum ContentCoding {
-    /// The codings the client accepts with a non-zero quality, lowercased.
-    static func accepted(_ header: String) -> Set<String> {
-        var result: Set<String> = []
-        var refused: Set<String> = []
-        var wildcard = false
-        for element in HTTPToken.list(header) {
-            let parts = element.split(separator: ";")
-            guard let first = parts.first else { continue }
-            let coding = first.trimmingASCIISpaces().lowercased()
-            var quality = 1.0
-            for parameter in parts.dropFirst() {
-                let pair = parameter.trimmingASCIISpaces()
-                if pair.lowercased().hasPrefix("q=") { quality = Double(pair.dropFirst(2)) ?? 0 }
-            }
-            if coding == "*" {
-                wildcard = quality > 0
-            } else if quality > 0 {
-                result.insert(coding)
-            } else {
-                refused.insert(coding)
-            }
-        }
-        if wildcard {
-            for coding in ["br", "gzip"] where !refused.contains(coding) { result.insert(coding) }
-        }
-        return result
     }
 }
