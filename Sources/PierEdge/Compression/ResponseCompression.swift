@@ -10,11 +10,11 @@ struct ResponseCompression: Equatable {
     /// The plan for an answer, or `nil` when compression does not apply to it at all (no `Vary` either): an
     /// answer already encoded, a partial one, `no-transform`, a type that does not compress, or a body under 1 KiB.
     static func plan(
-        acceptEncoding: String?, status: Int, headers: HTTPHeaderFields, contentLength: Int?
+        acceptEncoding: String?, status: Int, contentType: String?, headers: HTTPHeaderFields, contentLength: Int?
     ) -> ResponseCompression? {
         guard status >= 200, status != 204, status != 206, status != 304,
             (contentLength ?? Int.max) >= Compressibility.minimumBytes,
-            let type = headers.first(.contentType), Compressibility.isCompressible(contentType: type),
+            let type = contentType, Compressibility.isCompressible(contentType: type),
             !headers.contains("content-range")
         else { return nil }
         if let encoding = headers.first("content-encoding"),

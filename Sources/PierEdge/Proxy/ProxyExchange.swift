@@ -350,10 +350,9 @@ final class ProxyExchange: UpstreamConnectionOwner {
     private func forwardHead(_ response: UpstreamResponseHead) {
         let status = response.status
         let switched = status == 101 && isUpgrade
+        let contentType = response.headers.first(.contentType)
         let eventStream =
-            response.headers.first(.contentType).map {
-                HTTPToken.containsCaseInsensitive($0, lowercaseNeedle: "text/event-stream")
-            } ?? false
+            contentType.map { HTTPToken.containsCaseInsensitive($0, lowercaseNeedle: "text/event-stream") } ?? false
         machine.responseStarted(switched: switched, eventStream: eventStream, now: .now())
         if !machine.requestEnded && exchange.request.hasBody {
             // The upstream answered before the whole body arrived; the rest will not be read.
@@ -367,7 +366,7 @@ final class ProxyExchange: UpstreamConnectionOwner {
         if compress, !switched, !eventStream,
             let plan = ResponseCompression.plan(
                 acceptEncoding: exchange.request.headers.first(.acceptEncoding), status: status,
-                headers: response.headers, contentLength: response.contentLength)
+                contentType: contentType, headers: response.headers, contentLength: response.contentLength)
         {
             if !ResponseCompression.varyCovers(response.headers) { added.append(("Vary", "Accept-Encoding")) }
             if let coding = plan.coding {

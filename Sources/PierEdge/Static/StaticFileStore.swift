@@ -277,14 +277,14 @@ public final class StaticFileStore: Sendable {
                 compress: self.compress,
                 previous: previous
             )
-            self.store(key: key, lookup: lookup)
-            if self.compress, case .file(let file) = lookup, !file.missingCodings.isEmpty {
+            let stored = self.store(key: key, lookup: lookup)
+            if self.compress, case .file(let file) = stored, !file.missingCodings.isEmpty {
                 self.threadPool.submit { state in
                     guard state == .active else { return }
                     self.addCompressedRepresentations(key: key, file: file)
                 }
             }
-            return lookup
+            return stored
         }
     }
 
@@ -347,12 +347,24 @@ public final class StaticFileStore: Sendable {
         public init() {}
     }
 
-    private func store(key: Key, lookup: StaticLookup) {
-        var bytes = 0
-        if case .file(let file) = lookup { bytes = Self.bytes(of: file) }
+    /// Caches `lookup` and returns what was cached: a revalidation that found the same version of a file keeps the
+    /// compressed representations made while it ran (it started from the entry before they were added).
+    @discardableResult
+    private func store(key: Key, lookup: StaticLookup) -> StaticLookup {
+        var lookup = lookup
         let now = NIODeadline.now()
-        state.withLockedValue { state in
+        return state.withLockedValue { state in
             state.revalidating.remove(key)
+            if case .file(let new) = lookup, case .file(let old)? = state.entries[key]?.lookup,
+                new.identity === old.identity
+            {
+                let missing = old.encoded.filter { made in
+                    made.generated && !new.encoded.contains { $0.contentEncoding == made.contentEncoding }
+                }
+                if !missing.isEmpty { lookup = .file(new.with(encoded: new.encoded + missing)) }
+            }
+            var bytes = 0
+            if case .file(let file) = lookup { bytes = Self.bytes(of: file) }
             if let old = state.entries[key] { state.cachedBytes -= old.bytes }
             if state.entries.count >= maxEntries || state.cachedBytes + bytes > maxCachedBytes {
                 // Over budget: drop everything that is stale, then, if still needed, everything. Simple and bounded;
@@ -364,9 +376,10 @@ public final class StaticFileStore: Sendable {
                     state.cachedBytes = 0
                 }
             }
-            guard state.cachedBytes + bytes <= maxCachedBytes else { return }
+            guard state.cachedBytes + bytes <= maxCachedBytes else { return lookup }
             state.entries[key] = Entry(lookup: lookup, checkedAt: now, bytes: bytes)
             state.cachedBytes += bytes
+            return lookup
         }
     }
 
