@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "pier", targets: ["PierCLI"]),
         .library(name: "PierCore", targets: ["PierCore"]),
+        .library(name: "PierTokens", targets: ["PierTokens"]),
         .library(name: "PierACME", targets: ["PierACME"]),
         .library(name: "PierEdge", targets: ["PierEdge"]),
         .library(name: "PierBoard", targets: ["PierBoard"]),
@@ -56,6 +57,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "PierTokens",
+            dependencies: ["PierCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "PierACME",
             dependencies: [
                 "PierCore",
@@ -81,7 +87,9 @@ let package = Package(
             dependencies: [
                 "PierCore",
                 "PierACME",
+                "PierTokens",
                 "CBrotli",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -126,6 +134,7 @@ let package = Package(
             dependencies: [
                 "PierCore",
                 "PierBoardStore",
+                "PierTokens",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -188,6 +197,7 @@ let package = Package(
             dependencies: [
                 "PierCore",
                 "PierEdge",
+                "PierTokens",
                 "PierBoard",
                 "PierBoardStore",
                 "PierMail",
@@ -224,7 +234,9 @@ let package = Package(
         .testTarget(
             name: "PierEdgeTests",
             dependencies: [
-                "PierCore", "PierEdge", "PierTesting", .product(name: "NIOEmbedded", package: "swift-nio"),
+                "PierCore", "PierEdge", "PierTesting", "PierTokens",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -243,6 +255,7 @@ let package = Package(
                 "PierBoard",
                 "PierCore",
                 "PierBoardStore",
+                "PierTokens",
                 "PierTesting",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -8,6 +8,7 @@ import PierBoard
 import PierBoardStore
 import PierCore
 import PierNotify
+import PierTokens
 import ServiceLifecycle
 import UnixSignals
 

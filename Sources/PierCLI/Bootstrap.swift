@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import PierBoard
 import PierCore
+import PierTokens
 import Prometheus
 import ServiceLifecycle
 import UnixSignals

@@ -64,6 +64,13 @@ struct ConfigCheckCommand: ParsableCommand {
                 if let prefix = config.addPrefix { action += " (add_prefix \(prefix))" }
                 if config.passEncodedSlashes { action += " (encoded_slashes pass)" }
             }
+            if let auth = route.auth {
+                switch auth.paseto.key {
+                case .url(let urls):
+                    action += "; auth: PASETO v4.public tokens, key from \(urls.joined(separator: " or "))"
+                case .inline: action += "; auth: PASETO v4.public tokens, key in the configuration"
+                }
+            }
             if let limit = route.rateLimit {
                 action += "; rate_limit \(limit.requests) per \(ConfigDuration.format(limit.per)), burst \(limit.burst)"
                 action += " by \(limit.key)"

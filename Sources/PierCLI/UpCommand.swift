@@ -10,6 +10,7 @@ import PierBoardStore
 import PierCore
 import PierEdge
 import PierNotify
+import PierTokens
 import Prometheus
 import ServiceLifecycle
 import UnixSignals
@@ -250,10 +251,27 @@ struct UpCommand: AsyncParsableCommand {
                     action: .proxy(Self.boardRoute(proxySecret: proxySecret)),
                     responseHeaders: Self.apiHeaders, name: "signin", rateLimit: Self.signInRateLimit
                 ),
+                // Signing in, refreshing and ending a session, the token key and the API description need no token;
+                // everything else under /api/ is checked at the edge, so a board instance never sees a request
+                // without a valid one (and still checks it itself, with the session's revocation).
+                RouteConfig(
+                    match: RouteMatch(pathPrefix: "/api/v1/auth/"),
+                    action: .proxy(Self.boardRoute(proxySecret: proxySecret)),
+                    responseHeaders: Self.apiHeaders, name: "auth"
+                ),
+                RouteConfig(
+                    match: RouteMatch(pathPrefix: "/api/v1/openapi.json"),
+                    action: .proxy(Self.boardRoute(proxySecret: proxySecret)),
+                    responseHeaders: Self.apiHeaders, name: "openapi"
+                ),
                 RouteConfig(
                     match: RouteMatch(pathPrefix: "/api/"),
                     action: .proxy(Self.boardRoute(proxySecret: proxySecret)),
-                    responseHeaders: Self.apiHeaders, name: "api"
+                    responseHeaders: Self.apiHeaders, name: "api",
+                    auth: AuthConfig(
+                        paseto: PASETOAuthConfig(
+                            key: .inline(PASERK.encode(signingKey.publicKey)),
+                            implicitAssertion: String(decoding: AccessTokenIssuer.implicitAssertion, as: UTF8.self)))
                 ),
                 RouteConfig(
                     match: RouteMatch(pathPrefix: "/", methods: ["GET", "HEAD", "OPTIONS"]),

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import PierBoardStore
 import PierTesting
+import PierTokens
 import Synchronization
 import Testing
 

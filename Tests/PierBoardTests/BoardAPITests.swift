@@ -7,6 +7,7 @@ import HummingbirdTesting
 import PierBoard
 import PierBoardStore
 import PierTesting
+import PierTokens
 import Testing
 
 @Suite("Board API")

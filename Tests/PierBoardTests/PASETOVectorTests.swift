@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import PierCore
+import PierTokens
 import Testing
 
 @testable import PierBoard

@@ -40,6 +40,16 @@ struct UpCommandTests {
             #expect(api.header("X-Content-Type-Options") == "nosniff")
             #expect(api.headerValues("Content-Security-Policy") == ["default-src 'none'; frame-ancestors 'none'"])
             #expect(api.header("RateLimit-Policy") == nil)
+            #expect(api.header("WWW-Authenticate") == "Bearer")
+            // The edge checks tokens on /api/ (a forged one never reaches the board), except where none is needed.
+            let forged = try await RawHTTPClient.request(
+                port: port, "GET", "/api/v1/boards", headers: [("Authorization", "Bearer v4.public.forged")])
+            #expect(forged.status == 401)
+            #expect(forged.header("WWW-Authenticate") == "Bearer error=\"invalid_token\"")
+            for open in ["/api/v1/auth/public-key", "/api/v1/openapi.json"] {
+                let answer = try await RawHTTPClient.request(port: port, "GET", open)
+                #expect(answer.status == 200, "\(open)")
+            }
             // Sign-in attempts have a rate limit of their own at the edge.
             let signIn = try await RawHTTPClient.request(
                 port: port, "POST", "/api/v1/auth/login", headers: [("Content-Type", "application/json")],

@@ -5,6 +5,7 @@ import Logging
 import Metrics
 import PierBoardStore
 import PierCore
+import PierTokens
 
 extension BoardAPI {
     func addAuthRoutes(_ router: Router<BoardContext>) {

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import PierBoardStore
 import PierCore
+import PierTokens
 
 /// The claims of a Pier access token.
 public struct AccessClaims: Sendable, Hashable {
@@ -37,7 +38,7 @@ public struct AccessClaims: Sendable, Hashable {
 public struct AccessTokenIssuer: Sendable {
     /// Implicit assertion binding tokens to Pier, so a token minted for another purpose with the same key never
     /// verifies here.
-    static let implicitAssertion = Array("pier.access.v1".utf8)
+    public static let implicitAssertion = Array("pier.access.v1".utf8)
 
     public let signingKey: Curve25519.Signing.PrivateKey?
     public let publicKey: Curve25519.Signing.PublicKey

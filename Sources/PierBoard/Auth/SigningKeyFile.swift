@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import PierCore
+import PierTokens
 
 /// The board's token signing key on disk: a PASERK `k4.secret` line in a file readable only by its owner (0600).
 ///

@@ -231,6 +231,12 @@ public struct ConfigValue {
         return value
     }
 
+    /// Whether the value is a list (for fields that take one value or several).
+    public var isList: Bool {
+        if case .sequence = node { return true }
+        return false
+    }
+
     /// The value as a list of texts.
     public func stringList() -> [String]? {
         guard let items = list() else { return nil }

@@ -1,5 +1,6 @@
 import Foundation
 import PierCore
+import PierTokens
 
 extension EdgeConfig {
     /// Reads and validates a configuration file; throws every problem found, each with file, line and field.
@@ -112,7 +113,7 @@ struct EdgeConfigParser {
         "name", "match", "static", "cors", "upstream", "timeouts", "retries", "strip_prefix", "add_prefix",
         "host_header",
         "encoded_slashes", "upgrades", "underscore_headers", "headers", "set_request_headers", "rate_limit",
-        "compress",
+        "compress", "auth",
     ]
 
     func parseListen(_ value: ConfigValue) -> ListenConfig? {
@@ -372,10 +373,92 @@ struct EdgeConfigParser {
         if let field = mapping["compress"] {
             if let flag = field.bool() { compress = flag } else { valid = false }
         }
+        var auth: AuthConfig?
+        if let authValue = mapping["auth"] {
+            auth = parseAuth(authValue)
+            if auth == nil { valid = false }
+        }
         guard valid, let action else { return nil }
         return RouteConfig(
             match: match, action: action, cors: cors, responseHeaders: responseHeaders, name: name,
-            rateLimit: rateLimit, compress: compress, line: value.line)
+            rateLimit: rateLimit, compress: compress, auth: auth, line: value.line)
+    }
+
+    /// `auth: { paseto: { public_key_url: …, implicit_assertion: …, cookie: pier_access, refresh: 5m, leeway: 30s } }`
+    /// (or `public_key: k4.public.…` instead of the URL).
+    func parseAuth(_ value: ConfigValue) -> AuthConfig? {
+        guard let mapping = value.mapping(allowedKeys: ["paseto"]), let pasetoValue = mapping.required("paseto"),
+            let paseto = pasetoValue.mapping(allowedKeys: [
+                "public_key_url", "public_key", "implicit_assertion", "cookie", "refresh", "leeway",
+            ])
+        else { return nil }
+        var valid = true
+        var key: PASETOAuthConfig.KeySource?
+        switch (paseto["public_key_url"], paseto["public_key"]) {
+        case (.some(let field), nil):
+            // One URL, or a list tried in order.
+            let urls = field.isList ? field.stringList() : field.nonEmptyString().map { [$0] }
+            if let urls, !urls.isEmpty {
+                let bad = urls.filter { url in
+                    guard let parsed = URL(string: url), parsed.host?.isEmpty == false else { return true }
+                    return !["http", "https"].contains(parsed.scheme?.lowercased() ?? "")
+                }
+                if bad.isEmpty {
+                    key = .url(urls)
+                } else {
+                    field.report("must be the http:// or https:// URL (or a list of them) that answers the token key")
+                    valid = false
+                }
+            } else {
+                if urls?.isEmpty == true { field.report("must name at least one URL") }
+                valid = false
+            }
+        case (nil, .some(let field)):
+            if let text = field.nonEmptyString() {
+                if (try? PASERK.publicKey(text)) != nil {
+                    key = .inline(text)
+                } else {
+                    field.report("must be a k4.public. PASERK (an Ed25519 public key)")
+                    valid = false
+                }
+            } else {
+                valid = false
+            }
+        case (.some, .some):
+            paseto.owner.report("has both public_key_url and public_key: give one")
+            valid = false
+        case (nil, nil):
+            paseto.owner.report("needs public_key_url (where the key is published) or public_key (a k4.public. PASERK)")
+            valid = false
+        }
+        var config = PASETOAuthConfig(key: key ?? .inline(""))
+        if let field = paseto["implicit_assertion"] {
+            if let text = field.string() { config.implicitAssertion = text } else { valid = false }
+        }
+        if let field = paseto["cookie"] {
+            if let text = field.nonEmptyString(), HTTPToken.isToken(text) {
+                config.cookie = text
+            } else {
+                field.report("must be a cookie name")
+                valid = false
+            }
+        }
+        if let field = paseto["refresh"] {
+            if let refresh = field.duration(minimum: .seconds(10)) { config.refresh = refresh } else { valid = false }
+        }
+        if let field = paseto["leeway"] {
+            if let leeway = field.duration() {
+                if leeway <= .seconds(300) {
+                    config.leeway = leeway
+                } else {
+                    field.report("must be at most 5m")
+                    valid = false
+                }
+            } else {
+                valid = false
+            }
+        }
+        return valid && key != nil ? AuthConfig(paseto: config) : nil
     }
 
     /// `rate_limit: { requests: 20, per: 1s, burst: 40, key: client_ip, max_keys: 100000 }`.

@@ -230,13 +230,17 @@ public struct RouteConfig: Sendable, Hashable {
     /// `compress:` (default on): answers of compressible types of at least 1 KiB are sent compressed (Brotli,
     /// Zstandard or gzip, as the client prefers).
     public var compress: Bool
+    /// `auth:`, the token every request must carry (checked at the edge); none when `nil`.
+    public var auth: AuthConfig?
     /// The 1-based line of the route in its file, for logs and `pier config check`.
     public var line: Int?
 
     public init(
         match: RouteMatch, action: RouteAction, cors: CORSConfig? = nil, responseHeaders: [HeaderField] = [],
-        name: String? = nil, rateLimit: RateLimitConfig? = nil, compress: Bool = true, line: Int? = nil
+        name: String? = nil, rateLimit: RateLimitConfig? = nil, compress: Bool = true, auth: AuthConfig? = nil,
+        line: Int? = nil
     ) {
+        self.auth = auth
         self.rateLimit = rateLimit
         self.compress = compress
         self.match = match

@@ -204,7 +204,7 @@ final class HTTP1Connection: ChannelDuplexHandler, AnsweredInTurn {
     private var bodyAccepted: Bool {
         guard let exchange else { return true }
         // Bodies sent to routes the edge answers itself are read and dropped.
-        return exchange.proxy?.wantsClientBytes ?? true
+        return exchange.wantsClientBytes
     }
 
     /// Carries out the state machine's actions until it waits.

@@ -77,8 +77,9 @@ final class HTTP2StreamHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if let proxy = exchange?.proxy, !requestEnded, !proxy.wantsClientBytes {
-            // The upstream cannot take more: the client's window fills up and it waits.
+        if let exchange, !requestEnded, !exchange.wantsClientBytes {
+            // The upstream cannot take more (or the request waits for a token key): the client's window fills up
+            // and it waits.
             heldRead = true
             return
         }
@@ -475,7 +476,7 @@ extension HTTP2StreamHandler: EdgeResponseSink {
     }
 
     func requestDemandChanged(_ exchange: EdgeExchange) {
-        guard heldRead, let context, exchange.proxy?.wantsClientBytes ?? true else { return }
+        guard heldRead, let context, exchange.wantsClientBytes else { return }
         heldRead = false
         context.read()
     }

@@ -50,6 +50,14 @@ final class EdgeExchange {
     var proxy: ProxyExchange?
     /// An answer that waits for the request body to be read (and discarded) first.
     var whenRequestEnds: (() -> Void)?
+    /// Who the route's `auth:` found the token to speak for, forwarded upstream.
+    var identity: EdgeAuthenticator.Identity?
+    /// The request waits for the route's token key to be fetched: its body is not read meanwhile.
+    var awaitingKeys = false
+
+    /// Whether the protocol should read the request's body now: as fast as the proxy takes it, not while the
+    /// request waits for a key, and otherwise (bodies of answers the edge gives itself are dropped) always.
+    var wantsClientBytes: Bool { proxy?.wantsClientBytes ?? !awaitingKeys }
 
     init(
         request: EdgeRequest, runtime: EdgeRuntime, sink: any EdgeResponseSink, requestID: String,

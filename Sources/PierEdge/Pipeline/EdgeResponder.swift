@@ -13,6 +13,8 @@ enum EdgeResponder {
         case route(EdgeRuntime.Route, RequestPath)
         /// The route's `rate_limit` refuses the request: one is allowed again in `retryIn` nanoseconds.
         case rateLimited(EdgeRuntime.Route, retryIn: Int64)
+        /// The route's `auth:` refuses the request's token (or its absence).
+        case unauthorized(EdgeRuntime.Route, EdgeAuthenticator.Refusal)
         case invalidPath
         case noRoute
     }
@@ -29,10 +31,11 @@ enum EdgeResponder {
             return
         }
         var resolved = resolve(exchange)
-        if case .route(let route, let path) = resolved {
+        var preflight = false
+        if case .route(let route, _) = resolved {
             exchange.routeHeaders = route.renderedHeaders
             exchange.route = route
-            let preflight = isPreflight(exchange.request, route)
+            preflight = isPreflight(exchange.request, route)
             if let limiter = route.rateLimiter, !preflight {
                 // Preflights are answered here and never reach the upstream: they do not count.
                 let decision = limiter.admit(
@@ -41,11 +44,49 @@ enum EdgeResponder {
                 exchange.rateLimitState = limiter.stateField(decision)
                 if case .limited(let retryIn, _) = decision { resolved = .rateLimited(route, retryIn: retryIn) }
             }
-            if case .route = resolved, case .proxy(let config) = route.action, !preflight {
-                // Proxied requests stream their bodies to the upstream as they arrive.
-                ProxyExchange.start(exchange, route: route, config: config, path: path)
-                return
+            if case .route = resolved, let authenticator = route.authenticator, !preflight {
+                switch authenticator.check(exchange, mayFetch: true) {
+                case .allowed(let identity):
+                    exchange.identity = identity
+                case .refused(let refusal):
+                    resolved = .unauthorized(route, refusal)
+                case .fetchKeys:
+                    awaitKeys(exchange, authenticator, resolved)
+                    return
+                }
             }
+        }
+        proceed(exchange, resolved, preflight: preflight)
+    }
+
+    /// The token did not verify with the key in hand (or there is none yet): the request waits, its body unread,
+    /// for the key to be fetched, and is then checked once more.
+    static func awaitKeys(_ exchange: EdgeExchange, _ authenticator: EdgeAuthenticator, _ resolved: Resolution) {
+        guard case .route(let route, _) = resolved else { return }
+        exchange.awaitingKeys = true
+        let eventLoop = exchange.sink.eventLoop
+        let bound = NIOLoopBound(exchange, eventLoop: eventLoop)
+        authenticator.keys.refetch(on: eventLoop) {
+            let exchange = bound.value
+            exchange.awaitingKeys = false
+            guard !exchange.cancelled else { return }
+            var resolved = resolved
+            switch authenticator.check(exchange, mayFetch: false) {
+            case .allowed(let identity): exchange.identity = identity
+            case .refused(let refusal): resolved = .unauthorized(route, refusal)
+            case .fetchKeys: resolved = .unauthorized(route, .unavailable)
+            }
+            proceed(exchange, resolved, preflight: false)
+            exchange.sink.requestDemandChanged(exchange)
+        }
+    }
+
+    /// Proxies the request, or answers it once its body is read.
+    static func proceed(_ exchange: EdgeExchange, _ resolved: Resolution, preflight: Bool) {
+        if case .route(let route, let path) = resolved, case .proxy(let config) = route.action, !preflight {
+            // Proxied requests stream their bodies to the upstream as they arrive.
+            ProxyExchange.start(exchange, route: route, config: config, path: path)
+            return
         }
         let request = exchange.request
         if request.expectsContinue {
@@ -164,6 +205,11 @@ enum EdgeResponder {
                 exchange, status: 429, code: "rate_limited",
                 detail: "too many requests; try again after the number of seconds in Retry-After", extra: extra)
             return
+        case .unauthorized(let matched, let refusal):
+            var extra: [(String, String)] = []
+            if let cors = matched.cors { extra += cors.responseHeaders(origin: request.headers.first(.origin)) }
+            unauthorized(exchange, refusal, extra: extra)
+            return
         case .route(let matched, let checkedPath):
             route = matched
             path = checkedPath
@@ -192,6 +238,38 @@ enum EdgeResponder {
             StaticResponder.serve(exchange, path: path, config: config, extra: extra)
         case .proxy(let config):
             ProxyExchange.start(exchange, route: route, config: config, path: path)
+        }
+    }
+
+    /// `401` (RFC 6750 §3: `WWW-Authenticate: Bearer`, with `error="invalid_token"` when a token was sent), or `503`
+    /// when the edge has no key to check tokens with. The codes are the board's own, so its web app refreshes an
+    /// expired token the same way whichever of the two refused it.
+    static func unauthorized(
+        _ exchange: EdgeExchange, _ refusal: EdgeAuthenticator.Refusal, extra: [(String, String)]
+    ) {
+        switch refusal {
+        case .missing:
+            problem(
+                exchange, status: 401, code: "unauthenticated", detail: "sign in first",
+                extra: [("WWW-Authenticate", "Bearer")] + extra)
+        case .notBearer:
+            problem(
+                exchange, status: 401, code: "unauthenticated",
+                detail: "the Authorization header must be \"Bearer <token>\"",
+                extra: [("WWW-Authenticate", "Bearer error=\"invalid_request\"")] + extra)
+        case .invalid:
+            problem(
+                exchange, status: 401, code: "unauthenticated", detail: "the access token is not valid",
+                extra: [("WWW-Authenticate", "Bearer error=\"invalid_token\"")] + extra)
+        case .expired:
+            problem(
+                exchange, status: 401, code: "token_expired", detail: "the access token has expired; refresh it",
+                extra: [("WWW-Authenticate", "Bearer error=\"invalid_token\"")] + extra)
+        case .unavailable:
+            problem(
+                exchange, status: 503, code: "auth_unavailable",
+                detail: "the edge cannot check access tokens now (its key is not available); try again shortly",
+                extra: [("Retry-After", "1")] + extra)
         }
     }
 

@@ -6,6 +6,8 @@ public enum KnownHeader: UInt8, Sendable, CaseIterable {
     // Read by the proxy: hop-by-hop fields and those it replaces.
     case keepAlive, upgrade, te, trailer, contentType, forwardedFor, forwardedProto, forwardedHost, realIP, cookie
     case forwarded
+    // Read by `auth:` routes, and the identity fields they set (never forwarded from a client).
+    case authorization, pierUser, pierRole
 
     /// Marks fields the edge does not read itself.
     public static let unknown: UInt8 = 255
@@ -41,6 +43,9 @@ public enum KnownHeader: UInt8, Sendable, CaseIterable {
         case .realIP: "x-real-ip"
         case .cookie: "cookie"
         case .forwarded: "forwarded"
+        case .authorization: "authorization"
+        case .pierUser: "x-pier-user"
+        case .pierRole: "x-pier-role"
         }
     }
 

@@ -29,8 +29,9 @@ enum UpstreamRequestHead {
             if HopByHopFields.isHopByHop(headers, at: index, options: options) { continue }
             switch headers.knownTag(at: index) {
             case KnownHeader.contentLength.rawValue, KnownHeader.expect.rawValue, KnownHeader.forwardedProto.rawValue,
-                KnownHeader.forwardedHost.rawValue, KnownHeader.realIP.rawValue, KnownHeader.requestID.rawValue:
-                // Replaced by the edge's own below.
+                KnownHeader.forwardedHost.rawValue, KnownHeader.realIP.rawValue, KnownHeader.requestID.rawValue,
+                KnownHeader.pierUser.rawValue, KnownHeader.pierRole.rawValue:
+                // Replaced by the edge's own below (the identity fields only from a token an `auth:` route checked).
                 continue
             case KnownHeader.forwardedFor.rawValue:
                 forwardedFor.append(headers.value(at: index))
@@ -90,6 +91,10 @@ enum UpstreamRequestHead {
         }
         buffer.writeStaticString("\r\n")
         buffer.writeHeaderLine("X-Request-ID: ", exchange.requestID)
+        if let identity = exchange.identity {
+            buffer.writeHeaderLine("X-Pier-User: ", identity.user)
+            if let role = identity.role { buffer.writeHeaderLine("X-Pier-Role: ", role) }
+        }
         switch request.framing {
         case .none: break
         case .contentLength(let length): buffer.writeHeaderLine("Content-Length: ", String(length))

@@ -30,12 +30,16 @@ public final class EdgeRuntime: Sendable {
         let rateLimiter: RateLimiter?
         /// Whether compressible answers are sent compressed.
         let compress: Bool
+        /// The token check of the route's `auth:`, if it has one.
+        let authenticator: EdgeAuthenticator?
 
         init(
             match: RouteMatch, action: RouteAction, cors: CORSPolicy?, responseHeaders: [HeaderField] = [],
-            metrics: RequestDurations, rateLimiter: RateLimiter? = nil, compress: Bool = true
+            metrics: RequestDurations, rateLimiter: RateLimiter? = nil, compress: Bool = true,
+            authenticator: EdgeAuthenticator? = nil
         ) {
             self.compress = compress
+            self.authenticator = authenticator
             self.match = match
             self.action = action
             self.cors = cors
@@ -85,7 +89,8 @@ public final class EdgeRuntime: Sendable {
     public init(
         config: EdgeConfig, files: StaticFileStore, accessLog: AccessLogWriter?, logger: Logger,
         upstreams registry: UpstreamRegistry? = nil, acmeChallenges: HTTP01Challenges? = nil,
-        durations: RequestDurationRegistry? = nil, rateLimits: RateLimiterRegistry? = nil
+        durations: RequestDurationRegistry? = nil, rateLimits: RateLimiterRegistry? = nil,
+        tokenKeys: TokenKeyRegistry? = nil
     ) {
         let durations = durations ?? RequestDurationRegistry(group: nil)
         self.durations = durations
@@ -96,14 +101,17 @@ public final class EdgeRuntime: Sendable {
         let registry = registry ?? UpstreamRegistry(logger: logger)
         self.registry = registry
         self.upstreams = registry.makePools(config.upstreams)
-        self.routes = zip(config.routes, limiters).map { route, limiter in
+        let keySets = (tokenKeys ?? TokenKeyRegistry()).keySets(
+            for: config.routes.map { $0.auth?.paseto }, logger: logger)
+        self.routes = zip(zip(config.routes, limiters), keySets).map { pair, keySet in
+            let (route, limiter) = pair
             var upstream = ""
             if case .proxy(let proxy) = route.action { upstream = proxy.upstream }
             return Route(
                 match: route.match, action: route.action, cors: route.cors.map(CORSPolicy.init),
                 responseHeaders: route.responseHeaders,
                 metrics: durations.series(route: route.metricsLabel, upstream: upstream), rateLimiter: limiter,
-                compress: route.compress)
+                compress: route.compress, authenticator: keySet.map { EdgeAuthenticator(keys: $0) })
         }
         self.unroutedMetrics = durations.series(route: "none", upstream: "")
         self.parserLimits = HTTP1RequestParser.Limits(

@@ -32,10 +32,12 @@ public struct EdgeStack: Sendable {
         let registry = UpstreamRegistry(logger: logger)
         let durations = RequestDurationRegistry(group: group)
         let rateLimits = RateLimiterRegistry()
+        let tokenKeys = TokenKeyRegistry()
         let challenges = config.acme.map { _ in HTTP01Challenges() }
         let runtime = EdgeRuntime(
             config: config, files: files, accessLog: accessLog, logger: logger, upstreams: registry,
-            acmeChallenges: challenges, durations: durations, rateLimits: rateLimits)
+            acmeChallenges: challenges, durations: durations, rateLimits: rateLimits,
+            tokenKeys: tokenKeys)
         let source = EdgeRuntimeSource(runtime)
         var managed: [(name: String, certificate: TLSCertificate)] = []
         for stored in config.acme.map({ ACMEFileStorage(root: $0.storage).certificates(for: $0) }) ?? [] {
@@ -52,6 +54,7 @@ public struct EdgeStack: Sendable {
         if let accessLog { services.append(accessLog) }
         services.append(server)
         services.append(HealthChecker(source: source, group: group, logger: logger))
+        services.append(TokenKeyRefresher(registry: tokenKeys))
         if server.tls.contains(where: { $0 != nil }) {
             services.append(
                 TLSCertificateWatcher(
@@ -66,7 +69,8 @@ public struct EdgeStack: Sendable {
                 }
                 return EdgeRuntime(
                     config: newConfig, files: files, accessLog: accessLog, logger: logger, upstreams: registry,
-                    acmeChallenges: challenges, durations: durations, rateLimits: rateLimits)
+                    acmeChallenges: challenges, durations: durations, rateLimits: rateLimits,
+                    tokenKeys: tokenKeys)
             }
             services.append(reloader)
             self.reloader = reloader

@@ -279,7 +279,7 @@ public final class StaticFileStore: Sendable {
             )
             let stored = self.store(key: key, lookup: lookup)
             if self.compress, case .file(let file) = stored, !file.missingCodings.isEmpty {
-                self.threadPool.submit { state in
+                Self.compressionPool.submit { state in
                     guard state == .active else { return }
                     self.addCompressedRepresentations(key: key, file: file)
                 }
@@ -287,6 +287,14 @@ public final class StaticFileStore: Sendable {
             return stored
         }
     }
+
+    /// One thread of its own for the slow, once-per-version compression (Brotli 11, zstd 19), so that it never
+    /// holds up the file lookups and reads of the shared pool, which answers wait for.
+    private static let compressionPool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        return pool
+    }()
 
     /// Makes the representations `file` lacks and puts them into its entry, unless the entry moved on meanwhile.
     private func addCompressedRepresentations(key: Key, file: StaticFile) {
