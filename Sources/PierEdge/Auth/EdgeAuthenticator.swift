@@ -56,29 +56,44 @@ final class EdgeAuthenticator: Sendable {
     /// Checks the exchange's token. `mayFetch`: whether a token that does not verify may wait for the key to be
     /// fetched again (once per request).
     func check(_ exchange: EdgeExchange, mayFetch: Bool) -> Outcome {
-        let token: String
-        switch Self.token(in: exchange.request.headers, cookie: cookie, exchange: exchange) {
-        case .success(let found): token = found
-        case .failure(let refusal): return .refused(refusal)
+        let now = Int64(exchange.epochSeconds)
+        let shard = exchange.traits.loopIndex
+        // Remembered by the field's value as received, so a known token costs no copy of it.
+        if let authorization = exchange.request.headers.first(.authorization) {
+            return check(credential: authorization, bearer: true, now: now, shard: shard, mayFetch: mayFetch)
         }
-        return check(
-            token: token, now: Int64(exchange.epochSeconds), shard: exchange.traits.loopIndex, mayFetch: mayFetch)
+        if let cookie, let value = exchange.keyValue(.cookie(cookie)), !value.isEmpty {
+            return check(credential: value, bearer: false, now: now, shard: shard, mayFetch: mayFetch)
+        }
+        return .refused(.missing)
     }
 
-    func check(token: String, now: Int64, shard index: Int, mayFetch: Bool) -> Outcome {
-        guard token.utf8.count <= Self.maxTokenBytes else { return .refused(.invalid) }
+    /// Checks a bare token.
+    func check(token: String, now: Int64, shard: Int, mayFetch: Bool) -> Outcome {
+        check(credential: token, bearer: false, now: now, shard: shard, mayFetch: mayFetch)
+    }
+
+    /// Checks an `Authorization` value (`bearer`) or a bare token.
+    private func check(credential: String, bearer: Bool, now: Int64, shard index: Int, mayFetch: Bool) -> Outcome {
+        guard credential.utf8.count <= Self.maxTokenBytes + 16 else { return .refused(.invalid) }
         let shard = shards[max(0, index) % shards.count]
         let generation = keys.currentGeneration
-        if let known = shard.tokens.withLock({ $0.lookup(token) }), known.generation == generation {
+        if let known = shard.tokens.withLock({ $0.lookup(credential) }), known.generation == generation {
             return evaluate(known.claims, now: now)
         }
+        var token = credential
+        if bearer {
+            guard let parsed = Self.bearerToken(credential) else { return .refused(.notBearer) }
+            token = parsed
+        }
+        guard token.utf8.count <= Self.maxTokenBytes else { return .refused(.invalid) }
         guard let current = keys.current else {
             return mayFetch && keys.shouldRefetch() ? .fetchKeys : .refused(.unavailable)
         }
         switch TokenClaims.verify(token, key: current.key, implicitAssertion: current.implicitAssertion) {
         case .success(let claims):
             shard.tokens.withLock {
-                $0.insert(token, VerifiedTokens.Entry(claims: claims, generation: current.generation))
+                $0.insert(credential, VerifiedTokens.Entry(claims: claims, generation: current.generation))
             }
             return evaluate(claims, now: now)
         case .failure(.malformed):
@@ -89,29 +104,21 @@ final class EdgeAuthenticator: Sendable {
         }
     }
 
+    /// The token of an `Authorization: Bearer <token>` value (RFC 6750 §2.1; the scheme in any case).
+    static func bearerToken(_ authorization: String) -> String? {
+        let value = authorization[...].trimmingASCIISpaces()
+        guard value.utf8.count > 7, value.utf8.prefix(6).elementsEqual("bearer".utf8, by: { $0 | 0x20 == $1 }),
+            value.utf8.dropFirst(6).first == UInt8(ascii: " ")
+        else { return nil }
+        let token = value.dropFirst(7).trimmingASCIISpaces()
+        return token.isEmpty ? nil : String(token)
+    }
+
     private func evaluate(_ claims: TokenClaims, now: Int64) -> Outcome {
         if let notBefore = claims.notBefore, notBefore > now + leeway { return .refused(.invalid) }
         if let issuedAt = claims.issuedAt, issuedAt > now + leeway { return .refused(.invalid) }
         guard now < claims.expiresAt else { return .refused(.expired) }
         return .allowed(claims.identity)
-    }
-
-    /// The token from `Authorization: Bearer …`, else from the cookie.
-    static func token(
-        in headers: HTTPHeaderFields, cookie: String?, exchange: EdgeExchange
-    ) -> Result<String, Refusal> {
-        if let authorization = headers.first(.authorization) {
-            let value = authorization[...].trimmingASCIISpaces()
-            guard value.utf8.count > 7, value.utf8.prefix(6).elementsEqual("bearer".utf8, by: { $0 | 0x20 == $1 }),
-                value.utf8.dropFirst(6).first == UInt8(ascii: " ")
-            else { return .failure(.notBearer) }
-            let token = value.dropFirst(7).trimmingASCIISpaces()
-            return token.isEmpty ? .failure(.notBearer) : .success(String(token))
-        }
-        if let cookie, let value = exchange.keyValue(.cookie(cookie)), !value.isEmpty {
-            return .success(value)
-        }
-        return .failure(.missing)
     }
 }
 
