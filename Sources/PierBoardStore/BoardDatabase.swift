@@ -62,18 +62,19 @@ public enum BoardDatabase {
         }
     }
 
-    /// The `PostgresClient` configuration for a location: TLS when `sslmode=require` or `verify-full`; a 5 s connect
-    /// timeout.
+    /// The `PostgresClient` configuration for a location: TLS when `sslmode=require` or `verify-full` (both verify
+    /// the server's certificate and name, against `sslrootcert` when given, else the system's trust store); a 5 s
+    /// connect timeout.
     public static func configuration(_ location: DatabaseURL.PostgresLocation) -> PostgresClient.Configuration {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let path = location.rootCertificatePath { tls.trustRoots = .file(path) }
         var configuration = PostgresClient.Configuration(
             host: location.host,
             port: location.port,
             username: location.username,
             password: location.password,
             database: location.database,
-            tls: location.requireTLS
-                ? .require(.makeClientConfiguration())
-                : location.preferTLS ? .prefer(.makeClientConfiguration()) : .disable
+            tls: location.requireTLS ? .require(tls) : location.preferTLS ? .prefer(tls) : .disable
         )
         // A host that does not answer at all is given up on sooner than postgres-nio's 10 s, so the pool's retries
         // notice sooner when it is back. Statements wait for a connection at most PostgresSQLDatabase's timeout.

@@ -22,11 +22,15 @@ public enum DatabaseURL: Sendable, Hashable, CustomStringConvertible {
         public var requireTLS: Bool
         /// `sslmode=prefer`: TLS when the server offers it.
         public var preferTLS: Bool
+        /// `sslrootcert=/path/ca.crt`: the server's certificate is checked against the CA certificates in this PEM
+        /// file instead of the system's trust store (CloudNativePG and other private CAs).
+        public var rootCertificatePath: String?
 
         public init(
             host: String, port: Int, username: String, password: String?, database: String, requireTLS: Bool,
-            preferTLS: Bool = false
+            preferTLS: Bool = false, rootCertificatePath: String? = nil
         ) {
+            self.rootCertificatePath = rootCertificatePath
             self.preferTLS = preferTLS
             self.host = host
             self.port = port
@@ -76,6 +80,19 @@ public enum DatabaseURL: Sendable, Hashable, CustomStringConvertible {
         guard ["disable", "prefer", "require", "verify-full"].contains(sslMode) else {
             throw ParseError(description: "sslmode must be disable, prefer, require or verify-full")
         }
+        if let unknown = components.queryItems?.first(where: { !["sslmode", "sslrootcert"].contains($0.name) }) {
+            throw ParseError(
+                description: "unknown database URL parameter \"\(unknown.name)\" (known: sslmode, sslrootcert)")
+        }
+        let rootCertificate = components.queryItems?.first { $0.name == "sslrootcert" }?.value
+        if let rootCertificate {
+            guard sslMode == "require" || sslMode == "verify-full" else {
+                throw ParseError(description: "sslrootcert needs sslmode=verify-full (or require)")
+            }
+            guard FileManager.default.isReadableFile(atPath: rootCertificate) else {
+                throw ParseError(description: "sslrootcert: cannot read \(rootCertificate)")
+            }
+        }
         self = .postgres(
             PostgresLocation(
                 host: host,
@@ -85,7 +102,8 @@ public enum DatabaseURL: Sendable, Hashable, CustomStringConvertible {
                 password: components.password,
                 database: database,
                 requireTLS: sslMode == "require" || sslMode == "verify-full",
-                preferTLS: sslMode == "prefer"
+                preferTLS: sslMode == "prefer",
+                rootCertificatePath: rootCertificate
             )
         )
     }

@@ -12,23 +12,39 @@ import PierTokens
 import ServiceLifecycle
 import UnixSignals
 
-/// Parses `--database-url`.
+/// Parses `--database-url`, or the environment's `PIER_DATABASE_URL` without it.
 struct DatabaseOptions: ParsableArguments {
+    /// Where the URL comes from when `--database-url` is not given: the environment keeps a password out of the
+    /// process's command line, which every local user can read.
+    static let environmentVariable = "PIER_DATABASE_URL"
+
     @Option(
         name: .customLong("database-url"),
-        help: "sqlite:///abs/path.sqlite, sqlite://./relative.sqlite or postgres://user:pass@host:port/db"
+        help: """
+            sqlite:///abs/path.sqlite, sqlite://./relative.sqlite or postgres://user:pass@host:port/db. Default:             $PIER_DATABASE_URL, else sqlite://./pier-data/pier.sqlite. Prefer the environment variable for a URL             with a password: the command line is visible to every local user.
+            """
     )
-    var text = "sqlite://./pier-data/pier.sqlite"
+    var text: String?
 
     func validate() throws {
         _ = try parsed()
     }
 
+    /// The URL given, else the environment's, else `nil`.
+    static func resolve(_ text: String?) -> (text: String, source: String)? {
+        if let text { return (text, "--database-url") }
+        if let value = ProcessInfo.processInfo.environment[environmentVariable], !value.isEmpty {
+            return (value, environmentVariable)
+        }
+        return nil
+    }
+
     func parsed() throws -> DatabaseURL {
+        guard let (text, source) = Self.resolve(text) else { return .default }
         do {
             return try DatabaseURL(parsing: text)
         } catch {
-            throw ValidationError(error.description)
+            throw ValidationError("\(source): \(error.description)")
         }
     }
 
@@ -80,7 +96,10 @@ struct BoardServeCommand: AsyncParsableCommand {
     var allowedOrigins: [String] = []
 
     @Option(
-        help: "Peers whose X-Forwarded-For/-Proto/-Host are believed: none, loopback, or comma-separated addresses.")
+        help: """
+            Peers whose X-Forwarded-For/-Proto/-Host are believed: none, loopback, or comma-separated addresses and \
+            address ranges (10.0.0.0/8, fd00::/8, for edge pods whose addresses change).
+            """)
     var trustedProxies = "none"
 
     @Option(help: "Email of the Supervisor created on an empty database.")
@@ -212,8 +231,10 @@ struct BoardServeCommand: AsyncParsableCommand {
                     )
                 })
         }
+        let hangup = HangupNotice(
+            logger: logger, message: "SIGHUP: the board has nothing to reload; restart it to change its settings")
         try await Bootstrap.run(
-            opened.services + [prepare, notifier] + observability + [app, api.live, drain], logger: logger,
+            [hangup] + opened.services + [prepare, notifier] + observability + [app, api.live, drain], logger: logger,
             cleanup: opened.close)
     }
 }

@@ -61,3 +61,18 @@ enum Bootstrap {
         return try SigningKeyFile.loadOrCreate(path: path)
     }
 }
+
+/// Keeps SIGHUP (`systemctl reload`, a closed terminal) from ending a process that has nothing to reload on it: the
+/// signal is logged and otherwise ignored. Processes that reload on SIGHUP (the edge's configuration and
+/// certificates) do not need it.
+struct HangupNotice: Service {
+    let logger: Logger
+    let message: Logger.Message
+
+    func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        await cancelWhenGracefulShutdown {
+            for await _ in signals { logger.notice(message) }
+        }
+    }
+}

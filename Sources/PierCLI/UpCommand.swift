@@ -40,7 +40,11 @@ struct UpCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("database-url"),
-        help: "postgres://user:pass@host:port/db to use PostgreSQL; default: SQLite in --data-dir.")
+        help: """
+            postgres://user:pass@host:port/db to use PostgreSQL. Default: $PIER_DATABASE_URL, else SQLite in \
+            --data-dir. Prefer the environment variable for a URL with a password: the command line is visible to \
+            every local user.
+            """)
     var databaseURL: String?
 
     @Option(help: "Board instances behind the edge's health-checked pool (1-16).")
@@ -114,8 +118,8 @@ struct UpCommand: AsyncParsableCommand {
         guard (PasswordHasher.minimumCost...16).contains(bcryptCost) else {
             throw ValidationError("--bcrypt-cost must be between \(PasswordHasher.minimumCost) and 16")
         }
-        if let databaseURL {
-            do { _ = try DatabaseURL(parsing: databaseURL) } catch { throw ValidationError(error.description) }
+        if let (text, source) = DatabaseOptions.resolve(databaseURL) {
+            do { _ = try DatabaseURL(parsing: text) } catch { throw ValidationError("\(source): \(error.description)") }
         }
         if let problem = AccountRules.emailProblem(initialSupervisorEmail) {
             throw ValidationError("--initial-supervisor-email: \(problem)")
@@ -201,7 +205,8 @@ struct UpCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let database =
-            try databaseURL.map { try DatabaseURL(parsing: $0) } ?? .sqlite(path: dataDirectory + "/pier.sqlite")
+            try DatabaseOptions.resolve(databaseURL).map { try DatabaseURL(parsing: $0.text) }
+            ?? .sqlite(path: dataDirectory + "/pier.sqlite")
 
         let signingKey: Curve25519.Signing.PrivateKey
         do {
@@ -318,7 +323,12 @@ struct UpCommand: AsyncParsableCommand {
                     store: SQLNotificationStore(database: opened.repository.database),
                     logger: Logger(label: "pier.board")),
             ] + boards + stack.services + [api.live, announce]
-        try await Bootstrap.run(services, logger: logger, cleanup: opened.close)
+        // With TLS the edge reloads its certificate files on SIGHUP; without, the signal must not end the process.
+        let hangup: [any Service] =
+            stack.server.tls.contains { $0 != nil }
+            ? []
+            : [HangupNotice(logger: logger, message: "SIGHUP: pier up has nothing to reload without TLS; ignored")]
+        try await Bootstrap.run(hangup + services, logger: logger, cleanup: opened.close)
     }
 
     /// Prints the address once the board is prepared (credentials printed first), the edge listens and a board

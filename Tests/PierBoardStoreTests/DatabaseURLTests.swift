@@ -26,6 +26,11 @@ struct DatabaseURLTests {
         #expect(location.database == "board")
         #expect(location.requireTLS)
         #expect(url.description == "postgres://pier:***@db.internal:6543/board")
+        #expect(location.rootCertificatePath == nil)
+        let privateCA = try DatabaseURL(
+            parsing: "postgres://pier@db/board?sslmode=verify-full&sslrootcert=/etc/hostname")
+        guard case .postgres(let verified) = privateCA else { return }
+        #expect(verified.requireTLS && verified.rootCertificatePath == "/etc/hostname")
         #expect(!url.description.contains("cret"))
     }
 
@@ -33,7 +38,8 @@ struct DatabaseURLTests {
         "refuses malformed URLs",
         arguments: [
             "mysql://x@y/z", "sqlite://", "postgres://host/db", "postgres://u@host", "postgres://u@h/db?sslmode=bogus",
-            "",
+            "", "postgres://u@h/db?sslrootcert=/etc/hostname", "postgres://u@h/db?sslmode=require&sslrootcert=/nope",
+            "postgres://u@h/db?application_name=x",
         ]
     )
     func refuses(text: String) {

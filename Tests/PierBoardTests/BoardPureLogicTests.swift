@@ -77,6 +77,17 @@ struct BoardPureLogicTests {
         let none = try TrustedProxies(parsing: "none")
         #expect(!none.trusts("127.0.0.1"))
         #expect(throws: TrustedProxiesError.self) { try TrustedProxies(parsing: "10.0.0.0/8x") }
+        // Ranges, for peers whose addresses change (edge pods); IPv4-mapped peers count as IPv4.
+        let ranges = try TrustedProxies(parsing: "10.244.0.0/16, fd00:10::/32, 192.0.2.7")
+        #expect(ranges.trusts("10.244.3.9") && ranges.trusts("::ffff:10.244.0.1") && ranges.trusts("fd00:10::42"))
+        #expect(ranges.trusts("::ffff:192.0.2.7"))
+        #expect(!ranges.trusts("10.245.0.1") && !ranges.trusts("fd00:11::1") && !ranges.trusts("127.0.0.1"))
+        #expect(IPNetwork(parsing: "10.1.2.3/8")?.description == "10.0.0.0/8")
+        #expect(IPNetwork(parsing: "fd00:10::1/32")?.description == "fd00:10::/32")
+        #expect(IPNetwork(parsing: "0.0.0.0/0")?.contains([1, 2, 3, 4]) == true)
+        for bad in ["10.0.0.0/33", "fd00::/129", "10.0.0.0/", "/8", "10.0.0/8", "10.0.0.0/+8"] {
+            #expect(throws: TrustedProxiesError.self, "\(bad)") { try TrustedProxies(parsing: bad) }
+        }
     }
 
     @Test("wire times: RFC 3339 in, UTC with milliseconds out; nonsense refused")

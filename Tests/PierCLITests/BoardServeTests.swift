@@ -156,12 +156,19 @@ struct BoardServeTests {
         }
     }
 
-    @Test("SIGTERM drains first: /readyz answers 503 while requests are still served, then it exits 0")
+    @Test(
+        "the database URL from PIER_DATABASE_URL; SIGHUP is noted and ignored; SIGTERM drains first (/readyz answers 503 while requests are still served), then it exits 0"
+    )
     func drainOnShutdown() async throws {
         try await TemporaryDirectory.with { directory in
-            let (process, port) = try await Self.started([
-                "--database-url", "sqlite://\(directory)/pier.sqlite", "--drain-period", "3s",
-            ])
+            // A URL with a password belongs in the environment, not the command line.
+            let (process, port) = try await Self.started(
+                ["--drain-period", "3s"], environment: ["PIER_DATABASE_URL": "sqlite://\(directory)/from-env.sqlite"])
+            #expect(FileManager.default.fileExists(atPath: "\(directory)/from-env.sqlite"))
+            kill(process.pid, SIGHUP)
+            try await process.waitForOutput(
+                containing: "SIGHUP: the board has nothing to reload", inStandardError: true)
+            #expect(try await RawHTTPClient.request(port: port, "GET", "/readyz").status == 200)
             kill(process.pid, SIGTERM)
             var draining: RawHTTPResponse?
             let deadline = ContinuousClock.now + .seconds(10)
@@ -197,6 +204,10 @@ struct BoardServeTests {
         #expect(cost.error.contains("--bcrypt-cost"))
         let origin = try await PierBinary.run(["board", "serve", "--allowed-origin", "example.com"])
         #expect(origin.status != 0)
+        let badURL = try await CommandLineTool.run(
+            PierBinary.url.path, ["board", "serve"], environment: ["PIER_DATABASE_URL": "mysql://x@y/z"])
+        #expect(badURL.status != 0)
+        #expect(badURL.errors.contains("PIER_DATABASE_URL: unsupported database URL"), "\(badURL.errors)")
         let drain = try await PierBinary.run(["board", "serve", "--drain-period", "soon"])
         #expect(drain.status != 0)
         #expect(drain.error.contains("--drain-period"))

@@ -58,6 +58,13 @@ struct UpCommandTests {
             #expect(signIn.header("RateLimit-Policy") == "\"signin\";q=120;w=60")
             #expect(signIn.header("RateLimit")?.hasPrefix("\"signin\";r=29;t=") == true)
             #expect(signIn.header("X-Content-Type-Options") == "nosniff")
+            // SIGHUP (systemctl reload, a closed terminal) is noted and does not end it.
+            kill(process.pid, SIGHUP)
+            try await process.waitForOutput(containing: "SIGHUP: pier up has nothing to reload", inStandardError: true)
+            #expect(process.isRunning)
+            #expect(
+                try await RawHTTPClient.request(port: port, "GET", "/", headers: [("Accept", "text/html")]).status
+                    == 200)
             #expect(await process.stop() == 0)
         }
     }
