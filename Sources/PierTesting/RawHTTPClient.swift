@@ -69,7 +69,8 @@ public enum RawHTTPClient {
                         wrappingChannelSynchronously: channel, configuration: configuration)
                 }
             }
-        return try await withTimeout(timeout) {
+        // Room for the wait for the server's close on top of the answers.
+        return try await withTimeout(max(timeout, closeWait + .seconds(5))) {
             try await channel.executeThenClose { inbound, outbound in
                 try await outbound.write(ByteBuffer(bytes: request))
                 // With `halfClose`, the request is followed by the end of the sending side (a FIN).
