@@ -1,3 +1,5 @@
+import PierCore
+
 /// RFC 3339 timestamps, the form PASETO's registered claims (`exp`, `nbf`, `iat`) take: `2026-12-04T18:50:57Z`,
 /// with optional fractional seconds and a `Z` or `±hh:mm` offset. Read without Foundation, so checking a token's
 /// lifetime costs no formatter.
@@ -20,7 +22,7 @@ public enum RFC3339 {
                 bytes[7] == UInt8(ascii: "-"), let day = digits(8, 2),
                 bytes[10] | 0x20 == UInt8(ascii: "t"), let hour = digits(11, 2), bytes[13] == UInt8(ascii: ":"),
                 let minute = digits(14, 2), bytes[16] == UInt8(ascii: ":"), let second = digits(17, 2),
-                (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year), hour < 24,
+                (1...12).contains(month), day >= 1, day <= CivilDate.days(inMonth: month, year: year), hour < 24,
                 minute < 60, second <= 60
             else { return nil }
             var index = 19
@@ -45,26 +47,8 @@ public enum RFC3339 {
                 offset = (offsetHours * 60 + offsetMinutes) * 60
                 if bytes[index] == UInt8(ascii: "-") { offset = -offset }
             }
-            let days = daysSince1970(year: year, month: month, day: day)
+            let days = CivilDate.daysSince1970(year: year, month: month, day: day)
             return Int64(days) * 86400 + Int64(hour * 3600 + minute * 60 + min(second, 59)) - Int64(offset)
         }
-    }
-
-    static func daysIn(month: Int, year: Int) -> Int {
-        switch month {
-        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: 30
-        default: 31
-        }
-    }
-
-    /// Days from 1970-01-01 to the date in the proleptic Gregorian calendar (Howard Hinnant's `days_from_civil`).
-    static func daysSince1970(year: Int, month: Int, day: Int) -> Int {
-        let shiftedYear = month <= 2 ? year - 1 : year
-        let era = (shiftedYear >= 0 ? shiftedYear : shiftedYear - 399) / 400
-        let yearOfEra = shiftedYear - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146097 + dayOfEra - 719468
     }
 }

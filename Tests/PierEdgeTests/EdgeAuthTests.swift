@@ -215,10 +215,10 @@ struct EdgeTokenLogicTests {
 
 @Suite("Edge token checks on the wire")
 struct EdgeAuthWireTests {
-    /// An edge with `/api/` behind `auth:` (key inline) and `/open/` not, both to one stub.
-    func withAuthEdge(
-        _ key: Curve25519.Signing.PublicKey,
-        _ body: @Sendable (StubUpstream, EdgeFixture) async throws -> Void
+    /// An edge with `/api/` behind `auth` (CORS for https://app.example) and `/open/` without it, both to one
+    /// stub with the prefix stripped.
+    static func withAuthEdge(
+        auth: String, _ body: @Sendable (StubUpstream, EdgeFixture) async throws -> Void
     ) async throws {
         let yaml: @Sendable ([StubUpstream]) -> String = { stubs in
             """
@@ -228,7 +228,7 @@ struct EdgeAuthWireTests {
                 upstream: app
                 strip_prefix: /api
                 cors: { allow_origins: ["https://app.example"] }
-                auth: { paseto: { public_key: \(PASERK.encode(key)), implicit_assertion: \(TestTokens.assertion) } }
+                auth: \(auth)
               - match: { path_prefix: /open/ }
                 upstream: app
                 strip_prefix: /open
@@ -236,6 +236,16 @@ struct EdgeAuthWireTests {
             """
         }
         try await withUpstreams(["a"], yaml) { stubs, edge in try await body(stubs[0], edge) }
+    }
+
+    /// The edge of ``withAuthEdge(auth:_:)`` with the key inline.
+    func withAuthEdge(
+        _ key: Curve25519.Signing.PublicKey,
+        _ body: @Sendable (StubUpstream, EdgeFixture) async throws -> Void
+    ) async throws {
+        try await Self.withAuthEdge(
+            auth: "{ paseto: { public_key: \(PASERK.encode(key)), implicit_assertion: \(TestTokens.assertion) } }", body
+        )
     }
 
     @Test(
@@ -351,22 +361,12 @@ struct EdgeAuthWireTests {
         var url: String { "http://\(server.address)/api/v1/auth/public-key" }
     }
 
+    /// The edge of ``withAuthEdge(auth:_:)`` with the key from `urls` (the key server's by default).
     func withFetchedKeyEdge(
         _ keys: KeyServer, urls: [String]? = nil, _ body: @Sendable (StubUpstream, EdgeFixture) async throws -> Void
     ) async throws {
         let urls = (urls ?? [keys.url]).map { "\"\($0)\"" }.joined(separator: ", ")
-        let yaml: @Sendable ([StubUpstream]) -> String = { stubs in
-            """
-            access_log: off
-            routes:
-              - match: { path_prefix: /api/ }
-                upstream: app
-                strip_prefix: /api
-                auth: { paseto: { public_key_url: [\(urls)] } }
-            \(pool(stubs))
-            """
-        }
-        try await withUpstreams(["a"], yaml) { stubs, edge in try await body(stubs[0], edge) }
+        try await Self.withAuthEdge(auth: "{ paseto: { public_key_url: [\(urls)] } }", body)
     }
 
     @Test(

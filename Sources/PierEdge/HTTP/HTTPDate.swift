@@ -1,3 +1,5 @@
+import PierCore
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -90,16 +92,7 @@ public enum HTTPDate {
             let month = monthNames.firstIndex(of: String(decoding: bytes[8..<11], as: UTF8.self)),
             (1...31).contains(day), hour < 24, minute < 60, second < 61
         else { return nil }
-        return daysFromCivil(year: year, month: month + 1, day: day) * 86400 + hour * 3600 + minute * 60 + second
-    }
-
-    /// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
-    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146097 + dayOfEra - 719468
+        return CivilDate.daysSince1970(year: year, month: month + 1, day: day) * 86400 + hour * 3600 + minute * 60
+            + second
     }
 }

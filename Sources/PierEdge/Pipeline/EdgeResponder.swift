@@ -247,30 +247,25 @@ enum EdgeResponder {
     static func unauthorized(
         _ exchange: EdgeExchange, _ refusal: EdgeAuthenticator.Refusal, extra: [(String, String)]
     ) {
-        switch refusal {
-        case .missing:
-            problem(
-                exchange, status: 401, code: "unauthenticated", detail: "sign in first",
-                extra: [("WWW-Authenticate", "Bearer")] + extra)
-        case .notBearer:
-            problem(
-                exchange, status: 401, code: "unauthenticated",
-                detail: "the Authorization header must be \"Bearer <token>\"",
-                extra: [("WWW-Authenticate", "Bearer error=\"invalid_request\"")] + extra)
-        case .invalid:
-            problem(
-                exchange, status: 401, code: "unauthenticated", detail: "the access token is not valid",
-                extra: [("WWW-Authenticate", "Bearer error=\"invalid_token\"")] + extra)
-        case .expired:
-            problem(
-                exchange, status: 401, code: "token_expired", detail: "the access token has expired; refresh it",
-                extra: [("WWW-Authenticate", "Bearer error=\"invalid_token\"")] + extra)
-        case .unavailable:
-            problem(
-                exchange, status: 503, code: "auth_unavailable",
-                detail: "the edge cannot check access tokens now (its key is not available); try again shortly",
-                extra: [("Retry-After", "1")] + extra)
-        }
+        let invalidToken = ("WWW-Authenticate", "Bearer error=\"invalid_token\"")
+        let (status, code, detail, field): (Int, String, String, (String, String)) =
+            switch refusal {
+            case .missing: (401, "unauthenticated", "sign in first", ("WWW-Authenticate", "Bearer"))
+            case .notBearer:
+                (
+                    401, "unauthenticated", "the Authorization header must be \"Bearer <token>\"",
+                    ("WWW-Authenticate", "Bearer error=\"invalid_request\"")
+                )
+            case .invalid: (401, "unauthenticated", "the access token is not valid", invalidToken)
+            case .expired: (401, "token_expired", "the access token has expired; refresh it", invalidToken)
+            case .unavailable:
+                (
+                    503, "auth_unavailable",
+                    "the edge cannot check access tokens now (its key is not available); try again shortly",
+                    ("Retry-After", "1")
+                )
+            }
+        problem(exchange, status: status, code: code, detail: detail, extra: [field] + extra)
     }
 
     /// Answers with an RFC 9457 problem document.
