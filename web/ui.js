@@ -32,8 +32,9 @@ export function notify(text, kind = "info") {
 /** The translated message for an API problem (or any error). */
 export function problemMessage(problem) {
     const code = problem?.code ?? "unknown";
-    if (code === "too_many_attempts") {
-        return t("error.too_many_attempts", { seconds: Math.ceil(problem.retryAfter ?? 30) });
+    if (code === "too_many_attempts" || code === "rate_limited") {
+        // Refused by the board's throttle of failed sign-ins, or by the edge's rate limit; both say when to retry.
+        return t(`error.${code}`, { seconds: Math.ceil(problem.retryAfter ?? 30) });
     }
     if (code === "invalid_field" || code === "missing_field") {
         const specific = `error.${code}.${problem.field}`;

@@ -235,8 +235,12 @@ struct EdgeRateLimitTests {
         }
     }
 
-    @Test("over 10 s a hurried client gets burst + 10 × rate answers, within 5 %")
-    func accuracy() async throws {
+    static let heavy = ProcessInfo.processInfo.environment["PIER_TEST_HEAVY"] == "1"
+
+    // Heavy: 10 s of requests as fast as the client can send them keep the shared test event loops busy, which
+    // would upset the timing of the suites running beside it; scripts/test runs it alone.
+    @Test("over 10 s a hurried client gets burst + 10 × rate answers, within 5 %", .enabled(if: Self.heavy))
+    func rateLimitAccuracy() async throws {
         let yaml = """
             access_log: off
             routes:

@@ -286,8 +286,11 @@ struct EdgeTLSTests {
         }
     }
 
+    // Heavy: floods of 200,000 frames keep the shared test event loops busy, which would upset the timing of the
+    // suites running beside it; scripts/test runs it alone.
     @Test(
-        "hostile HTTP/2 frame sequences (rapid reset, CONTINUATION and control-frame floods, oversized headers, window abuse) are cut off and the edge serves others"
+        "hostile HTTP/2 frame sequences (rapid reset, CONTINUATION and control-frame floods, oversized headers, window abuse) are cut off and the edge serves others",
+        .enabled(if: Self.heavy)
     )
     func hostileFrames() async throws {
         guard let python = TestPython.interpreter else {

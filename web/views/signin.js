@@ -69,7 +69,8 @@ export function signInForm({ email = "", onSuccess, notice = null }) {
                     await onSuccess(answer.user, passwordInput.value);
                 } catch (problem) {
                     message.show(problemMessage(problem));
-                    if (problem.code === "too_many_attempts") {
+                    // The board's throttle of failed sign-ins, or the edge's rate limit on sign-in attempts.
+                    if (problem.code === "too_many_attempts" || problem.code === "rate_limited") {
                         throttle(problem.retryAfter ?? 30);
                     } else {
                         submit.disabled = false;
