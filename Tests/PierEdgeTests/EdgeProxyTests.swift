@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import PierCore
 import PierTesting
 import ServiceLifecycle
 import Synchronization
@@ -442,10 +443,9 @@ struct ProxyHealthTests {
 
     @Test("connect failures are retried elsewhere, eject the target, and it is re-admitted later")
     func passiveEjection() async throws {
-        // A port that was just free: nothing listens there until the test starts a stub on it.
-        let vanished = try await StubUpstream.start(name: "gone")
-        let port = vanished.port
-        await vanished.kill()
+        // A free port outside the kernel's ephemeral range, handed out once: no server of another test, all bound
+        // to port 0, can be given it meanwhile, so nothing listens there until this test starts a stub on it.
+        let port = try LoopbackPort.reserve()
         try await withUpstreams(["a"]) { stubs in
             """
             admin: { listen: 127.0.0.1:0 }
