@@ -156,7 +156,8 @@ struct EdgeProtocolTests {
             let requests = ["/a.txt", "/missing.txt", "/index.html", "/a.txt"]
                 .map { "GET \($0) HTTP/1.1\r\nHost: x\r\nAccept: text/plain\r\n\r\n" }.joined()
             let exchange = try await edge.raw(
-                requests + "GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", expecting: 5)
+                requests + "GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", expecting: 5,
+                closeWait: .seconds(5))
             #expect(exchange.responses.map(\.status) == [200, 404, 200, 200, 200])
             #expect(exchange.responses[2].text == "<!doctype html>")
             #expect(exchange.closedByServer)
@@ -166,7 +167,7 @@ struct EdgeProtocolTests {
     @Test("HTTP/1.0 closes unless keep-alive is asked for")
     func http10() async throws {
         try await EdgeFixture.run(Self.config(), files: Self.files) { edge in
-            let closing = try await edge.raw("GET /a.txt HTTP/1.0\r\n\r\n")
+            let closing = try await edge.raw("GET /a.txt HTTP/1.0\r\n\r\n", closeWait: .seconds(5))
             #expect(closing.responses.first?.status == 200)
             #expect(closing.closedByServer)
             let kept = try await edge.raw("GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")

@@ -179,7 +179,7 @@ struct ProxyForwardingTests {
                 "GET /slow/300 HTTP/1.1\r\nHost: x\r\n\r\n"
                     + "POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
                     + "GET /whoami HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-                expecting: 3)
+                expecting: 3, closeWait: .seconds(5))
             #expect(few.responses.map(\.status) == [200, 200, 200])
             #expect(few.responses.map(\.text) == ["a", "5", "a"])
             #expect(few.closedByServer)

@@ -305,12 +305,13 @@ struct EdgeStaticHostileTests {
     @Test("Expect: 100-continue on a static route gets the final answer at once and a closed connection")
     func expectContinue() async throws {
         try await EdgeFixture.run(EdgeStaticTests.config, files: EdgeStaticTests.files) { edge in
-            let started = ContinuousClock.now
+            // The body is never sent: an edge that invited it (100 Continue) or waited for it would answer
+            // something else, or nothing before the client gives up.
             let exchange = try await edge.raw(
-                "POST /hello.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
-            #expect(exchange.responses.first?.status == 405)
+                "POST /hello.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+                closeWait: .seconds(5))
+            #expect(exchange.responses.map(\.status) == [405])
             #expect(exchange.closedByServer)
-            #expect(ContinuousClock.now - started < .seconds(2))
         }
     }
 }

@@ -1,10 +1,21 @@
 import Hummingbird
 import HummingbirdBcrypt
+import NIOCore
 import NIOPosix
 import Synchronization
 
-/// bcrypt on NIO's thread pool, never on an event loop or a cooperative thread.
+/// bcrypt on a thread pool of its own, never on an event loop or a cooperative thread.
+///
+/// Not NIO's shared pool: SQLite statements and the edge's file lookups run there, and a burst of sign-ins (a
+/// quarter of a second each at cost 12) would otherwise make them wait behind it.
 public final class PasswordHasher: Sendable {
+    /// One thread per core, started on first use and kept for the process's life.
+    public static let sharedPool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: System.coreCount)
+        pool.start()
+        return pool
+    }()
+
     /// The lowest cost accepted (the floor); 12 is the default.
     public static let minimumCost: UInt8 = 10
 
@@ -14,7 +25,7 @@ public final class PasswordHasher: Sendable {
     /// takes as long as a wrong password.
     private let dummy = Mutex<String?>(nil)
 
-    public init(cost: UInt8, pool: NIOThreadPool = .singleton) {
+    public init(cost: UInt8, pool: NIOThreadPool = PasswordHasher.sharedPool) {
         precondition(cost >= Self.minimumCost && cost <= 31, "bcrypt cost out of range")
         self.cost = cost
         self.pool = pool
