@@ -21,9 +21,9 @@ CATALOGUE = Path(__file__).resolve().parents[1] / "Sources/PierCore/Metrics/Pier
 KNOWN_METRICS = set(re.findall(r'prometheus: "([a-z_]+)"', CATALOGUE.read_text()))
 HISTOGRAM_SUFFIXES = ("_bucket", "_count", "_sum")
 
-# Secrets the manifests reference but do not contain: CloudNativePG creates pier-db-app; the README tells operators
-# to create the others. A reference to any other Secret is a mistake.
-EXTERNAL_SECRETS = {"pier-db-app", "pier-signing-key", "pier-smtp", "pier-edge-tls", "pier-db-backup"}
+# Secrets the manifests reference but do not contain: CloudNativePG creates pier-db-app and pier-db-ca; the README
+# tells operators to create the others. A reference to any other Secret is a mistake.
+EXTERNAL_SECRETS = {"pier-db-app", "pier-db-ca", "pier-signing-key", "pier-smtp", "pier-edge-tls", "pier-db-backup"}
 # Kinds the built-in schemas of kubernetes-validate do not know; checked here instead.
 CUSTOM_KINDS = {
     ("postgresql.cnpg.io/v1", "Cluster"),
