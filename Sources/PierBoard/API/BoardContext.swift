@@ -36,21 +36,18 @@ public struct BoardContext: RequestContext {
 /// `X-Forwarded-Host`): by default loopback only, where `pier up` and a local edge run.
 public struct TrustedProxies: Sendable, Hashable {
     public var loopback: Bool
-    public var addresses: Set<String>
-    /// Address ranges (`10.0.0.0/8`, `fd00::/8`): every address in them is trusted.
+    /// Addresses and address ranges (`10.0.0.5` is `10.0.0.5/32`): every address in them is trusted.
     public var networks: [IPNetwork]
 
     /// Trusts no peer by default: any local process could otherwise claim any client address.
-    public init(loopback: Bool = false, addresses: Set<String> = [], networks: [IPNetwork] = []) {
+    public init(loopback: Bool = false, networks: [IPNetwork] = []) {
         self.loopback = loopback
-        self.addresses = addresses
         self.networks = networks
     }
 
     /// Parses a comma-separated list of addresses, CIDR ranges, `loopback`, or `none`.
     public init(parsing text: String) throws {
         var loopback = false
-        var addresses: Set<String> = []
         var networks: [IPNetwork] = []
         for item in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
             switch item.lowercased() {
@@ -69,17 +66,15 @@ public struct TrustedProxies: Sendable, Hashable {
                     throw TrustedProxiesError(
                         description: "\"\(item)\" is not an IP address, an address range, loopback or none")
                 }
-                // Kept in one spelling, so ::FFFF:10.0.0.5, 10.0.0.5 and the like are the same peer.
+                // As bytes, so ::FFFF:10.0.0.5, 10.0.0.5 and the like are the same peer.
                 networks.append(IPNetwork(bytes: bytes, prefixLength: bytes.count * 8))
-                addresses.insert(item)
             }
         }
-        self.init(loopback: loopback, addresses: addresses, networks: networks)
+        self.init(loopback: loopback, networks: networks)
     }
 
     public func trusts(_ address: String?) -> Bool {
         guard let address else { return false }
-        if addresses.contains(address) { return true }
         if loopback, address == "::1" || address.hasPrefix("127.") || address.hasPrefix("::ffff:127.") { return true }
         guard !networks.isEmpty, let bytes = IPNetwork.bytes(of: address) else { return false }
         return networks.contains { $0.contains(bytes) }

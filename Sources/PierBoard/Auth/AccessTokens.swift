@@ -107,8 +107,8 @@ public struct AccessTokenIssuer: Sendable {
             let object = try? JSONSerialization.jsonObject(with: Data(verified.message)) as? [String: Any],
             let subject = object["sub"] as? String, let roleText = object["role"] as? String,
             let role = UserRole(rawValue: roleText),
-            let issuedText = object["iat"] as? String, let issuedAt = Self.parseRFC3339(issuedText),
-            let expiresText = object["exp"] as? String, let expiresAt = Self.parseRFC3339(expiresText),
+            let issuedText = object["iat"] as? String, let issuedAt = RFC3339.seconds(issuedText),
+            let expiresText = object["exp"] as? String, let expiresAt = RFC3339.seconds(expiresText),
             let tokenID = object["jti"] as? String,
             let sessionText = object["sv"] as? String, let sessionVersion = Int64(sessionText)
         else { throw .invalid }
@@ -116,7 +116,7 @@ public struct AccessTokenIssuer: Sendable {
         // is not a time makes the token invalid rather than unrestricted.
         var notBefore = issuedAt
         if let value = object["nbf"] {
-            guard let text = value as? String, let parsed = Self.parseRFC3339(text) else { throw .invalid }
+            guard let text = value as? String, let parsed = RFC3339.seconds(text) else { throw .invalid }
             notBefore = parsed
         }
         let now = clock()
@@ -134,11 +134,6 @@ public struct AccessTokenIssuer: Sendable {
 
     static func rfc3339(_ seconds: Int64) -> String {
         Date(timeIntervalSince1970: TimeInterval(seconds)).formatted(.iso8601)
-    }
-
-    static func parseRFC3339(_ text: String) -> Int64? {
-        guard let date = try? Date.ISO8601FormatStyle().parse(text) else { return nil }
-        return Int64(date.timeIntervalSince1970)
     }
 }
 

@@ -159,13 +159,10 @@ struct TokenClaims: Sendable, Equatable {
             claims.identity.role = text
         }
         // Present but not a time: the token is refused rather than taken as unrestricted.
-        if let value = object["nbf"] {
+        for (name, path) in [("nbf", \TokenClaims.notBefore), ("iat", \TokenClaims.issuedAt)] {
+            guard let value = object[name] else { continue }
             guard let text = value as? String, let seconds = RFC3339.seconds(text) else { return .failure(.malformed) }
-            claims.notBefore = seconds
-        }
-        if let value = object["iat"] {
-            guard let text = value as? String, let seconds = RFC3339.seconds(text) else { return .failure(.malformed) }
-            claims.issuedAt = seconds
+            claims[keyPath: path] = seconds
         }
         return .success(claims)
     }

@@ -73,9 +73,6 @@ final class TokenKeySet: Sendable {
     /// The generation of the key in hand (one atomic load: checked on every remembered token).
     var currentGeneration: Int { generation.load(ordering: .relaxed) }
 
-    /// Why the last fetch failed, while the key in hand (if any) is older than that failure.
-    var lastFailure: String? { state.withLock { $0.lastFailure } }
-
     /// Whether a request whose token did not verify with the key in hand (or that found none) should wait for a
     /// fetch: the key comes from a URL and a fetch is under way, or none was tried in the last
     /// ``minimumRefetchInterval`` (without a key, in the last ``failureBackoff``).
